@@ -1,0 +1,9 @@
+"""The one exception type a user of reln should ever see for bad input.
+
+Every check in the package raises :class:`RelnError` with a message that names the offending value
+and the fix, so the command line can print it in one line and exit non-zero (DESIGN.md, "Errors").
+"""
+
+
+class RelnError(ValueError):
+    """Bad input or a failed run, described in one line that names the value and the fix."""

@@ -1,0 +1,255 @@
+"""Gated deep linear networks made of parallel pathways (THEORY.md §2, §5).
+
+A pathway ``p`` is a linear chain ``W_L^p ... W_0^p`` that reads the inputs in its input mask,
+writes the outputs in its output mask, and is switched on or off per sample by its gate
+``g_p(x) in {0, 1}``. The network output is the sum over pathways,
+
+    Yhat = sum_p  M_out^p  W_L^p ... W_0^p  M_in^p  X  diag(g_p),
+
+so each pathway is a deep linear network trained on the samples where it is open, coupled to the
+others through the shared targets (THEORY.md §2, "gradient flow in path form").
+
+Pathways are stored stacked: layer ``l`` is one array ``(n_pathways, fan_out_max, fan_in_max)``.
+A pathway narrower than the widest one is padded with zero units; a zero unit has zero incoming
+and outgoing weights, so both its gradients are zero and it stays zero for ever, which makes the
+padding exact. Masked inputs and outputs are handled the same way: their weights start at zero
+and the forward pass multiplies them by the mask, so they never receive a gradient.
+
+Two training rules (``gdln_objective``):
+
+* ``total``: gradient descent on ``1/2 ||Yhat - Y||^2``.
+* ``staged``: the reference implementation's rule (THEORY.md §5). The always-on pathways fit
+  ``Y``; the others fit ``Y - sg(Yhat_always_on)`` where ``sg`` stops the gradient. The loss
+  recorded is still the total loss. It is *not* gradient descent on the total loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from reln.errors import RelnError
+from reln.losses import half_sse
+from reln.relu import per_layer
+from reln.tasks import Task
+
+RULES = ("total", "staged")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pathway:
+    """One pathway of a GDLN, as a user describes it.
+
+    Attributes:
+        contexts: the contexts (0-based) in which the pathway is on; ``None`` with no ``gate``
+            means on for every sample.
+        gate: an explicit 0/1 gate per sample, instead of ``contexts``.
+        inputs: ``"all"``, ``"items"`` (the item one-hot rows only: THEORY.md §1 claim 8), or a
+            0/1 mask over input rows.
+        outputs: ``"all"`` or a 0/1 mask over output rows.
+        hidden: hidden widths, one per hidden layer.
+        init_std: standard deviation of the initial weights, one value or one per layer.
+        name: a label for plots and files.
+    """
+
+    contexts: tuple[int, ...] | None = None
+    gate: np.ndarray | None = None
+    inputs: str | np.ndarray = "all"
+    outputs: str | np.ndarray = "all"
+    hidden: tuple[int, ...] = (100,)
+    init_std: float | tuple[float, ...] = 1e-5
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class GDLN:
+    """A GDLN resolved against a task: plain arrays, one row per pathway.
+
+    Attributes:
+        gates: ``(n_pathways, P)`` 0/1.
+        input_masks: ``(n_pathways, n_in)`` 0/1.
+        output_masks: ``(n_pathways, n_out)`` 0/1.
+        widths: ``(n_pathways, n_hidden_layers)`` hidden widths.
+        init_std: ``(n_pathways, n_hidden_layers + 1)`` per-layer init standard deviations.
+        names: one label per pathway.
+        contexts: the context set of each pathway (``None`` where the gate was given per sample).
+        inputs: how each pathway's input mask was given (``"all"``, ``"items"`` or ``"mask"``).
+    """
+
+    gates: np.ndarray
+    input_masks: np.ndarray
+    output_masks: np.ndarray
+    widths: np.ndarray
+    init_std: np.ndarray
+    names: tuple[str, ...]
+    contexts: tuple[tuple[int, ...] | None, ...]
+    inputs: tuple[str, ...]
+
+    @property
+    def n_pathways(self) -> int:
+        return self.gates.shape[0]
+
+    @property
+    def always_on(self) -> np.ndarray:
+        """Boolean per pathway: open on every sample (the ``staged`` rule's base pathways)."""
+        return np.all(self.gates == 1, axis=1)
+
+    def unit_masks(self) -> list[np.ndarray]:
+        """Per hidden layer, ``(n_pathways, width_max)`` 1 for real units, 0 for padding."""
+        return [
+            (np.arange(self.widths[:, l].max()) < self.widths[:, l, None]).astype(np.float64)
+            for l in range(self.widths.shape[1])
+        ]
+
+
+def _zero_one_mask(value, length: int, what: str) -> np.ndarray:
+    mask = np.asarray(value, dtype=np.float64)
+    if mask.shape != (length,):
+        raise RelnError(f"{what} must have shape ({length},), got {mask.shape}")
+    if not np.all((mask == 0) | (mask == 1)):
+        bad = mask[(mask != 0) & (mask != 1)][0]
+        raise RelnError(f"{what} must be 0/1, found the value {bad}; use a 0/1 (or bool) array")
+    return mask
+
+
+def _resolve_pathway(pathway: Pathway, task: Task, index: int):
+    label = pathway.name or f"pathway {index}"
+    if pathway.gate is not None:
+        gate = _zero_one_mask(pathway.gate, task.P, f"the gate of {label}")
+        contexts = None
+    else:
+        contexts = tuple(range(task.n_contexts)) if pathway.contexts is None else pathway.contexts
+        contexts = tuple(int(c) for c in contexts)
+        bad = [c for c in contexts if not 0 <= c < task.n_contexts]
+        if bad or not contexts:
+            raise RelnError(
+                f"{label} has contexts {list(contexts)}; contexts are numbered 0..{task.n_contexts - 1} "
+                "in configs and files (1-based only in figures), and a pathway needs at least one"
+            )
+        gate = task.context_mask(contexts)
+    if isinstance(pathway.inputs, str):
+        if pathway.inputs not in ("all", "items"):
+            raise RelnError(f"{label}: inputs must be 'all', 'items' or a 0/1 mask, got '{pathway.inputs}'")
+        inputs = pathway.inputs
+        input_mask = np.ones(task.n_in) if inputs == "all" else task.item_inputs.astype(np.float64)
+    else:
+        inputs, input_mask = "mask", _zero_one_mask(pathway.inputs, task.n_in, f"the input mask of {label}")
+    if isinstance(pathway.outputs, str):
+        if pathway.outputs != "all":
+            raise RelnError(f"{label}: outputs must be 'all' or a 0/1 mask, got '{pathway.outputs}'")
+        output_mask = np.ones(task.n_out)
+    else:
+        output_mask = _zero_one_mask(pathway.outputs, task.n_out, f"the output mask of {label}")
+    hidden = tuple(int(h) for h in np.atleast_1d(pathway.hidden))
+    if not hidden or min(hidden) < 1:
+        raise RelnError(f"{label}: hidden widths must be positive integers, got {pathway.hidden}")
+    stds = per_layer(pathway.init_std, len(hidden) + 1, f"init_std of {label}")
+    return label, gate, contexts, inputs, input_mask, output_mask, hidden, stds
+
+
+def build_gdln(pathways: Sequence[Pathway], task: Task) -> GDLN:
+    """Resolve pathway descriptions against a task into a :class:`GDLN` of plain arrays."""
+    if not pathways:
+        raise RelnError("a GDLN needs at least one pathway")
+    resolved = [_resolve_pathway(p, task, i) for i, p in enumerate(pathways)]
+    depths = {len(r[6]) for r in resolved}
+    if len(depths) != 1:
+        raise RelnError(
+            f"all pathways must have the same number of hidden layers, got {sorted(depths)}; "
+            "give every pathway the same number of hidden widths"
+        )
+    names, gates, contexts, inputs, in_masks, out_masks, widths, stds = zip(*resolved)
+    return GDLN(
+        gates=np.array(gates),
+        input_masks=np.array(in_masks),
+        output_masks=np.array(out_masks),
+        widths=np.array(widths, dtype=int),
+        init_std=np.array(stds),
+        names=tuple(names),
+        contexts=tuple(contexts),
+        inputs=tuple(inputs),
+    )
+
+
+def _layer_masks(gdln: GDLN) -> list[np.ndarray]:
+    """Per weight matrix, the ``(n_pathways, fan_out_max, fan_in_max)`` 0/1 mask of live entries."""
+    units = gdln.unit_masks()
+    fan_in = [gdln.input_masks, *units]
+    fan_out = [*units, gdln.output_masks]
+    return [o[:, :, None] * i[:, None, :] for i, o in zip(fan_in, fan_out)]
+
+
+def init_gdln(key: jax.Array, gdln: GDLN, dtype=None) -> list[jax.Array]:
+    """Draw every pathway's weights ``N(0, std^2)``, zero on padding and masked rows/columns."""
+    masks = _layer_masks(gdln)
+    keys = jax.random.split(key, len(masks))
+    weights = []
+    for l, (k, mask) in enumerate(zip(keys, masks)):
+        std = jnp.asarray(gdln.init_std[:, l, None, None], dtype=dtype)
+        weights.append(std * jax.random.normal(k, mask.shape, dtype=dtype) * jnp.asarray(mask, dtype))
+    return weights
+
+
+def pathway_outputs(weights: list[jax.Array], gdln: GDLN, X: jax.Array) -> jax.Array:
+    """Each pathway's contribution ``(n_pathways, n_out, P)``; their sum is the output."""
+    masks = _layer_masks(gdln)
+    h = jnp.einsum("pwi,in->pwn", weights[0] * masks[0], X) * gdln.gates[:, None, :]
+    for W, mask in zip(weights[1:], masks[1:]):
+        h = jnp.einsum("pvw,pwn->pvn", W * mask, h)
+    return h
+
+
+def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array) -> jax.Array:
+    """Network output ``Yhat = sum_p Yhat_p``, ``(n_out, P)``."""
+    return pathway_outputs(weights, gdln, X).sum(axis=0)
+
+
+def pathway_maps(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
+    """End-to-end map ``M_out W_L ... W_0 M_in`` of each pathway, ``(n_pathways, n_out, n_in)``."""
+    masks = _layer_masks(gdln)
+    product = weights[0] * masks[0]
+    for W, mask in zip(weights[1:], masks[1:]):
+        product = jnp.einsum("pvw,pwi->pvi", W * mask, product)
+    return product
+
+
+def pathway_singular_values(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
+    """Singular values of each pathway's end-to-end map, ``(n_pathways, min(n_out, n_in))``."""
+    return jnp.linalg.svd(pathway_maps(weights, gdln), compute_uv=False)
+
+
+def gdln_objective(
+    weights: list[jax.Array], gdln: GDLN, X: jax.Array, Y: jax.Array, rule: str = "total"
+) -> tuple[jax.Array, jax.Array]:
+    """``(objective to differentiate, total loss to record)`` under a training rule.
+
+    ``total``: both are ``1/2 ||sum_p Yhat_p - Y||^2``. ``staged`` (THEORY.md §5):
+    ``1/2 ||Yhat_B - Y||^2 + 1/2 ||Yhat_R - (Y - sg(Yhat_B))||^2`` with ``B`` the always-on
+    pathways and ``R`` the rest, so each group descends its own loss with the full step.
+    """
+    outputs = pathway_outputs(weights, gdln, X)
+    total = half_sse(outputs.sum(axis=0), Y)
+    if rule == "total":
+        return total, total
+    if rule == "staged":
+        base = jnp.asarray(gdln.always_on)[:, None, None]
+        base_out = jnp.sum(jnp.where(base, outputs, 0.0), axis=0)
+        rest_out = jnp.sum(jnp.where(base, 0.0, outputs), axis=0)
+        objective = half_sse(base_out, Y) + half_sse(rest_out, Y - jax.lax.stop_gradient(base_out))
+        return objective, total
+    raise RelnError(f"unknown training rule '{rule}'; use one of {', '.join(RULES)}")
+
+
+def check_rule(rule: str, gdln: GDLN) -> None:
+    """Raise unless ``rule`` is known and, for ``staged``, some pathway is open on every sample."""
+    if rule not in RULES:
+        raise RelnError(f"unknown training rule '{rule}'; use one of {', '.join(RULES)}")
+    if rule == "staged" and not gdln.always_on.any():
+        raise RelnError(
+            "the 'staged' rule needs a pathway open on every sample (it fits Y first); "
+            "add one, or use rule = 'total'"
+        )
