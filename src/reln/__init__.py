@@ -1,0 +1,23 @@
+"""reln: ReLU networks, the gated deep linear networks (ReLNs) that imitate them, and their dynamics.
+
+Implements the theory of Jarvis, Klein, Rosman & Saxe, "Make Haste Slowly: A Theory of Emergent
+Structured Mixed Selectivity in Feature Learning ReLU Networks" (ICLR 2025).
+"""
+
+from reln.analysis import crossing_epochs, epoch_below, gap_to_reference, unit_weight_shares
+from reln.config import RunConfig, load_config, preset_names
+from reln.errors import RelnError
+from reln.experiments import Run, run_experiment
+from reln.fit import fit_gdln, fit_relu
+from reln.gdln import GDLN, Pathway, build_gdln, gdln_forward, pathway_maps, pathway_outputs
+from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden
+from reln.tasks import Task, contextual_task, cross, hierarchy, ring
+from reln.train import Trajectory, train
+
+__all__ = [
+    "GDLN", "Pathway", "RelnError", "Run", "RunConfig", "Task", "Trajectory",
+    "build_gdln", "contextual_task", "cross", "crossing_epochs", "epoch_below", "fit_gdln",
+    "fit_relu", "gap_to_reference", "gdln_forward", "hierarchy", "init_relu", "load_config",
+    "pathway_maps", "pathway_outputs", "preset_names", "relu_forward", "relu_gates",
+    "relu_hidden", "ring", "run_experiment", "train", "unit_weight_shares",
+]

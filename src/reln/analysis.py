@@ -1,0 +1,56 @@
+"""Numbers that compare learning curves and describe what a ReLU network has learned.
+
+Conventions (DESIGN.md, "The run contract"): ``epoch_below[f]`` is the first epoch ``t`` with
+``loss(t) < f loss(0)``; the gap between a model and the ReLU network is
+``|L_model(t) - L_relu(t)| / L_relu(0)`` over all ``t``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from reln.tasks import Task
+
+FRACTIONS = (0.5, 0.1, 0.01)
+
+
+def epoch_below(loss: np.ndarray, fraction: float) -> int | None:
+    """First epoch ``t`` with ``loss[t] < fraction * loss[0]``, or ``None`` if never."""
+    below = np.flatnonzero(loss < fraction * loss[0])
+    return int(below[0]) if below.size else None
+
+
+def crossing_epochs(losses: np.ndarray, fractions: Sequence[float] = FRACTIONS) -> dict:
+    """``{str(f): [epoch_below per seed]}`` for a ``(n_seeds, epochs + 1)`` array of losses."""
+    return {str(f): [epoch_below(loss, f) for loss in losses] for f in fractions}
+
+
+def gap_to_reference(losses: np.ndarray, reference: np.ndarray) -> dict:
+    """Max and mean of ``|L(t) - L_ref(t)| / L_ref(0)`` per row (seed against seed).
+
+    ``losses`` and ``reference`` are ``(n_seeds, T)``; a single reference row is broadcast (a
+    deterministic theory against each ReLU seed then uses ``reference`` with many rows and
+    ``losses`` with one).
+    """
+    gap = np.abs(losses - reference) / reference[:, :1]
+    return {"max": gap.max(axis=1).tolist(), "mean": gap.mean(axis=1).tolist()}
+
+
+def unit_weight_shares(gates: np.ndarray, unit_weight: np.ndarray, task: Task) -> dict:
+    """Share of ReLU unit weight by the set of contexts where a unit is active (THEORY.md §7.3).
+
+    A unit is active in context ``c`` when it is on (pre-activation > 0) for at least one item
+    of ``c``. Returns ``{frozenset(contexts): share}`` with shares summing to 1 (units silent
+    everywhere are keyed by the empty set).
+    """
+    active = np.stack(
+        [gates[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1
+    )
+    total = float(unit_weight.sum())
+    shares: dict = {}
+    for pattern, weight in zip(map(tuple, active), unit_weight):
+        key = frozenset(int(c) for c in np.flatnonzero(pattern))
+        shares[key] = shares.get(key, 0.0) + float(weight) / total
+    return shares

@@ -1,0 +1,139 @@
+"""The ``reln`` command line: ``reln run`` and ``reln presets`` (DESIGN.md, "The run contract").
+
+Bad input never shows a traceback: it prints one line ``reln: error: ...`` on stderr and exits
+with status 2; an interrupted run exits with 130 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from reln.config import MODELS, load_config, preset_names, with_overrides
+from reln.errors import RelnError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def app() -> None:
+    """Train ReLU networks and the gated deep linear networks (ReLNs) that imitate them."""
+
+
+def _parse_seeds(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise RelnError(f"--seeds must be comma-separated integers such as 0,1,2, got '{text}'") from None
+    return seeds
+
+
+def _parse_models(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    models = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise RelnError(f"--models takes a comma-separated subset of {','.join(MODELS)}, got '{text}'")
+    return models
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool):
+    """Yield a progress factory drawing rich bars on stderr, or ``None`` when not on a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description:>6}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    ) as bars:
+
+        def factory(model: str, total: int):
+            task_id = bars.add_task(model, total=total)
+            return lambda done, _total: bars.update(task_id, completed=done)
+
+        yield factory
+
+
+def _summary(metrics: dict) -> str:
+    """A short table of the run's headline numbers."""
+    lines = [f"{'model':<6} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'s/seed':>7}"]
+    for model in MODELS:
+        if model not in metrics:
+            continue
+        m = metrics[model]
+        gaps = m.get("gap_to_relu", {}).get("max")
+        for i, final in enumerate(m["loss_final"]):
+            gap = f"{gaps[i]:.4f}" if gaps else "-"
+            ep50, ep10 = m["epoch_below"]["0.5"][i], m["epoch_below"]["0.1"][i]
+            lines.append(
+                f"{model:<6} {i:>5} {str(ep50):>8} {str(ep10):>8} {final:>11.4g} {gap:>8} {m['seconds'][i]:>7.2f}"
+            )
+    return "\n".join(lines)
+
+
+@app.command()
+@click.argument("preset_or_config")
+@click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 [default: the config's].")
+@click.option("--epochs", type=int, help="Number of gradient steps [default: the config's].")
+@click.option("--models", help=f"Comma-separated subset of {','.join(MODELS)} [default: the config's].")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME].")
+@click.option("--x64/--x32", default=None, help="Train in float64 [default: the config's].")
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
+def run(preset_or_config, seeds, epochs, models, out, x64, quiet) -> None:
+    """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
+    config.json, results.npz, metrics.json and loss.png."""
+    from reln.experiments import run_experiment, run_outputs
+    from reln.io import write_all
+
+    config = with_overrides(
+        load_config(preset_or_config),
+        seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64,
+    )
+    out_dir = out or Path("results") / config.name
+    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+        result = run_experiment(config, progress)
+    written = write_all(out_dir, run_outputs(result))
+    if not quiet:
+        print(_summary(result.metrics))
+        print(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
+
+
+@app.command()
+def presets() -> None:
+    """List the presets shipped with reln."""
+    for name in preset_names():
+        print(f"{name:<16} {load_config(name).description}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``reln`` console script; returns the exit status."""
+    try:
+        app.main(args=argv, prog_name="reln", standalone_mode=False)
+    except RelnError as error:
+        print(f"reln: error: {error}", file=sys.stderr)
+        return 2
+    except click.ClickException as error:
+        print(f"reln: error: {error.format_message()}", file=sys.stderr)
+        return error.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("reln: interrupted; no result files were written", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not bad input: one line unless asked for the traceback
+        if os.environ.get("RELN_DEBUG"):
+            raise
+        print(f"reln: internal error: {type(error).__name__}: {error} (set RELN_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

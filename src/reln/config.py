@@ -1,0 +1,254 @@
+"""Typed, validated run configurations: TOML files and the presets shipped with the package.
+
+A run configuration (DESIGN.md, "The run contract") has four tables: ``[task]`` builds the data,
+``[relu]`` the ReLU network, ``[reln]`` the gated deep linear network that should imitate it, and
+``[train]`` the optimisation. Every key is checked: an unknown key, a wrong type or an impossible
+value raises :class:`~reln.errors.RelnError` naming the key and the fix.
+
+Presets are TOML files in ``reln/presets``; ``reln presets`` lists them. An experiment is a config,
+never a script.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from reln.errors import RelnError
+
+MODELS = ("relu", "reln")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """``[task]``: see :func:`reln.tasks.contextual_task`."""
+
+    kind: str = "contexts"
+    items: int = 8
+    contexts: int = 3
+    structures: str | tuple = "hierarchy"
+    common: str | tuple = "hierarchy"
+    context_scale: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ReluConfig:
+    """``[relu]``: hidden widths, init std (one, or one per weight matrix), snapshot interval.
+
+    Snapshots hold the hidden gate pattern, unit sizes and output every ``snapshot_every`` epochs.
+    """
+
+    hidden: tuple[int, ...] = (700,)
+    init_std: float | tuple[float, ...] = 0.005 / 700
+    snapshot_every: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class PathwayConfig:
+    """``[[reln.pathways]]``: one pathway; see :class:`reln.gdln.Pathway`.
+
+    ``contexts`` is ``"all"`` or a list of 0-based context indices.
+    """
+
+    contexts: str | tuple[int, ...] = "all"
+    inputs: str = "all"
+    hidden: tuple[int, ...] = (100,)
+    init_std: float | tuple[float, ...] = 1e-5
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RelnConfig:
+    """``[reln]``: the pathway list, the training rule, the interval of singular-value snapshots."""
+
+    pathways: tuple[PathwayConfig, ...] | None = None
+    rule: str = "total"
+    snapshot_every: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """``[train]``: learning rate, epochs (updates), seeds, float64."""
+
+    lr: float = 1e-3
+    epochs: int = 8001
+    seeds: tuple[int, ...] = (0, 1, 2)
+    x64: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """A whole run: what to build, train and compare."""
+
+    name: str = "run"
+    description: str = ""
+    models: tuple[str, ...] = MODELS
+    task: TaskConfig = TaskConfig()
+    relu: ReluConfig = ReluConfig()
+    reln: RelnConfig = RelnConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def _as_tuple(value):
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _build(cls, table: Any, where: str):
+    """Instantiate a config dataclass from a TOML table, rejecting unknown keys."""
+    if not isinstance(table, dict):
+        raise RelnError(f"[{where}] must be a table, got {type(table).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise RelnError(
+            f"unknown key(s) {', '.join(unknown)} in [{where}]; known keys: {', '.join(sorted(known))}"
+        )
+    return cls(**{k: _as_tuple(v) for k, v in table.items()})
+
+
+def _check_type(value, types, key: str, hint: str) -> None:
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise RelnError(f"{key} must be {hint}, got {value!r}")
+    if not isinstance(value, types):
+        raise RelnError(f"{key} must be {hint}, got {value!r}")
+
+
+def _as_widths(value, key: str) -> tuple[int, ...]:
+    widths = value if isinstance(value, tuple) else (value,)
+    for w in widths:
+        _check_type(w, int, key, "a positive integer or a list of them")
+        if w < 1:
+            raise RelnError(f"{key} must be positive, got {w}")
+    if not widths:
+        raise RelnError(f"{key} needs at least one hidden width")
+    return tuple(widths)
+
+
+def _as_stds(value, key: str):
+    stds = value if isinstance(value, tuple) else (value,)
+    for s in stds:
+        _check_type(s, (int, float), key, "a number or a list of numbers")
+        if not s >= 0 or s == float("inf"):
+            raise RelnError(f"{key} must be finite and >= 0, got {s!r}")
+    return float(value) if not isinstance(value, tuple) else tuple(float(s) for s in value)
+
+
+def _validate(config: RunConfig) -> RunConfig:
+    """Check types and values that can be checked without building anything; normalise lists."""
+    task, relu, reln, train = config.task, config.relu, config.reln, config.train
+    if task.kind != "contexts":
+        raise RelnError(f"[task] kind '{task.kind}' is not known; use 'contexts'")
+    _check_type(task.items, int, "[task] items", "an integer")
+    _check_type(task.contexts, int, "[task] contexts", "an integer")
+    _check_type(task.context_scale, (int, float), "[task] context_scale", "a number")
+    relu = dataclasses.replace(
+        relu,
+        hidden=_as_widths(relu.hidden, "[relu] hidden"),
+        init_std=_as_stds(relu.init_std, "[relu] init_std"),
+    )
+    _check_type(relu.snapshot_every, int, "[relu] snapshot_every", "a positive integer")
+    pathways = reln.pathways
+    if pathways is not None:
+        pathways = tuple(
+            dataclasses.replace(
+                p,
+                hidden=_as_widths(p.hidden, f"[[reln.pathways]] {i} hidden"),
+                init_std=_as_stds(p.init_std, f"[[reln.pathways]] {i} init_std"),
+            )
+            for i, p in enumerate(pathways)
+        )
+    reln = dataclasses.replace(reln, pathways=pathways)
+    _check_type(reln.snapshot_every, int, "[reln] snapshot_every", "a positive integer")
+    _check_type(train.lr, (int, float), "[train] lr", "a positive number")
+    _check_type(train.epochs, int, "[train] epochs", "a positive integer")
+    if train.epochs < 1 or relu.snapshot_every < 1 or reln.snapshot_every < 1:
+        raise RelnError("epochs and snapshot_every must be positive integers")
+    if not 0 < train.lr < float("inf"):
+        raise RelnError(f"[train] lr must be positive and finite, got {train.lr!r}")
+    seeds = train.seeds if isinstance(train.seeds, tuple) else (train.seeds,)
+    for s in seeds:
+        _check_type(s, int, "[train] seeds", "a list of non-negative integers")
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise RelnError(f"[train] seeds must be distinct non-negative integers, got {list(seeds)}")
+    train = dataclasses.replace(train, seeds=tuple(seeds))
+    models = config.models if isinstance(config.models, tuple) else (config.models,)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    if "reln" in models and pathways is None:
+        raise RelnError(
+            "the 'reln' model needs an explicit [[reln.pathways]] list (automatic identification "
+            "is not implemented yet); add one, or run with --models relu"
+        )
+    return dataclasses.replace(config, models=tuple(models), relu=relu, reln=reln, train=train)
+
+
+def config_from_dict(data: dict, name: str = "run") -> RunConfig:
+    """Build and validate a :class:`RunConfig` from a parsed TOML/JSON document."""
+    data = dict(data)
+    tables = {
+        "task": (TaskConfig, data.pop("task", {})),
+        "relu": (ReluConfig, data.pop("relu", {})),
+        "train": (TrainConfig, data.pop("train", {})),
+    }
+    reln_table = dict(data.pop("reln", {}))
+    pathways = reln_table.pop("pathways", None)
+    if pathways is not None:
+        if not isinstance(pathways, list) or not pathways:
+            raise RelnError("[reln] pathways must be a non-empty list of [[reln.pathways]] tables")
+        reln_table["pathways"] = tuple(
+            _build(PathwayConfig, p, f"reln.pathways {i}") for i, p in enumerate(pathways)
+        )
+    built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
+    built["reln"] = _build(RelnConfig, reln_table, "reln")
+    top = _build(RunConfig, {"name": name, **data}, "top level")
+    return _validate(dataclasses.replace(top, **built))
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped with the package."""
+    folder = importlib.resources.files("reln") / "presets"
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read_toml(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RelnError(f"{source} is not valid TOML: {error}") from None
+
+
+def load_config(name_or_path: str) -> RunConfig:
+    """A preset by name, or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise RelnError(f"config file '{name_or_path}' does not exist")
+        return config_from_dict(_read_toml(path.read_text(), str(path)), name=path.stem)
+    if name_or_path not in preset_names():
+        raise RelnError(
+            f"unknown preset '{name_or_path}'; presets: {', '.join(preset_names())} "
+            "(or give a path to a .toml config)"
+        )
+    resource = importlib.resources.files("reln") / "presets" / f"{name_or_path}.toml"
+    return config_from_dict(_read_toml(resource.read_text(), f"preset {name_or_path}"), name_or_path)
+
+
+def with_overrides(config: RunConfig, **overrides) -> RunConfig:
+    """Apply command-line overrides (``seeds``, ``epochs``, ``models``, ``x64``) and re-validate."""
+    train = config.train
+    for key in ("seeds", "epochs", "x64"):
+        if overrides.get(key) is not None:
+            train = dataclasses.replace(train, **{key: overrides[key]})
+    config = dataclasses.replace(config, train=train)
+    if overrides.get("models") is not None:
+        config = dataclasses.replace(config, models=tuple(overrides["models"]))
+    return _validate(config)
+
+
+def config_to_dict(config: RunConfig) -> dict:
+    """The fully resolved configuration as plain JSON-ready data."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,107 @@
+"""Train a ReLU network or a GDLN on a task for many seeds: the high-level entry points.
+
+Both return a :class:`reln.train.Trajectory` whose snapshots are what the analyses downstream
+need: for a ReLU network, the gate pattern, unit sizes and output of every hidden layer; for a
+GDLN, the singular values of every pathway's end-to-end map and the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_singular_values
+from reln.losses import half_sse
+from reln.relu import init_relu, relu_forward, relu_gates, unit_weights
+from reln.tasks import Task
+from reln.train import Progress, Trajectory, train
+
+# Independent random streams for the two model families, so adding one never changes the other.
+RELU_STREAM, GDLN_STREAM = 0, 1
+
+
+def seed_keys(seeds: Sequence[int], stream: int) -> jax.Array:
+    """One ``jax.random`` key per seed, folded with a per-model stream number."""
+    return jnp.stack([jax.random.fold_in(jax.random.key(int(s)), stream) for s in seeds])
+
+
+def _dtype(x64: bool):
+    return jnp.float64 if x64 else jnp.float32
+
+
+def fit_relu(
+    task: Task,
+    hidden: Sequence[int],
+    init_std: float | Sequence[float],
+    *,
+    seeds: Sequence[int] = (0,),
+    lr: float = 1e-3,
+    epochs: int = 8001,
+    snapshot_every: int = 100,
+    x64: bool = False,
+    progress: Progress | None = None,
+) -> Trajectory:
+    """Train a bias-free ReLU network ``n_in -> hidden... -> n_out`` by full-batch GD.
+
+    Snapshots (every ``snapshot_every`` epochs): ``gates_l`` ``(units, P)`` bool,
+    ``unit_weight_l`` ``(units,)`` (``||w_in|| ||w_out||``) for every hidden layer ``l``, and
+    ``output`` ``(n_out, P)``. Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
+    """
+    dtype = _dtype(x64)
+    X, Y = jnp.asarray(task.X, dtype), jnp.asarray(task.Y, dtype)
+    sizes = (task.n_in, *hidden, task.n_out)
+    params = jax.vmap(lambda k: [w.astype(dtype) for w in init_relu(k, sizes, init_std)])(
+        seed_keys(seeds, RELU_STREAM)
+    )
+
+    def objective(weights):
+        loss = half_sse(relu_forward(weights, X), Y)
+        return loss, loss
+
+    def snapshot(weights):
+        records = {"output": relu_forward(weights, X)}
+        for l, (gates, sizes_l) in enumerate(zip(relu_gates(weights, X), unit_weights(weights))):
+            records[f"gates_{l}"] = gates
+            records[f"unit_weight_{l}"] = sizes_l
+        return records
+
+    return train(
+        objective, params, lr=lr, epochs=epochs, snapshot=snapshot,
+        snapshot_every=snapshot_every, progress=progress,
+    )
+
+
+def fit_gdln(
+    task: Task,
+    gdln: GDLN,
+    *,
+    rule: str = "total",
+    seeds: Sequence[int] = (0,),
+    lr: float = 1e-3,
+    epochs: int = 8001,
+    snapshot_every: int = 10,
+    x64: bool = False,
+    progress: Progress | None = None,
+) -> Trajectory:
+    """Train a GDLN by full-batch GD under ``rule`` (``"total"`` or ``"staged"``).
+
+    Snapshots (every ``snapshot_every`` epochs): ``singular_values``
+    ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map (cheap enough to take
+    every 10 epochs; the output follows from the final weights, kept in the trajectory).
+    """
+    check_rule(rule, gdln)
+    dtype = _dtype(x64)
+    X, Y = jnp.asarray(task.X, dtype), jnp.asarray(task.Y, dtype)
+    params = jax.vmap(lambda k: init_gdln(k, gdln, dtype))(seed_keys(seeds, GDLN_STREAM))
+
+    def snapshot(weights):
+        return {"singular_values": pathway_singular_values(weights, gdln)}
+
+    return train(
+        lambda w: gdln_objective(w, gdln, X, Y, rule), params, lr=lr, epochs=epochs,
+        snapshot=snapshot, snapshot_every=snapshot_every, progress=progress,
+    )
+
