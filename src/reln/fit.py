@@ -23,9 +23,14 @@ from reln.train import Progress, Trajectory, train
 RELU_STREAM, GDLN_STREAM = 0, 1
 
 
-def seed_keys(seeds: Sequence[int], stream: int) -> jax.Array:
-    """One ``jax.random`` key per seed, folded with a per-model stream number."""
-    return jnp.stack([jax.random.fold_in(jax.random.key(int(s)), stream) for s in seeds])
+def seed_rng(seed: int, stream: int) -> np.random.Generator:
+    """The NumPy generator of one seed and model family (DESIGN.md: randomness only via seeds)."""
+    return np.random.default_rng([int(seed), stream])
+
+
+def stack_seeds(per_seed: list[list[np.ndarray]], dtype) -> list[jax.Array]:
+    """Stack per-seed weight lists into one list whose arrays carry the seeds on axis 0."""
+    return [jnp.asarray(np.stack(layer), dtype) for layer in zip(*per_seed)]
 
 
 def _dtype(x64: bool):
@@ -53,9 +58,7 @@ def fit_relu(
     dtype = _dtype(x64)
     X, Y = jnp.asarray(task.X, dtype), jnp.asarray(task.Y, dtype)
     sizes = (task.n_in, *hidden, task.n_out)
-    params = jax.vmap(lambda k: [w.astype(dtype) for w in init_relu(k, sizes, init_std)])(
-        seed_keys(seeds, RELU_STREAM)
-    )
+    params = stack_seeds([init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds], dtype)
 
     def objective(weights):
         loss = half_sse(relu_forward(weights, X), Y)
@@ -95,7 +98,7 @@ def fit_gdln(
     check_rule(rule, gdln)
     dtype = _dtype(x64)
     X, Y = jnp.asarray(task.X, dtype), jnp.asarray(task.Y, dtype)
-    params = jax.vmap(lambda k: init_gdln(k, gdln, dtype))(seed_keys(seeds, GDLN_STREAM))
+    params = stack_seeds([init_gdln(seed_rng(s, GDLN_STREAM), gdln) for s in seeds], dtype)
 
     def snapshot(weights):
         return {"singular_values": pathway_singular_values(weights, gdln)}

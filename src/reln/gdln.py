@@ -183,29 +183,54 @@ def _layer_masks(gdln: GDLN) -> list[np.ndarray]:
     return [o[:, :, None] * i[:, None, :] for i, o in zip(fan_in, fan_out)]
 
 
-def init_gdln(key: jax.Array, gdln: GDLN, dtype=None) -> list[jax.Array]:
-    """Draw every pathway's weights ``N(0, std^2)``, zero on padding and masked rows/columns."""
-    masks = _layer_masks(gdln)
-    keys = jax.random.split(key, len(masks))
-    weights = []
-    for l, (k, mask) in enumerate(zip(keys, masks)):
-        std = jnp.asarray(gdln.init_std[:, l, None, None], dtype=dtype)
-        weights.append(std * jax.random.normal(k, mask.shape, dtype=dtype) * jnp.asarray(mask, dtype))
-    return weights
+def init_gdln(rng: np.random.Generator, gdln: GDLN) -> list[np.ndarray]:
+    """Draw every pathway's weights ``N(0, std^2)``, zero on padding and masked rows/columns.
+
+    Layer by layer, pathways in order (a seeded NumPy generator: see :func:`reln.relu.init_relu`).
+    """
+    return [
+        gdln.init_std[:, l, None, None] * rng.standard_normal(mask.shape) * mask
+        for l, mask in enumerate(_layer_masks(gdln))
+    ]
+
+
+def _last_hidden(weights: list[jax.Array], gdln: GDLN, X: jax.Array, masks) -> jax.Array:
+    """Gated activity of each pathway's last hidden layer, ``(n_pathways, width_max, P)``.
+
+    The gate is applied at the first hidden layer; for a linear chain that is the same as gating
+    the pathway's output.
+    """
+    h = jnp.einsum("pwi,in->pwn", weights[0] * masks[0], X) * gdln.gates[:, None, :]
+    for W, mask in zip(weights[1:-1], masks[1:-1]):
+        h = jnp.einsum("pvw,pwn->pvn", W * mask, h)
+    return h
 
 
 def pathway_outputs(weights: list[jax.Array], gdln: GDLN, X: jax.Array) -> jax.Array:
     """Each pathway's contribution ``(n_pathways, n_out, P)``; their sum is the output."""
     masks = _layer_masks(gdln)
-    h = jnp.einsum("pwi,in->pwn", weights[0] * masks[0], X) * gdln.gates[:, None, :]
-    for W, mask in zip(weights[1:], masks[1:]):
-        h = jnp.einsum("pvw,pwn->pvn", W * mask, h)
-    return h
+    return jnp.einsum("pow,pwn->pon", weights[-1] * masks[-1], _last_hidden(weights, gdln, X, masks))
 
 
-def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array) -> jax.Array:
-    """Network output ``Yhat = sum_p Yhat_p``, ``(n_out, P)``."""
-    return pathway_outputs(weights, gdln, X).sum(axis=0)
+def _readout(weights: list[jax.Array], masks, hidden: jax.Array, pathways=None) -> jax.Array:
+    """``sum_p W_L^p h^p`` over all pathways or the (static) index list ``pathways``.
+
+    The sum over pathways and units is one contraction, i.e. a single matrix product.
+    """
+    readout = weights[-1] * masks[-1]
+    if pathways is not None:
+        readout, hidden = readout[pathways], hidden[pathways]
+    return jnp.einsum("pow,pwn->on", readout, hidden)
+
+
+def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array, pathways=None) -> jax.Array:
+    """Network output ``Yhat = sum_p Yhat_p``, ``(n_out, P)``.
+
+    Args:
+        pathways: optional indices of the pathways to sum (all by default).
+    """
+    masks = _layer_masks(gdln)
+    return _readout(weights, masks, _last_hidden(weights, gdln, X, masks), pathways)
 
 
 def pathway_maps(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
@@ -231,14 +256,16 @@ def gdln_objective(
     ``1/2 ||Yhat_B - Y||^2 + 1/2 ||Yhat_R - (Y - sg(Yhat_B))||^2`` with ``B`` the always-on
     pathways and ``R`` the rest, so each group descends its own loss with the full step.
     """
-    outputs = pathway_outputs(weights, gdln, X)
-    total = half_sse(outputs.sum(axis=0), Y)
+    masks = _layer_masks(gdln)
+    hidden = _last_hidden(weights, gdln, X, masks)
     if rule == "total":
+        total = half_sse(_readout(weights, masks, hidden), Y)
         return total, total
     if rule == "staged":
-        base = jnp.asarray(gdln.always_on)[:, None, None]
-        base_out = jnp.sum(jnp.where(base, outputs, 0.0), axis=0)
-        rest_out = jnp.sum(jnp.where(base, 0.0, outputs), axis=0)
+        # Static index lists, so each group's readout costs only its own units.
+        base_out = _readout(weights, masks, hidden, np.flatnonzero(gdln.always_on))
+        rest_out = _readout(weights, masks, hidden, np.flatnonzero(~gdln.always_on))
+        total = half_sse(base_out + rest_out, Y)
         objective = half_sse(base_out, Y) + half_sse(rest_out, Y - jax.lax.stop_gradient(base_out))
         return objective, total
     raise RelnError(f"unknown training rule '{rule}'; use one of {', '.join(RULES)}")

@@ -51,9 +51,9 @@ class Trajectory:
 
 
 def snapshot_schedule(epochs: int, every: int) -> np.ndarray:
-    """Epochs at which snapshots are taken: multiples of ``every`` up to ``epochs``, and ``epochs``."""
-    times = np.arange(0, epochs + 1, every)
-    return times if times[-1] == epochs else np.append(times, epochs)
+    """Epochs at which snapshots are taken: ``0, every, 2 every, ...`` below ``epochs``, then ``epochs``."""
+    every = min(every, epochs)
+    return np.append(every * np.arange(epochs // every), epochs)
 
 
 def _block_size(n_chunks: int, target_blocks: int = 20) -> int:
@@ -110,7 +110,7 @@ def train(
     leaves = jax.tree_util.tree_leaves(params)
     n_seeds = leaves[0].shape[0]
 
-    one_seed = jax.tree_util.tree_map(lambda x: x[0], params)
+    one_seed = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), params)
     shapes = jax.eval_shape(snapshot, one_seed)
     n_snapshots = len(snapshot_schedule(epochs, every))
     bytes_per_seed = n_snapshots * sum(np.prod(s.shape) * s.dtype.itemsize for s in shapes.values())
@@ -142,42 +142,41 @@ def train(
 
 
 def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int):
-    """The jitted, vmapped pieces of the loop: blocks of snapshots, the tail, the last state."""
+    """The jitted, vmapped pieces of the loop: a block of chunks, and the tail with the last state.
+
+    A chunk snapshots the state it starts from, then takes ``every`` steps; the tail takes the
+    remaining ``epochs % every`` steps and records the final loss and snapshot. Two compilations
+    per run, whatever the number of blocks.
+    """
 
     def step(params, _):
         (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params)
         return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), loss
 
     def chunk(params, _):
+        records = snapshot(params)
         params, losses = jax.lax.scan(step, params, None, length=every)
-        return params, (losses, snapshot(params))
+        return params, (losses, records)
 
     def block(params, n_chunks):
         return jax.lax.scan(chunk, params, None, length=n_chunks)
 
     def tail(params, n_steps):
-        return jax.lax.scan(step, params, None, length=n_steps)
-
-    def finish(params):
-        return objective(params)[1], snapshot(params)
+        params, losses = jax.lax.scan(step, params, None, length=n_steps)
+        return params, losses, objective(params)[1], snapshot(params)
 
     return {
         "block": functools.lru_cache(None)(
             lambda n: jax.jit(jax.vmap(functools.partial(block, n_chunks=n)))
         ),
-        "tail": functools.lru_cache(None)(
-            lambda n: jax.jit(jax.vmap(functools.partial(tail, n_steps=n)))
-        ),
-        "finish": jax.jit(jax.vmap(finish)),
+        "tail": jax.jit(jax.vmap(functools.partial(tail, n_steps=epochs % every))),
     }
 
 
 def _run_batch(compiled, params, epochs: int, every: int, lr: float, progress: Callable) -> dict:
     """Run one vmapped batch of seeds through every block; host-side checks between blocks."""
-    n_chunks, n_tail = divmod(epochs, every)
+    n_chunks = epochs // every
     losses, snaps = [], []
-    _, first_snapshot = compiled["finish"](params)
-    snaps.append({k: np.asarray(v)[:, None] for k, v in first_snapshot.items()})
     block_chunks = _block_size(n_chunks)
     run_block = compiled["block"](block_chunks)
     for b in range(n_chunks // block_chunks):
@@ -187,17 +186,13 @@ def _run_batch(compiled, params, epochs: int, every: int, lr: float, progress: C
         losses.append(block_losses)
         snaps.append({k: np.asarray(v) for k, v in block_snaps.items()})
         progress((b + 1) * block_chunks * every)
-    if n_tail:
-        params, tail_losses = compiled["tail"](n_tail)(params)
-        losses.append(np.asarray(tail_losses))
-    last_loss, last_snapshot = compiled["finish"](params)
-    losses.append(np.asarray(last_loss)[:, None])
+    params, tail_losses, last_loss, last_snapshot = compiled["tail"](params)
+    losses += [np.asarray(tail_losses), np.asarray(last_loss)[:, None]]
     _check_finite(np.concatenate(losses, axis=1), 0, lr)
-    if n_tail:
-        snaps.append({k: np.asarray(v)[:, None] for k, v in last_snapshot.items()})
+    snaps.append({k: np.asarray(v)[:, None] for k, v in last_snapshot.items()})
     progress(epochs)
     return {
         "loss": np.concatenate(losses, axis=1),
-        "snapshots": {k: np.concatenate([s[k] for s in snaps], axis=1) for k in first_snapshot},
+        "snapshots": {k: np.concatenate([s[k] for s in snaps], axis=1) for k in last_snapshot},
         "params": jax.tree_util.tree_map(np.asarray, params),
     }

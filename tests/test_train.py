@@ -1,0 +1,353 @@
+"""Tests of reln.train: theory against simulation, the time convention, seeds, batching, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from reln.errors import RelnError
+from reln.gdln import (
+    Pathway,
+    build_gdln,
+    gdln_forward,
+    gdln_objective,
+    init_gdln,
+    pathway_singular_values,
+)
+from reln.losses import half_sse
+from reln.tasks import Task, contextual_task
+from reln.train import snapshot_schedule, train
+
+
+def plain_task(X: np.ndarray, Y: np.ndarray) -> Task:
+    P = X.shape[1]
+    return Task(
+        X=X,
+        Y=Y,
+        item=np.arange(P),
+        context=np.zeros(P, dtype=int),
+        n_items=P,
+        n_contexts=1,
+        item_inputs=np.ones(X.shape[0], dtype=bool),
+        output_blocks=(("all", 0, Y.shape[0]),),
+        sample_names=tuple(str(p) for p in range(P)),
+        name="plain",
+    )
+
+
+def closed_form(s, d, pi0, t, tau):
+    """THEORY.md §2: pi(t) = (s/d) / [1 - (1 - s/(d pi0)) exp(-2 s t / tau)]."""
+    s, d = np.asarray(s)[None, :], np.asarray(d)
+    t = np.asarray(t, dtype=float)[:, None]
+    return (s / d) / (1 - (1 - s / (d * pi0)) * np.exp(-2 * s * t / tau))
+
+
+# ---------------------------------------------------------------------------------------------
+# Theory against simulation
+
+
+def _aligned_linear_run(lr, epochs, pi0, a, y, width=4, seed=0):
+    """One always-on two-layer linear pathway on a whitened task, started balanced and aligned.
+
+    X = a Q with Q orthogonal (P = n_in = 6), so Sigma^x = X X^T / P = (a^2 / P) I: every mode has
+    d = a^2 / P. Y = U0 diag(y) W0^T has rank 3, and Sigma^yx = Y X^T / P = U diag(s) V^T with
+    s = a y / P. The weights W_0 = sqrt(pi0) R V^T, W_1 = U sqrt(pi0) R^T (R: 3 orthonormal
+    columns in the hidden space) are balanced (W_1^T W_1 = W_0 W_0^T) and aligned, so Assumption
+    2.1 holds exactly and every mode's end-to-end singular value starts at pi0.
+    """
+    rng = np.random.default_rng(seed)
+    P, n_out, r = 6, 5, len(y)
+    Q = np.linalg.qr(rng.normal(size=(P, P)))[0]
+    U0 = np.linalg.qr(rng.normal(size=(n_out, r)))[0]
+    V0 = np.linalg.qr(rng.normal(size=(P, r)))[0]
+    X = a * Q
+    Y = U0 @ np.diag(y) @ V0.T
+    task = plain_task(X, Y)
+    U, s, Vt = np.linalg.svd(Y @ X.T / P)
+    R = np.linalg.qr(rng.normal(size=(width, width)))[0][:, :r]
+    W0 = np.sqrt(pi0) * R @ Vt[:r]
+    W1 = U[:, :r] @ (np.sqrt(pi0) * R.T)
+    np.testing.assert_allclose(W1.T @ W1, W0 @ W0.T, atol=1e-15)  # balanced
+
+    gdln = build_gdln([Pathway(hidden=(width,))], task)
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    traj = train(
+        lambda w: gdln_objective(w, gdln, Xj, Yj, "total"),
+        [jnp.asarray(W0[None, None]), jnp.asarray(W1[None, None])],
+        lr=lr,
+        epochs=epochs,
+        snapshot=lambda w: {"sv": pathway_singular_values(w, gdln)[0]},
+        snapshot_every=10,
+    )
+    d = a**2 / P
+    return traj, s[:r], d, P
+
+
+def test_aligned_linear_pathway_follows_closed_form():
+    """Singular values of a GD-trained linear pathway follow pi(t) of THEORY.md §2, tau = 1/(P lr).
+
+    Tolerance reasoning. With balanced, aligned weights GD acts on each mode exactly as the map
+    b <- b (1 + h), h = lr a (y - a b^2), i.e. forward Euler on the flow; nothing else differs
+    from the theory. Per step the growth factor (1 + h)^2 differs from e^{2h} by a relative O(h^2),
+    which accumulates over the rise to a relative error in pi of about
+    h_max ln(s / (d pi0)) / 2 (h_max = lr a y_max = 7.5e-3 at lr = 2e-3: ~3.5%), a time shift of
+    ~2 epochs, hence an error of ~1% of the asymptote on the steep part of the sigmoid and
+    vanishing at t = 0 and t -> inf. We allow 3% of each mode's asymptote, and check that the
+    error is discretisation error: it halves when lr halves (same physical time t lr).
+    A wrong tau by 10% would shift the rise by ~150 epochs and fail by a wide margin.
+    """
+    a, y, pi0 = 1.25, np.array([3.0, 2.0, 1.2]), 1e-4
+    errors = []
+    with jax.enable_x64(True):
+        for lr, epochs in [(2e-3, 2500), (1e-3, 5000)]:
+            traj, s, d, P = _aligned_linear_run(lr, epochs, pi0, a, y)
+            np.testing.assert_allclose(s / d, y / a, rtol=1e-12)  # asymptotes are y / a
+            t = traj.snapshot_epochs
+            theory = closed_form(s, d, pi0, t, tau=1 / (P * lr))
+            sim = traj.snapshots["sv"][0]
+            assert sim.shape == (len(t), 5)
+            # The two modes absent from Y stay at exactly zero (up to SVD round-off).
+            assert np.abs(sim[:, 3:]).max() < 1e-12
+            np.testing.assert_allclose(sim[0, :3], pi0, rtol=1e-10)  # t = 0 identity
+            np.testing.assert_allclose(sim[-1, :3], y / a, rtol=1e-6)  # t -> inf identity
+            err = np.abs(sim[:, :3] - theory) / (y / a)
+            assert err.max() < 0.03, f"lr={lr}: max relative error {err.max():.4f}"
+            # Every mode did rise from pi0 to its asymptote within the run (the test has teeth).
+            assert np.all(sim[len(t) // 10, :3] < 0.05 * y / a) or lr < 2e-3
+            errors.append(err.max())
+
+            # The loss is 1/2 sum_k (a pi_k - y_k)^2 (Y has no other component).
+            sim_loss = traj.loss[0, t]
+            theory_loss = 0.5 * np.sum((a * theory - y) ** 2, axis=1)
+            assert np.abs(sim_loss - theory_loss).max() < 0.03 * traj.loss[0, 0]
+            assert traj.loss[0, 0] == pytest.approx(0.5 * np.sum((a * pi0 - y) ** 2), rel=1e-12)
+    ratio = errors[0] / errors[1]
+    assert 1.6 < ratio < 2.5, f"error ratio {ratio:.2f} at lr 2e-3 vs 1e-3 is not first order"
+
+
+# ---------------------------------------------------------------------------------------------
+# Time convention and snapshots
+
+
+def _small_gdln(x64=True):
+    task = contextual_task(4, 2, "hierarchy")
+    gdln = build_gdln(
+        [Pathway(hidden=(3,), init_std=0.3), Pathway(contexts=(1,), inputs="items", hidden=(2,), init_std=0.3)],
+        task,
+    )
+    return task, gdln
+
+
+def _stacked_init(gdln, seeds):
+    per_seed = [init_gdln(np.random.default_rng(s), gdln) for s in seeds]
+    return [jnp.asarray(np.stack(layer)) for layer in zip(*per_seed)]
+
+
+def _manual_gd(weights, objective, lr, epochs):
+    """Reference loop: states[t] is the state after t updates, losses[t] its recorded loss."""
+    grad = jax.jit(jax.grad(lambda w: objective(w)[0]))
+    loss = jax.jit(lambda w: objective(w)[1])
+    states, losses = [weights], [float(loss(weights))]
+    for _ in range(epochs):
+        weights = [w - lr * g for w, g in zip(weights, grad(weights))]
+        states.append(weights)
+        losses.append(float(loss(weights)))
+    return states, np.array(losses)
+
+
+@pytest.mark.parametrize("rule", ["total", "staged"])
+def test_trajectory_matches_manual_gradient_descent(rule):
+    """loss has epochs + 1 entries, loss[t] is the loss after t updates (loss[0] at init), the
+    final params are the state after `epochs` updates, and each snapshot is taken of the state at
+    its listed epoch."""
+    epochs, every, lr = 11, 4, 0.05
+    with jax.enable_x64(True):
+        task, gdln = _small_gdln()
+        X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
+
+        def objective(w):
+            return gdln_objective(w, gdln, X, Y, rule)
+
+        params = _stacked_init(gdln, [7])
+        traj = train(
+            objective,
+            params,
+            lr=lr,
+            epochs=epochs,
+            snapshot=lambda w: {"yhat": gdln_forward(w, gdln, X), "w0": w[0]},
+            snapshot_every=every,
+        )
+        states, losses = _manual_gd([p[0] for p in params], objective, lr, epochs)
+        assert traj.loss.shape == (1, epochs + 1)
+        init_loss = float(half_sse(gdln_forward([p[0] for p in params], gdln, X), Y))
+        assert traj.loss[0, 0] == pytest.approx(init_loss, rel=1e-12)
+        np.testing.assert_allclose(traj.loss[0], losses, rtol=1e-10)
+        assert np.all(np.diff(traj.loss[0]) < 0)  # small lr: the loss decreases every epoch
+        for W, W_ref in zip(traj.final_params, states[-1]):
+            np.testing.assert_allclose(W[0], np.asarray(W_ref), rtol=1e-10, atol=1e-13)
+        assert traj.snapshot_epochs[0] == 0 and traj.snapshot_epochs[-1] == epochs
+        for k, t in enumerate(traj.snapshot_epochs):
+            np.testing.assert_allclose(
+                traj.snapshots["yhat"][0, k], np.asarray(gdln_forward(states[t], gdln, X)), rtol=1e-10, atol=1e-12
+            )
+            np.testing.assert_allclose(traj.snapshots["w0"][0, k], np.asarray(states[t][0]), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "epochs, every, expected",
+    [
+        (12, 4, [0, 4, 8, 12]),
+        (5, 1, [0, 1, 2, 3, 4, 5]),
+        (7, 100, [0, 7]),
+        (1, 1, [0, 1]),
+        (3, 2, [0, 2, 3]),
+        (10, 3, [0, 3, 6, 9, 10]),
+        (23, 5, [0, 5, 10, 15, 20, 23]),
+    ],
+)
+def test_snapshot_schedule(epochs, every, expected):
+    """Snapshots at every multiple of `every` up to `epochs`, plus `epochs` itself (DESIGN.md)."""
+    np.testing.assert_array_equal(snapshot_schedule(epochs, every), expected)
+
+
+def test_snapshot_epochs_of_a_run():
+    with jax.enable_x64(True):
+        task, gdln = _small_gdln()
+        X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
+        traj = train(
+            lambda w: gdln_objective(w, gdln, X, Y),
+            _stacked_init(gdln, [0, 1]),
+            lr=0.01,
+            epochs=23,
+            snapshot=lambda w: {"loss": half_sse(gdln_forward(w, gdln, X), Y)},
+            snapshot_every=5,
+        )
+    np.testing.assert_array_equal(traj.snapshot_epochs, [0, 5, 10, 15, 20, 23])
+    assert traj.snapshots["loss"].shape == (2, 6)
+    # A snapshot of the loss at epoch t is the recorded loss at index t.
+    np.testing.assert_allclose(traj.snapshots["loss"], traj.loss[:, traj.snapshot_epochs], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds, batching, progress
+
+
+def _run_seeds(seeds, **kwargs):
+    task, gdln = _small_gdln()
+    X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
+    return train(
+        lambda w: gdln_objective(w, gdln, X, Y, "staged"),
+        _stacked_init(gdln, seeds),
+        lr=0.02,
+        epochs=50,
+        snapshot=lambda w: {"sv": pathway_singular_values(w, gdln)},
+        snapshot_every=10,
+        **kwargs,
+    )
+
+
+def _assert_same(a, b, rtol):
+    np.testing.assert_allclose(a.loss, b.loss, rtol=rtol)
+    np.testing.assert_allclose(a.snapshots["sv"], b.snapshots["sv"], rtol=rtol, atol=1e-12)
+    for x, y in zip(a.final_params, b.final_params):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=1e-12)
+    np.testing.assert_array_equal(a.snapshot_epochs, b.snapshot_epochs)
+
+
+def test_vmapped_seeds_equal_separate_runs():
+    seeds = [3, 4, 5]
+    with jax.enable_x64(True):
+        together = _run_seeds(seeds)
+        alone = [_run_seeds([s]) for s in seeds]
+    assert together.loss.shape == (3, 51) and together.seconds.shape == (3,)
+    for i, run in enumerate(alone):
+        np.testing.assert_allclose(together.loss[i], run.loss[0], rtol=1e-10)
+        np.testing.assert_allclose(together.snapshots["sv"][i], run.snapshots["sv"][0], rtol=1e-10, atol=1e-12)
+        for x, y in zip(together.final_params, run.final_params):
+            np.testing.assert_allclose(x[i], y[0], rtol=1e-10, atol=1e-12)
+    # Different seeds really differ.
+    assert not np.allclose(together.loss[0], together.loss[1])
+
+
+def test_small_memory_budget_runs_seeds_in_sequence_with_same_result():
+    seeds = [3, 4, 5]
+    calls_batched, calls_sequential = [], []
+    with jax.enable_x64(True):
+        batched = _run_seeds(seeds, progress=lambda d, t: calls_batched.append((d, t)))
+        sequential = _run_seeds(seeds, memory_budget=1, progress=lambda d, t: calls_sequential.append((d, t)))
+        alone = [_run_seeds([s]) for s in seeds]
+    _assert_same(batched, sequential, rtol=1e-10)
+    # One seed at a time is the single-seed computation, bit for bit.
+    for i, run in enumerate(alone):
+        np.testing.assert_array_equal(sequential.loss[i], run.loss[0])
+    # Sequential batches report progress seed by seed: after the first seed, 50 of 150 epochs.
+    done_sequential = {d for d, _ in calls_sequential}
+    assert {50, 100, 150} <= done_sequential
+    assert not ({50, 100} & {d for d, _ in calls_batched})
+
+
+@pytest.mark.parametrize("n_seeds, budget", [(1, None), (3, None), (3, 1)])
+def test_progress_reports_to_the_end(n_seeds, budget):
+    calls = []
+    kwargs = {"progress": lambda d, t: calls.append((d, t))}
+    if budget is not None:
+        kwargs["memory_budget"] = budget
+    with jax.enable_x64(True):
+        _run_seeds(list(range(n_seeds)), **kwargs)
+    total = 50 * n_seeds
+    assert calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and 0 < done[0] <= total
+
+
+# ---------------------------------------------------------------------------------------------
+# Divergence and bad arguments
+
+
+@pytest.mark.parametrize("epochs, every", [(600, 100), (600, 7), (515, 100), (512, 512)])
+def test_divergence_names_the_epoch(epochs, every):
+    """f(w) = w^2 / 2 with lr = 3: w_t = 1.5 (-2)^t, so w_t^2 = 2.25 * 4^t is finite up to
+    t = 511 (1.125 * 2^1023) and overflows float64 at t = 512. The loss recorded at index t is
+    that of w_t, so the first non-finite loss is at epoch 512, wherever it falls among the
+    blocks of snapshots and the tail."""
+
+    def objective(w):
+        loss = 0.5 * jnp.sum(w**2)
+        return loss, loss
+
+    with jax.enable_x64(True):
+        with pytest.raises(RelnError, match=r"\bepoch 512\b"):
+            train(objective, jnp.full((1, 1), 1.5), lr=3.0, epochs=epochs, snapshot_every=every)
+        # One epoch short of the overflow is fine.
+        traj = train(objective, jnp.full((1, 1), 1.5), lr=3.0, epochs=511, snapshot_every=every)
+        assert traj.loss[0, -1] == pytest.approx(0.5 * 2.25 * 4.0**511, rel=1e-12)
+
+
+def test_divergence_of_a_gdln_with_huge_lr():
+    with jax.enable_x64(True):
+        task, gdln = _small_gdln()
+        X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
+        with pytest.raises(RelnError, match=r"diverged.*epoch \d+.*lr=50"):
+            train(lambda w: gdln_objective(w, gdln, X, Y), _stacked_init(gdln, [0, 1]), lr=50.0, epochs=200)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"lr": 0.0, "epochs": 5},
+        {"lr": -0.1, "epochs": 5},
+        {"lr": np.nan, "epochs": 5},
+        {"lr": np.inf, "epochs": 5},
+        {"lr": 0.1, "epochs": 0},
+        {"lr": 0.1, "epochs": 2.5},
+        {"lr": 0.1, "epochs": 5, "snapshot_every": 0},
+    ],
+)
+def test_bad_arguments(kwargs):
+    def objective(w):
+        loss = 0.5 * jnp.sum(w**2)
+        return loss, loss
+
+    with pytest.raises(RelnError):
+        train(objective, jnp.ones((1, 2)), **kwargs)
