@@ -12,29 +12,35 @@ How each is run:
 
 * ``ours``: ``reln.train.train`` on parameters with a leading seed axis. Its wall time includes
   compilation, which is what a user waits for; ``train`` builds fresh jitted closures on every
-  call, so a later call in the same process compiles again. Reported: the first call, the median
-  of the later calls, 3 seeds in one vmapped call (time per seed), and, for reference, execution
-  alone with the compiled functions reused (this uses train's private ``_compile``/``_run_batch``).
+  call, so a later call in the same process compiles again. Reported: the first call for the
+  problem in this process, the median of the later calls, 3 seeds in one vmapped call (time per
+  seed), and, for reference, execution alone with the compiled functions reused (this uses
+  train's private ``_compile``/``_run_batch``).
 * ``numpy``: a per-epoch Python loop, NumPy forward/backward with hand-written gradients (for the
   GDLN: a loop over pathways and ``np.linalg.svd`` every 10 epochs).
 * ``jax-loop``: a per-epoch Python loop calling a ``jax.jit``-compiled single step (the "obvious
   JAX" way) and a jitted snapshot at the same epochs. Its compilation (the first step) is timed
   separately and added once.
 
-The baselines run ``--baseline-epochs`` epochs (default 1000); their loop time is extrapolated
-linearly to the full run. They train one seed at a time, so their time per seed is their one-seed
-time. Every time is the median of ``--repeats`` runs, the cases of one row interleaved so that
-machine noise hits them alike; ratios are baseline seconds / our seconds (above 1: we are faster).
+The baselines run all epochs by default; with ``--baseline-epochs N`` they run ``N`` and their
+loop time is extrapolated linearly to the full run. They train one seed at a time, so their time
+per seed is their one-seed time. The NumPy baseline runs with BLAS limited to one thread
+(``--blas-threads``): on a busy 2-core machine, multithreaded OpenBLAS on these small matrices was
+10-50 times slower and erratic, so one thread is the stronger, steadier baseline. The JAX runtime
+is started (one trivial jitted call) before anything is timed. Every time is the median of
+``--repeats`` runs, the methods interleaved within each repeat so that machine noise hits them
+alike; ratios are baseline seconds / our seconds (above 1: we are faster).
 
-Correctness: the NumPy baseline starts from our initial weights and its loss after its last
-epoch is printed next to ours at the same epoch; the gap is judged against float32 noise, the gap
-between the same NumPy loop run in float32 and in float64.
+Correctness: both baselines start from our initial weights (first seed) and their loss after
+their last epoch is printed next to ours at the same epoch. The NumPy gap is judged against
+float32 noise, the gap between the same NumPy loop run in float32 and in float64: OK when
+``|ours - numpy| <= max(10 * |numpy32 - numpy64|, 1e-5 * loss)``.
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/bench_training.py              # about 1.5 minutes on 2 cores
-    .venv/bin/python benchmarks/bench_training.py --quick      # smoke test, a few seconds
-    .venv/bin/python benchmarks/bench_training.py --repeats 5 --baseline-epochs 8001
+    .venv/bin/python benchmarks/bench_training.py              # about 2 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_training.py --quick      # smoke test, about 20 seconds
+    .venv/bin/python benchmarks/bench_training.py --repeats 5 --baseline-epochs 1000
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import statistics
 import sys
 import time
@@ -136,7 +143,9 @@ def reln_pathways() -> list[gdln.Pathway]:
     """The paper's ReLN for three contexts: common, three single-context, three pair pathways."""
     common = gdln.Pathway(None, inputs="all", init_std=0.005 / HIDDEN, name="common")
     singles = [gdln.Pathway((k,), inputs="items", init_std=0.01 / HIDDEN) for k in range(3)]
-    pairs = [gdln.Pathway(c, inputs="items", init_std=0.01 / HIDDEN) for c in ((0, 1), (1, 2), (0, 2))]
+    pairs = [
+        gdln.Pathway(c, inputs="items", init_std=0.01 / HIDDEN) for c in ((0, 1), (1, 2), (0, 2))
+    ]
     return [common, *singles, *pairs]
 
 
@@ -198,11 +207,13 @@ def numpy_gdln(weights, net: gdln.GDLN, X, Y, epochs: int, every: int) -> tuple[
     """The staged rule on a two-layer GDLN, one NumPy epoch per iteration, a loop over pathways.
 
     Written for the ReLN above: every pathway has the same width and writes every output. The
-    always-on pathways descend ``1/2 ||Yhat_B - Y||^2``; the others ``1/2 ||Yhat_R - (Y - Yhat_B)||^2``,
-    whose residual is the total residual ``Yhat - Y``.
+    always-on pathways descend ``1/2 ||Yhat_B - Y||^2``; the others descend
+    ``1/2 ||Yhat_R - (Y - Yhat_B)||^2``, whose residual is the total residual ``Yhat - Y``.
     """
     if len(weights) != 2 or len(set(net.widths[:, 0])) != 1 or not np.all(net.output_masks == 1):
-        raise ValueError("the NumPy GDLN baseline handles one hidden layer, equal widths, all outputs")
+        raise ValueError(
+            "the NumPy GDLN baseline needs one hidden layer, equal widths, all outputs"
+        )
     dtype, lr = X.dtype, X.dtype.type(LR)
     W_in = [np.array(w, dtype=dtype) for w in weights[0]]  # per pathway (width, n_in)
     W_out = [np.array(w, dtype=dtype) for w in weights[1]]  # per pathway (n_out, width)
@@ -298,22 +309,24 @@ def time_ours(problem: Problem, params, epochs: int) -> tuple[float, Trajectory]
     return time.perf_counter() - began, trajectory
 
 
-def time_ours_execution(problem: Problem, params, epochs: int, repeats: int) -> list[float] | None:
-    """Seconds per run with the compiled functions reused (private API; None if it changed)."""
+def ours_executor(problem: Problem, params, epochs: int) -> Callable[[], float] | None:
+    """A timer of one run with train's compiled functions reused, compiled here; None if the
+    private API (``_compile``/``_run_batch``) it relies on has changed."""
     module = importlib.import_module("reln.train")  # the package re-exports train() as reln.train
     try:
         compiled = module._compile(problem.objective, problem.snapshot, LR, problem.every, epochs)
-        run = lambda: module._run_batch(compiled, params, epochs, problem.every, LR, lambda e: None)  # noqa: E731
-        run()  # compile
-        times = []
-        for _ in range(repeats):
-            began = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - began)
-        return times
+        run_batch = module._run_batch
+        run_batch(compiled, params, epochs, problem.every, LR, lambda e: None)  # compiles
     except (AttributeError, TypeError) as error:
         print(f"  execution-only timing skipped: {error}", file=sys.stderr)
         return None
+
+    def timed() -> float:
+        began = time.perf_counter()
+        run_batch(compiled, params, epochs, problem.every, LR, lambda e: None)
+        return time.perf_counter() - began
+
+    return timed
 
 
 # --- the benchmark -------------------------------------------------------------------------------
@@ -334,15 +347,16 @@ def bench_problem(
 
     log("first train() call")
     first, trajectory = time_ours(problem, params1, epochs)
-    later, three, numpy_runs, jax_runs = [], [], [], []
+    executor = ours_executor(problem, params1, epochs)
+    later, three, execution, numpy_runs, jax_runs = [], [], [], [], []
     for r in range(repeats):
         log(f"repeat {r + 1}/{repeats}")
         later.append(time_ours(problem, params1, epochs)[0])
         three.append(time_ours(problem, params3, epochs)[0] / 3)
+        if executor is not None:
+            execution.append(executor())
         numpy_runs.append(time_numpy(problem, weights, baseline_epochs, blas_threads))
         jax_runs.append(time_jax_loop(problem, weights_jax, baseline_epochs))
-    log("execution only")
-    execution = time_ours_execution(problem, params1, epochs, repeats)
     log("float64 NumPy reference")
     reference = time_numpy(problem, weights, baseline_epochs, blas_threads, np.float64).losses
 
@@ -350,7 +364,7 @@ def bench_problem(
         "first": first,
         "later": statistics.median(later),
         "three": statistics.median(three),
-        "execution": None if execution is None else statistics.median(execution),
+        "execution": statistics.median(execution) if execution else None,
         "numpy": statistics.median(r.extrapolated(epochs) for r in numpy_runs),
         "jax_loop": statistics.median(r.extrapolated(epochs) for r in jax_runs),
         "jax_setup": statistics.median(r.setup for r in jax_runs),
@@ -402,17 +416,17 @@ def format_table(
                 f"{res['jax_loop']:>14.2f}{res['jax_loop'] / ours:>14.2f}x"
             )
         lines.append(f"  (jax-loop compile time included above: {res['jax_setup']:.2f} s)")
-    lines += ["", f"loss after epoch {baseline_epochs}, seed 0, same initial weights:"]
+    lines += ["", f"loss after epoch {baseline_epochs}, first seed, same initial weights:"]
     for name, res in results.items():
         noise = abs(res["loss_numpy"] - res["loss_float64"])
         gap = abs(res["loss_numpy"] - res["loss_ours"])
         verdict = "OK" if gap <= max(10 * noise, 1e-5 * abs(res["loss_float64"])) else "MISMATCH"
-        lines.append(
-            f"  {name:<26} ours {res['loss_ours']:.7g}  numpy {res['loss_numpy']:.7g}  "
-            f"jax-loop {res['loss_jax_loop']:.7g}  |ours-numpy| {gap:.2g}  "
-            f"(float32 noise: |numpy32-numpy64| = {noise:.2g}, numpy64 {res['loss_float64']:.7g})  "
-            f"{verdict}"
-        )
+        lines += [
+            f"  {name:<26}ours {res['loss_ours']:.7g}   numpy {res['loss_numpy']:.7g}   "
+            f"jax-loop {res['loss_jax_loop']:.7g}   numpy float64 {res['loss_float64']:.7g}",
+            f"  {'':<26}|ours - numpy| = {gap:.2g}   "
+            f"float32 noise |numpy32 - numpy64| = {noise:.2g}   {verdict}",
+        ]
     return "\n".join(lines)
 
 
@@ -421,8 +435,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="repeats per measurement (median)")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of our runs")
     parser.add_argument(
-        "--baseline-epochs", type=int, default=1000,
-        help="epochs the baselines run before extrapolation (capped at --epochs)",
+        "--baseline-epochs", type=int, default=None,
+        help="epochs the baselines run, extrapolated linearly to --epochs (default: all of them)",
     )
     parser.add_argument(
         "--blas-threads", type=int, default=1,
@@ -435,8 +449,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     epochs, repeats, baseline_epochs = args.epochs, args.repeats, args.baseline_epochs
     if args.quick:
-        epochs, repeats, baseline_epochs = 201, 1, 100
-    baseline_epochs = min(baseline_epochs, epochs)
+        epochs, repeats, baseline_epochs = 201, 1, None
+    baseline_epochs = epochs if baseline_epochs is None else min(baseline_epochs, epochs)
     if repeats < 1 or epochs < 1 or baseline_epochs < 1 or args.blas_threads < 0:
         parser.error("--repeats, --epochs, --baseline-epochs must be positive, --blas-threads >= 0")
 
@@ -445,13 +459,17 @@ def main(argv: list[str] | None = None) -> None:
     problems = {"relu": relu_problem(X, Y), "gdln": gdln_problem(task, X, Y)}
     if args.only:
         problems = {args.only: problems[args.only]}
-    began = time.perf_counter()
+    began, load = time.perf_counter(), os.getloadavg()[0]
     results = {
-        p.name: bench_problem(p, args.seed, epochs, baseline_epochs, repeats, args.blas_threads) for p in problems.values()
+        p.name: bench_problem(p, args.seed, epochs, baseline_epochs, repeats, args.blas_threads)
+        for p in problems.values()
     }
     print(format_table(results, epochs, baseline_epochs, repeats, args.blas_threads))
-    print(f"\n(total benchmark time {time.perf_counter() - began:.0f} s; "
-          f"jax {jax.__version__}, numpy {np.__version__}, {jax.devices()[0].platform})")
+    print(
+        f"\n(total benchmark time {time.perf_counter() - began:.0f} s; 1-minute load average "
+        f"{load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, {os.cpu_count()} CPUs; "
+        f"jax {jax.__version__}, numpy {np.__version__}, {jax.devices()[0].platform})"
+    )
 
 
 if __name__ == "__main__":

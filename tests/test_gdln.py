@@ -149,6 +149,37 @@ def test_pathway_outputs_sum_to_forward_and_match_reference(depth):
         )
 
 
+def test_forward_over_a_subset_of_pathways():
+    with jax.enable_x64(True):
+        task = small_task()
+        gdln = build_gdln(mixed_pathways(task), task)
+        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(8), gdln)]
+        X = jnp.asarray(task.X)
+        ref = reference_outputs(weights, gdln, task.X)
+        for subset in ([0], [1, 3], [0, 2, 3]):
+            got = np.asarray(gdln_forward(weights, gdln, X, pathways=np.array(subset)))
+            np.testing.assert_allclose(got, ref[subset].sum(axis=0), rtol=1e-12, atol=1e-13)
+
+
+def test_staged_equals_total_when_every_pathway_is_always_on():
+    """With no gated pathway the rest is empty (outputs 0): the staged objective is
+    1/2||Yhat - Y||^2 + 1/2||0 - (Y - sg(Yhat))||^2, twice the total loss in value but with the
+    same gradient, and the recorded loss is the total loss."""
+    with jax.enable_x64(True):
+        task = small_task()
+        gdln = build_gdln([Pathway(hidden=(3,), init_std=0.4), Pathway(hidden=(2,), init_std=0.4)], task)
+        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(9), gdln)]
+        X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
+        staged_obj, staged_loss = gdln_objective(weights, gdln, X, Y, "staged")
+        total_obj, total_loss = gdln_objective(weights, gdln, X, Y, "total")
+        assert float(staged_obj) == pytest.approx(2 * float(total_obj), rel=1e-12)
+        assert float(staged_loss) == pytest.approx(float(total_loss), rel=1e-12)
+        g_staged = jax.grad(lambda w: gdln_objective(w, gdln, X, Y, "staged")[0])(weights)
+        g_total = jax.grad(lambda w: gdln_objective(w, gdln, X, Y, "total")[0])(weights)
+        for a, b in zip(g_staged, g_total):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
+
+
 def test_gate_zeroes_outputs_on_closed_samples():
     with jax.enable_x64(True):
         task = small_task()

@@ -300,6 +300,16 @@ def test_user_matrix_blocks(n, K, rows, seed):
         np.testing.assert_array_equal(shared.Y[c * r : (c + 1) * r][:, shared.context == c], blocks[0])
 
 
+def test_one_matrix_as_nested_list_serves_every_context():
+    """A single matrix given as a list of rows is one structure for all contexts, not K blocks."""
+    block = [[1, 0, 0, 0], [0, 1, 1, 0]]  # two rows, like contexts=2: must not be read as 2 blocks
+    task = contextual_task(4, 2, block, common=None)
+    expected = np.zeros((4, 8))
+    expected[0:2, 0:4] = block
+    expected[2:4, 4:8] = block
+    np.testing.assert_array_equal(task.Y, expected)
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 

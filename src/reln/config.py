@@ -50,10 +50,12 @@ class ReluConfig:
 class PathwayConfig:
     """``[[reln.pathways]]``: one pathway; see :class:`reln.gdln.Pathway`.
 
-    ``contexts`` is ``"all"`` or a list of 0-based context indices.
+    ``contexts`` is ``"all"`` or a list of 0-based context indices; ``gate`` instead gives a 0/1
+    value per sample (samples ordered context-major: ``c * items + i``).
     """
 
     contexts: str | tuple[int, ...] = "all"
+    gate: tuple[float, ...] | None = None
     inputs: str = "all"
     hidden: tuple[int, ...] = (100,)
     init_std: float | tuple[float, ...] = 1e-5
@@ -85,7 +87,7 @@ class RunConfig:
 
     name: str = "run"
     description: str = ""
-    models: tuple[str, ...] = MODELS
+    models: tuple[str, ...] | None = None  # default: the ReLU, and the ReLN when pathways are given
     task: TaskConfig = TaskConfig()
     relu: ReluConfig = ReluConfig()
     reln: RelnConfig = RelnConfig()
@@ -174,7 +176,10 @@ def _validate(config: RunConfig) -> RunConfig:
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise RelnError(f"[train] seeds must be distinct non-negative integers, got {list(seeds)}")
     train = dataclasses.replace(train, seeds=tuple(seeds))
-    models = config.models if isinstance(config.models, tuple) else (config.models,)
+    models = config.models
+    if models is None:
+        models = MODELS if pathways is not None else ("relu",)
+    models = models if isinstance(models, tuple) else (models,)
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")

@@ -53,7 +53,10 @@ def _pathway(p: PathwayConfig) -> Pathway:
     contexts = None if p.contexts == "all" else p.contexts
     if isinstance(contexts, str):
         raise RelnError(f"pathway '{p.name}': contexts must be 'all' or a list of indices, got '{p.contexts}'")
-    return Pathway(contexts=contexts, inputs=p.inputs, hidden=p.hidden, init_std=p.init_std, name=p.name)
+    gate = None if p.gate is None else np.asarray(p.gate, dtype=float)
+    return Pathway(
+        contexts=contexts, gate=gate, inputs=p.inputs, hidden=p.hidden, init_std=p.init_std, name=p.name
+    )
 
 
 def build_reln(config: RunConfig, task: Task) -> GDLN:

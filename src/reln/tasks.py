@@ -169,6 +169,18 @@ def structure(spec: str | np.ndarray | Sequence[Sequence[float]], n_items: int) 
     return matrix
 
 
+def _is_single_structure(spec) -> bool:
+    """True for a name or one matrix (rows of numbers); False for a list of per-context blocks."""
+    if isinstance(spec, str):
+        return True
+    if isinstance(spec, np.ndarray):
+        return spec.ndim == 2
+    return all(
+        not isinstance(row, str) and np.ndim(row) == 1 and all(np.isscalar(v) for v in row)
+        for row in spec
+    )
+
+
 def contextual_task(
     items: int = 8,
     contexts: int = 3,
@@ -198,10 +210,7 @@ def contextual_task(
     if not np.isfinite(context_scale) or context_scale <= 0:
         raise RelnError(f"context_scale must be a positive finite number, got {context_scale!r}")
     items, contexts = int(items), int(contexts)
-    single = isinstance(structures, str) or (
-        isinstance(structures, np.ndarray) and structures.ndim == 2
-    )
-    per_context = [structures] * contexts if single else list(structures)
+    per_context = [structures] * contexts if _is_single_structure(structures) else list(structures)
     if len(per_context) != contexts:
         raise RelnError(
             f"got {len(per_context)} structures for contexts={contexts}; "

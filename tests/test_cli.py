@@ -1,0 +1,167 @@
+"""The command line: the run contract's files, and one-line errors that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reln import cli, experiments
+from reln.cli import main
+
+SHORT = ["--seeds", "0", "--epochs", "120", "--quiet"]
+
+
+def _write_config(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("reln: error: "), err
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_presets_lists_every_preset(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("contexts-diff", "contexts-3", "contexts-4", "contexts-5"):
+        assert name in out
+
+
+def test_run_writes_the_contract_files(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "loss.png", "metrics.json", "results.npz"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"]["P"] == 24 and metrics["task"]["n_in"] == 11 and metrics["task"]["n_out"] == 60
+    assert metrics["task"]["loss_initial"] == pytest.approx(105.623, abs=1e-3)
+    assert metrics["task"]["loss_linear_floor"] == pytest.approx(16.508, abs=1e-3)
+    for model in ("relu", "reln"):
+        assert set(metrics[model]["epoch_below"]) == {"0.5", "0.1", "0.01"}
+        assert len(metrics[model]["loss_final"]) == 1 and len(metrics[model]["seconds"]) == 1
+    reln = metrics["reln"]
+    assert [p["contexts"] for p in reln["pathways"]] == [[0, 1, 2], [0], [1], [2], [0, 1], [1, 2], [0, 2]]
+    assert all(p["units"] == 100 for p in reln["pathways"])
+    assert set(reln["gap_to_relu"]) == {"max", "mean"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["seeds"] == [0] and config["train"]["epochs"] == 120
+    assert config["reln_version"] != "unknown"
+    with np.load(out / "results.npz") as results:
+        assert results["relu_loss"].shape == (1, 121)
+        assert results["reln_loss"].shape == (1, 121)
+        # The loss recorded at t = 0 is the loss of the (tiny) initial network: about 1/2 ||Y||^2.
+        assert results["relu_loss"][0, 0] == pytest.approx(105.623, rel=1e-3)
+    assert (out / "loss.png").stat().st_size > 10_000
+
+
+def test_metrics_loss_final_is_the_last_recorded_loss(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "contexts-3", *SHORT, "--models", "relu", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    with np.load(out / "results.npz") as results:
+        assert metrics["relu"]["loss_final"][0] == pytest.approx(float(results["relu_loss"][0, -1]))
+    assert "reln" not in metrics
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", "no-such-preset"], "unknown preset 'no-such-preset'"),
+        (["run", "contexts-diff", "--seeds", "0,x"], "--seeds must be comma-separated integers"),
+        (["run", "contexts-diff", "--models", "relu,gpt"], "--models takes a comma-separated subset"),
+        (["run", "contexts-diff", "--epochs", "0"], "epochs"),
+        (["run", "contexts-diff", "--epochs", "many"], "'many' is not a valid integer"),
+        (["fly"], "No such command 'fly'"),
+    ],
+)
+def test_bad_arguments_print_one_line_and_exit_nonzero(argv, fragment, capsys, tmp_path):
+    code = main([*argv, "--out", str(tmp_path / "x")] if argv[0] == "run" else argv)
+    assert code != 0
+    assert fragment in _one_error_line(capsys)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "fragment"),
+    [
+        ('[task]\nitems = 6\n[train]\nepochs = 5\n', "power-of-two item count"),
+        ('models = ["relu", "reln"]\n', "needs an explicit [[reln.pathways]]"),
+        ('models = ["relu"]\n[task]\nitems = 4\ncontexts = 2\nstructures = [[1.0, 0.0]]\n', "(r, 4)"),
+        ('models = ["relu"]\n[task]\nitems = 4\ncontexts = 1\nstructures = [[1.0, nan, 0.0, 0.0]]\n', "NaN"),
+        ('[[reln.pathways]]\ngate = [1, 0, 2, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]\n', "0/1"),
+        # A linear network diverges once lr exceeds 2 / (largest Hessian eigenvalue).
+        ('models = ["reln"]\n[train]\nlr = 0.2\nepochs = 400\n[[reln.pathways]]\ninit_std = 0.1\n', "training diverged"),
+    ],
+)
+def test_bad_values_fail_cleanly_and_write_nothing(toml, fragment, capsys, tmp_path):
+    config = _write_config(tmp_path / "bad.toml", toml)
+    out = tmp_path / "out"
+    assert main(["run", config, "--quiet", "--out", str(out)]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_interrupted_run_writes_nothing(monkeypatch, capsys, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run_experiment", interrupted)
+    out = tmp_path / "out"
+    assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_failure_while_writing_leaves_no_partial_files(monkeypatch, tmp_path):
+    """If any output fails to render, none is written, and no temporary file stays behind."""
+    real_outputs = experiments.run_outputs
+
+    def failing_outputs(run):
+        writers = real_outputs(run)
+
+        def broken(path):
+            path.write_text("half")
+            raise OSError("disk full")
+
+        return {**writers, "metrics.json": broken}
+
+    monkeypatch.setattr(experiments, "run_outputs", failing_outputs)
+    out = tmp_path / "out"
+    assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 1
+    assert list(out.iterdir()) == []
+
+
+def test_existing_results_survive_a_failed_rerun(monkeypatch, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", "contexts-diff", *SHORT, "--models", "relu", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run_experiment", interrupted)
+    assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_console_script_reports_errors_in_one_line(tmp_path):
+    """The installed entry point, in a fresh process: exit status 2 and a single stderr line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "reln.cli", "run", "nope"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "unknown preset 'nope'" in result.stderr
+
+
+def test_summary_table_mentions_every_model(capsys, tmp_path):
+    assert main(["run", "contexts-diff", "--seeds", "0", "--epochs", "60", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "relu" in out and "reln" in out and "wrote" in out
+    assert cli is not None

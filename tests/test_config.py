@@ -1,0 +1,124 @@
+"""Configs and presets: every preset loads and builds; bad configs fail with one clear message."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from reln.config import config_from_dict, config_to_dict, load_config, preset_names, with_overrides
+from reln.errors import RelnError
+from reln.experiments import build_reln, build_task
+
+PAPER_PRESETS = {"contexts-diff": (3, 700, 1.0), "contexts-3": (3, 700, 1.0), "contexts-4": (4, 500, 1.1), "contexts-5": (5, 600, 1.35)}
+
+
+def test_paper_presets_are_shipped():
+    assert set(PAPER_PRESETS) <= set(preset_names())
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_PRESETS))
+def test_preset_matches_reference_setup(name):
+    """THEORY.md §5: K, ReLU width, sigma = 0.005 / width, context scale, lr, epochs."""
+    contexts, width, scale = PAPER_PRESETS[name]
+    config = load_config(name)
+    assert config.task.contexts == contexts and config.task.context_scale == scale
+    assert config.relu.hidden == (width,)
+    assert config.relu.init_std == pytest.approx(0.005 / width)
+    assert config.train.lr == 1e-3 and config.train.epochs == 8001
+    gdln = build_reln(config, build_task(config))
+    # The reference ReLN: one always-on pathway on all inputs; the rest read items only.
+    assert gdln.always_on.sum() == 1 and gdln.inputs[0] == "all"
+    assert all(i == "items" for i in gdln.inputs[1:])
+    assert gdln.n_pathways == (7 if contexts == 3 else contexts + 1)
+
+
+def test_all_but_one_pathways_for_four_and_five_contexts():
+    for name, K in (("contexts-4", 4), ("contexts-5", 5)):
+        gdln = build_reln(load_config(name), build_task(load_config(name)))
+        sets = {frozenset(c) for c in gdln.contexts[1:]}
+        assert sets == {frozenset(set(range(K)) - {m}) for m in range(K)}
+
+
+def test_config_json_round_trip():
+    config = load_config("contexts-diff")
+    data = json.loads(json.dumps(config_to_dict(config)))
+    rebuilt = config_from_dict({k: v for k, v in data.items() if k != "name"}, name=config.name)
+    assert rebuilt == config
+
+
+def test_overrides():
+    config = with_overrides(load_config("contexts-3"), seeds=(4, 5), epochs=10, models=("relu",), x64=True)
+    assert config.train.seeds == (4, 5) and config.train.epochs == 10
+    assert config.models == ("relu",) and config.train.x64
+
+
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        ({"task": {"itmes": 8}}, "unknown key(s) itmes in [task]"),
+        ({"task": {"kind": "mnist"}}, "kind 'mnist'"),
+        ({"relu": {"hidden": [0]}}, "[relu] hidden must be positive"),
+        ({"relu": {"hidden": "wide"}}, "[relu] hidden must be a positive integer"),
+        ({"relu": {"init_std": -1.0}}, "[relu] init_std must be finite and >= 0"),
+        ({"train": {"lr": 0}}, "[train] lr must be positive"),
+        ({"train": {"seeds": [1, 1]}}, "distinct"),
+        ({"train": {"epochs": 2.5}}, "[train] epochs must be a positive integer"),
+        ({"models": ["relu", "cnn"]}, "unknown model(s) ['cnn']"),
+        ({"models": ["reln"]}, "needs an explicit [[reln.pathways]]"),
+        ({"reln": {"pathways": []}}, "non-empty list"),
+        ({"reln": {"pathways": [{"contexts": [0], "widht": 3}]}}, "unknown key(s) widht"),
+    ],
+)
+def test_bad_configs_raise_one_clear_error(document, fragment):
+    with pytest.raises(RelnError) as error:
+        config_from_dict(document)
+    assert fragment in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_preset_names_the_presets():
+    with pytest.raises(RelnError, match="unknown preset 'contexts-99'.*contexts-diff"):
+        load_config("contexts-99")
+
+
+def test_missing_and_invalid_toml_files(tmp_path):
+    with pytest.raises(RelnError, match="does not exist"):
+        load_config(str(tmp_path / "nope.toml"))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[task\nitems = 8")
+    with pytest.raises(RelnError, match="not valid TOML"):
+        load_config(str(broken))
+
+
+def test_task_errors_surface_when_building(tmp_path):
+    """Values only the task builder can judge (power-of-two items, matrix shapes, NaN)."""
+    cases = [
+        ({"items": 6}, "power-of-two item count"),
+        ({"items": 4, "contexts": 2, "structures": [[1.0, 0.0, 1.0]]}, "must be (rows, items) = (r, 4)"),
+        ({"items": 4, "contexts": 1, "structures": [[1.0, float("nan"), 0.0, 0.0]]}, "NaN"),
+        ({"contexts": 0}, "contexts must be an integer >= 1"),
+        ({"structures": ["hierarchy", "ring"]}, "got 2 structures for contexts=3"),
+    ]
+    for table, fragment in cases:
+        config = config_from_dict({"task": table, "models": ["relu"]})
+        with pytest.raises(RelnError) as error:
+            build_task(config)
+        assert fragment in str(error.value)
+
+
+def test_explicit_gate_in_config_is_checked():
+    document = {"reln": {"pathways": [{"gate": [0.5] * 24}]}}
+    config = config_from_dict(document)
+    with pytest.raises(RelnError, match="must be 0/1, found the value 0.5"):
+        build_reln(config, build_task(config))
+    config = config_from_dict({"reln": {"pathways": [{"gate": [1.0] * 23}]}})
+    with pytest.raises(RelnError, match=r"must have shape \(24,\)"):
+        build_reln(config, build_task(config))
+
+
+def test_configs_are_frozen_plain_data():
+    config = load_config("contexts-diff")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.name = "other"

@@ -1,0 +1,92 @@
+"""Regression against the reference implementation's numbers (THEORY.md §7.1, seeds 0, 1, 2).
+
+Our seeds draw different initial weights from the reference's, so the test compares crossing
+epochs against the reference's range over its three seeds, widened by the tolerance the
+foundation issue states (3%); ``loss_final`` of the different-structure task against the
+issue's range. Index convention: the reference stores index ``i`` after ``i + 1`` updates, ours
+stores ``t`` after ``t`` updates; the one-epoch offset is far inside the tolerance.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reln.config import load_config, with_overrides
+from reln.experiments import run_experiment
+
+SEEDS = (0, 1, 2)
+
+# (preset, model) -> reference ranges of epoch_below 0.5 and 0.1 (THEORY.md §7.1).
+REFERENCE = {
+    ("contexts-diff", "relu"): ((835, 841), (2756, 2799)),
+    ("contexts-diff", "reln"): ((898, 900), (2830, 2840)),
+    ("contexts-3", "relu"): ((992, 997), (3090, 3132)),
+    ("contexts-4", "relu"): ((785, 788), (2645, 2680)),
+    ("contexts-5", "relu"): ((648, 650), (2436, 2462)),
+}
+TOLERANCE = 0.03
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Each preset once, with the models the table needs."""
+    cache = {}
+
+    def get(preset):
+        if preset not in cache:
+            models = tuple(m for p, m in REFERENCE if p == preset)
+            config = with_overrides(load_config(preset), seeds=SEEDS, models=models)
+            cache[preset] = run_experiment(config).metrics
+        return cache[preset]
+
+    return get
+
+
+@pytest.mark.parametrize(("preset", "model"), list(REFERENCE))
+def test_crossing_epochs_match_reference(runs, preset, model):
+    metrics = runs(preset)[model]
+    for fraction, (low, high) in zip(("0.5", "0.1"), REFERENCE[preset, model]):
+        window = ((1 - TOLERANCE) * low, (1 + TOLERANCE) * high)
+        epochs = metrics["epoch_below"][fraction]
+        assert all(window[0] <= e <= window[1] for e in epochs), (
+            f"{preset} {model}: epoch_below[{fraction}] = {epochs}, reference {low}-{high} ±3%"
+        )
+
+
+def test_contexts_diff_relu_issue_ranges(runs):
+    """The foundation issue's own windows for the different-structure ReLU run."""
+    relu = runs("contexts-diff")["relu"]
+    assert all(825 <= e <= 860 for e in relu["epoch_below"]["0.5"])
+    assert all(2720 <= e <= 2840 for e in relu["epoch_below"]["0.1"])
+    assert all(0.008 <= loss <= 0.05 for loss in relu["loss_final"])
+
+
+def test_contexts_diff_plateaus_match_reference(runs):
+    """Plateau levels are what the theory explains (THEORY.md §7.1: ~72 / ~48 / ~23 at 400/1000/2000).
+
+    The crossing epochs above already pin the timing; here the level of each plateau, read from
+    the loss curves of every model, must fall in the reference's band.
+    """
+    import numpy as np
+
+    config = with_overrides(load_config("contexts-diff"), seeds=(0,), epochs=2001)
+    run = run_experiment(config)
+    bands = {400: (70, 74.5), 1000: (46, 50), 2000: (21.5, 24.5)}
+    for model, trajectory in run.trajectories.items():
+        for epoch, (low, high) in bands.items():
+            level = float(np.asarray(trajectory.loss)[0, epoch])
+            assert low <= level <= high, f"{model} loss at epoch {epoch} is {level:.2f}"
+
+
+def test_reln_singular_values_reach_least_squares(runs):
+    """The always-on pathway of the staged ReLN converges to svd(Y X^+) (THEORY.md §7.2)."""
+    import numpy as np
+
+    from reln.experiments import build_task
+
+    config = with_overrides(load_config("contexts-diff"), seeds=(0,), models=("reln",))
+    run = run_experiment(config)
+    task = build_task(config)
+    expected = np.linalg.svd(task.Y @ np.linalg.pinv(task.X), compute_uv=False)[:10]
+    common = run.trajectories["reln"].snapshots["singular_values"][0, -1, 0, :10]
+    np.testing.assert_allclose(common, expected, rtol=2e-3)
