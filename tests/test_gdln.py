@@ -426,3 +426,24 @@ def test_bad_masks_widths_and_empty():
         build_gdln([], task)
     with pytest.raises(RelnError, match="init_std"):
         build_gdln([Pathway(hidden=(3,), init_std=(0.1, 0.1, 0.1))], task)
+
+
+def test_pathway_init_does_not_depend_on_other_pathways():
+    """Adding a wider pathway leaves the initial weights of the existing ones unchanged."""
+    task = contextual_task(8, 3, "hierarchy")
+    first = [Pathway(contexts=None, hidden=(5,), init_std=1.0), Pathway(contexts=(0,), hidden=(3,), init_std=2.0)]
+    small = init_gdln(np.random.default_rng(7), build_gdln(first, task))
+    wider = init_gdln(
+        np.random.default_rng(7), build_gdln([*first, Pathway(contexts=(1, 2), hidden=(40,), init_std=3.0)], task)
+    )
+    for layer_small, layer_wide in zip(small, wider):
+        for p in range(2):
+            rows, cols = layer_small[p].shape
+            np.testing.assert_array_equal(layer_small[p], layer_wide[p][:rows, :cols])
+            assert not layer_wide[p][rows:, :].any() and not layer_wide[p][:, cols:].any()
+
+
+def test_gate_and_contexts_together_are_rejected():
+    task = contextual_task(8, 3, "hierarchy")
+    with pytest.raises(RelnError, match="both a gate and contexts"):
+        build_gdln([Pathway(contexts=(0,), gate=np.ones(task.P))], task)

@@ -370,3 +370,11 @@ def test_bad_context_scale(scale):
 def test_items_must_be_positive_integer(n):
     with pytest.raises(RelnError, match="items"):
         contextual_task(n, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"context_scale": "1"}, {"items": None}, {"contexts": None}, {"items": 8.0}, {"context_scale": True}]
+)
+def test_wrongly_typed_arguments_raise_relnerror(kwargs):
+    with pytest.raises(RelnError):
+        contextual_task(**kwargs)

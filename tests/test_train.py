@@ -192,13 +192,6 @@ def test_trajectory_matches_manual_gradient_descent(rule):
             np.testing.assert_allclose(traj.snapshots["w0"][0, k], np.asarray(states[t][0]), rtol=1e-10, atol=1e-13)
 
 
-SCHEDULE_BUG = (
-    "src bug: when `every` does not divide `epochs`, snapshot_schedule drops the last multiple of "
-    "`every` (e.g. (10, 3) -> [0, 3, 6, 10], no 9): every * arange(epochs // every) stops one "
-    "multiple early, contradicting its docstring, Trajectory's docstring and DESIGN.md"
-)
-
-
 @pytest.mark.parametrize(
     "epochs, every, expected",
     [
@@ -206,10 +199,9 @@ SCHEDULE_BUG = (
         (5, 1, [0, 1, 2, 3, 4, 5]),
         (7, 100, [0, 7]),
         (1, 1, [0, 1]),
-        *[
-            pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=SCHEDULE_BUG))
-            for case in [(3, 2, [0, 2, 3]), (10, 3, [0, 3, 6, 9, 10]), (23, 5, [0, 5, 10, 15, 20, 23])]
-        ],
+        (3, 2, [0, 2, 3]),
+        (10, 3, [0, 3, 6, 9, 10]),
+        (23, 5, [0, 5, 10, 15, 20, 23]),
     ],
 )
 def test_snapshot_schedule(epochs, every, expected):

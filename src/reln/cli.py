@@ -114,9 +114,24 @@ def presets() -> None:
         print(f"{name:<16} {load_config(name).description}")
 
 
+def _use_compilation_cache() -> None:
+    """Keep compiled XLA programs on disk so a repeated run skips compilation.
+
+    Process-wide JAX settings belong to the application, not the library, so only the command
+    line sets them. ``RELN_CACHE_DIR`` moves the cache; ``RELN_CACHE_DIR=""`` turns it off.
+    """
+    import jax
+
+    folder = os.environ.get("RELN_CACHE_DIR", str(Path.home() / ".cache" / "reln" / "xla"))
+    if folder:
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``reln`` console script; returns the exit status."""
     try:
+        _use_compilation_cache()
         app.main(args=argv, prog_name="reln", standalone_mode=False)
     except RelnError as error:
         print(f"reln: error: {error}", file=sys.stderr)

@@ -7,13 +7,13 @@ GDLN, the singular values of every pathway's end-to-end map and the output.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_singular_values
+from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
 from reln.relu import init_relu, relu_forward, relu_gates, unit_weights
 from reln.tasks import Task
@@ -28,13 +28,13 @@ def seed_rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), stream])
 
 
-def stack_seeds(per_seed: list[list[np.ndarray]], dtype) -> list[jax.Array]:
+def stack_seeds(per_seed: list[list[np.ndarray]], dtype) -> list[np.ndarray]:
     """Stack per-seed weight lists into one list whose arrays carry the seeds on axis 0."""
-    return [jnp.asarray(np.stack(layer), dtype) for layer in zip(*per_seed)]
+    return [np.stack(layer).astype(dtype) for layer in zip(*per_seed)]
 
 
 def _dtype(x64: bool):
-    return jnp.float64 if x64 else jnp.float32
+    return np.float64 if x64 else np.float32
 
 
 def fit_relu(
@@ -56,7 +56,7 @@ def fit_relu(
     ``output`` ``(n_out, P)``. Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
     """
     dtype = _dtype(x64)
-    X, Y = jnp.asarray(task.X, dtype), jnp.asarray(task.Y, dtype)
+    X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     sizes = (task.n_in, *hidden, task.n_out)
     params = stack_seeds([init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds], dtype)
 
@@ -92,19 +92,23 @@ def fit_gdln(
     """Train a GDLN by full-batch GD under ``rule`` (``"total"`` or ``"staged"``).
 
     Snapshots (every ``snapshot_every`` epochs): ``singular_values``
-    ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map (cheap enough to take
-    every 10 epochs; the output follows from the final weights, kept in the trajectory).
+    ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map, in float64.
     """
     check_rule(rule, gdln)
     dtype = _dtype(x64)
-    X, Y = jnp.asarray(task.X, dtype), jnp.asarray(task.Y, dtype)
+    X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     params = stack_seeds([init_gdln(seed_rng(s, GDLN_STREAM), gdln) for s in seeds], dtype)
 
     def snapshot(weights):
-        return {"singular_values": pathway_singular_values(weights, gdln)}
+        return {"maps": pathway_maps(weights, gdln)}
 
-    return train(
+    trajectory = train(
         lambda w: gdln_objective(w, gdln, X, Y, rule), params, lr=lr, epochs=epochs,
         snapshot=snapshot, snapshot_every=snapshot_every, progress=progress,
     )
+    # Singular values in float64 NumPy after training, not inside the scan: an SVD there is a
+    # LAPACK call, which forces seeds to run one at a time (see reln.train), and in float32.
+    maps = trajectory.snapshots["maps"].astype(np.float64)
+    singular_values = np.linalg.svd(maps, compute_uv=False)
+    return dataclasses.replace(trajectory, snapshots={"singular_values": singular_values})
 

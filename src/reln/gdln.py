@@ -118,6 +118,8 @@ def _zero_one_mask(value, length: int, what: str) -> np.ndarray:
 
 def _resolve_pathway(pathway: Pathway, task: Task, index: int):
     label = pathway.name or f"pathway {index}"
+    if pathway.gate is not None and pathway.contexts is not None:
+        raise RelnError(f"{label} has both a gate and contexts; give one of them")
     if pathway.gate is not None:
         gate = _zero_one_mask(pathway.gate, task.P, f"the gate of {label}")
         contexts = None
@@ -186,12 +188,20 @@ def _layer_masks(gdln: GDLN) -> list[np.ndarray]:
 def init_gdln(rng: np.random.Generator, gdln: GDLN) -> list[np.ndarray]:
     """Draw every pathway's weights ``N(0, std^2)``, zero on padding and masked rows/columns.
 
-    Layer by layer, pathways in order (a seeded NumPy generator: see :func:`reln.relu.init_relu`).
+    Every pathway draws from its own child of ``rng`` (``rng.spawn``), layer by layer, only the
+    shape of its live block; so a pathway's initial weights depend on the seed and its position,
+    never on the widths or number of the other pathways. (A seeded NumPy generator: see
+    :func:`reln.relu.init_relu`.)
     """
-    return [
-        gdln.init_std[:, l, None, None] * rng.standard_normal(mask.shape) * mask
-        for l, mask in enumerate(_layer_masks(gdln))
-    ]
+    masks = _layer_masks(gdln)
+    weights = [np.zeros(mask.shape) for mask in masks]
+    for p, child in enumerate(rng.spawn(gdln.n_pathways)):
+        for l, mask in enumerate(masks):
+            live = mask[p].astype(bool)
+            rows, cols = live.any(axis=1), live.any(axis=0)
+            block = child.standard_normal((rows.sum(), cols.sum()))
+            weights[l][p][np.ix_(rows, cols)] = gdln.init_std[p, l] * block
+    return weights
 
 
 def _last_hidden(weights: list[jax.Array], gdln: GDLN, X: jax.Array, masks) -> jax.Array:
@@ -254,7 +264,10 @@ def gdln_objective(
 
     ``total``: both are ``1/2 ||sum_p Yhat_p - Y||^2``. ``staged`` (THEORY.md §5):
     ``1/2 ||Yhat_B - Y||^2 + 1/2 ||Yhat_R - (Y - sg(Yhat_B))||^2`` with ``B`` the always-on
-    pathways and ``R`` the rest, so each group descends its own loss with the full step.
+    pathways and ``R`` the rest, so each group descends its own loss with the full step. Its
+    value is only a device for the gradient (with no ``R`` it is twice the loss); the second
+    term's gradient equals the total loss's, since ``Yhat_R - (Y - Yhat_B) = Yhat - Y``: only
+    the always-on pathways ignore the others.
     """
     masks = _layer_masks(gdln)
     hidden = _last_hidden(weights, gdln, X, masks)

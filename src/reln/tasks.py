@@ -169,6 +169,10 @@ def structure(spec: str | np.ndarray | Sequence[Sequence[float]], n_items: int) 
     return matrix
 
 
+def _is_integer(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _is_single_structure(spec) -> bool:
     """True for a name or one matrix (rows of numbers); False for a list of per-context blocks."""
     if isinstance(spec, str):
@@ -203,11 +207,12 @@ def contextual_task(
     Returns:
         The :class:`Task`, with ``P = items * contexts`` samples ordered context-major.
     """
-    if int(items) != items or items < 1:
+    if not _is_integer(items) or items < 1:
         raise RelnError(f"items must be a positive integer, got {items!r}")
-    if int(contexts) != contexts or contexts < 1:
+    if not _is_integer(contexts) or contexts < 1:
         raise RelnError(f"contexts must be an integer >= 1, got {contexts!r}")
-    if not np.isfinite(context_scale) or context_scale <= 0:
+    is_number = isinstance(context_scale, (int, float, np.number)) and not isinstance(context_scale, bool)
+    if not is_number or not np.isfinite(context_scale) or context_scale <= 0:
         raise RelnError(f"context_scale must be a positive finite number, got {context_scale!r}")
     items, contexts = int(items), int(contexts)
     per_context = [structures] * contexts if _is_single_structure(structures) else list(structures)

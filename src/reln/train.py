@@ -1,9 +1,19 @@
 """Full-batch gradient descent as jit-compiled scans, many seeds at once (DESIGN.md conventions).
 
 The loop is a ``lax.scan`` of ``snapshot_every`` gradient steps (recording the loss of every
-epoch) nested in a ``lax.scan`` over snapshots (recording whatever ``snapshot`` returns). Seeds run
-through ``jax.vmap``. Python only sees blocks of snapshots: between blocks it reports progress and
-stops a run that has diverged, so no Python code runs per epoch.
+epoch) nested in a ``lax.scan`` over snapshots (recording whatever ``snapshot`` returns). Python
+only sees blocks of snapshots: between blocks it reports progress and stops a run that has
+diverged, so no Python code runs per epoch.
+
+Every block is the same compiled function. The step counter travels in the scan carry, and steps
+past the last epoch leave the parameters unchanged, so a run whose length is not a multiple of the
+block needs no second compilation: the end of the last block idles (less than one block in
+twenty). Each block also returns the loss and snapshot of the state it ends in; the last block's
+are the final epoch's.
+
+Seeds: a group of seeds runs through ``jax.vmap``, and groups run on parallel threads. On a CPU
+the step is bound by the arithmetic of its matrix products, so vmapping seeds gains nothing per
+seed while separate cores do: the default is one seed per group and one thread per core.
 
 Time convention: index ``t`` of a trajectory is the state after ``t`` updates; ``loss[0]`` is the
 loss at initialisation (the reference implementation's index ``i`` is our ``t = i + 1``).
@@ -11,8 +21,11 @@ loss at initialisation (the reference implementation's index ``i`` is our ``t = 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
+import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -36,11 +49,11 @@ class Trajectory:
     Attributes:
         loss: ``(n_seeds, epochs + 1)`` total loss at ``t = 0..epochs``.
         snapshot_epochs: ``(n_snapshots,)`` the epochs ``t`` at which snapshots were taken:
-            ``0, every, 2 every, ...`` and the last epoch.
+            ``0, every, 2 every, ...`` up to the last epoch, and the last epoch.
         snapshots: name -> ``(n_seeds, n_snapshots, ...)``.
         final_params: the parameters after the last update, seeds on the first axis.
-        seconds: wall seconds per seed (a vmapped batch's time shared equally; compilation
-            included).
+        seconds: wall seconds of each seed's own run, compilation included (runs on separate
+            cores overlap; a vmapped group's time is shared equally among its seeds).
     """
 
     loss: np.ndarray
@@ -51,15 +64,29 @@ class Trajectory:
 
 
 def snapshot_schedule(epochs: int, every: int) -> np.ndarray:
-    """Epochs at which snapshots are taken: ``0, every, 2 every, ...`` below ``epochs``, then ``epochs``."""
-    every = min(every, epochs)
-    return np.append(every * np.arange(epochs // every), epochs)
+    """Epochs at which snapshots are taken: ``0, every, 2 every, ...`` up to ``epochs``, and ``epochs``."""
+    times = np.arange(0, epochs + 1, min(every, epochs))
+    return times if times[-1] == epochs else np.append(times, epochs)
 
 
-def _block_size(n_chunks: int, target_blocks: int = 20) -> int:
-    """A divisor of ``n_chunks`` giving about ``target_blocks`` blocks, so one compilation serves."""
-    divisors = [d for d in range(1, n_chunks + 1) if n_chunks % d == 0]
-    return min(divisors, key=lambda d: abs(n_chunks / d - target_blocks))
+def _blocks(n_chunks: int, target_blocks: int = 20) -> tuple[int, int]:
+    """``(chunks per block, blocks)`` covering ``n_chunks`` in about ``target_blocks`` blocks."""
+    per_block = -(-n_chunks // min(target_blocks, n_chunks))
+    return per_block, -(-n_chunks // per_block)
+
+
+def _seed_groups(n_seeds: int, bytes_per_seed: int, group: int | None, workers: int | None, budget: int):
+    """Split seeds into vmapped groups and pick how many groups run at once, within the budget.
+
+    Defaults: on a CPU one seed per group and one thread per core; on an accelerator one group.
+    """
+    on_cpu = jax.default_backend() == "cpu"
+    fits = max(1, budget // max(bytes_per_seed, 1))
+    group = max(1, min(group or (1 if on_cpu else n_seeds), n_seeds, fits))
+    workers = workers or ((os.cpu_count() or 1) if on_cpu else 1)
+    n_groups = -(-n_seeds // group)
+    workers = max(1, min(workers, n_groups, fits // group))
+    return [list(range(i, min(i + group, n_seeds))) for i in range(0, n_seeds, group)], workers
 
 
 def _check_finite(losses: np.ndarray, first_epoch: int, lr: float) -> None:
@@ -72,6 +99,10 @@ def _check_finite(losses: np.ndarray, first_epoch: int, lr: float) -> None:
         )
 
 
+class _Cancelled(Exception):
+    """Raised inside a run's thread when another run failed or the user interrupted."""
+
+
 def train(
     objective: Objective,
     params: object,
@@ -81,6 +112,8 @@ def train(
     snapshot: Snapshot | None = None,
     snapshot_every: int = 100,
     progress: Progress | None = None,
+    seeds_per_group: int | None = None,
+    workers: int | None = None,
     memory_budget: int = MEMORY_BUDGET_BYTES,
 ) -> Trajectory:
     """Train many seeds with full-batch gradient descent ``theta <- theta - lr * grad``.
@@ -88,16 +121,19 @@ def train(
     Args:
         objective: ``params -> (objective, loss)`` for one seed. The gradient of ``objective``
             drives the update and ``loss`` is recorded (they differ for the staged rule).
-        params: a pytree whose leaves carry the seeds on their first axis.
+        params: a pytree whose leaves (NumPy or JAX arrays) carry the seeds on their first axis.
         lr: learning rate.
         epochs: number of updates; the trajectory has ``epochs + 1`` losses.
         snapshot: ``params -> dict of arrays`` recorded every ``snapshot_every`` epochs.
         snapshot_every: epochs between snapshots.
-        progress: called as ``progress(epochs_done, epochs)`` between blocks.
-        memory_budget: bytes of snapshots to hold at once; seeds beyond it run in sequence.
+        progress: called as ``progress(epochs_done, total)`` between blocks, ``total`` being
+            ``epochs * n_seeds``.
+        seeds_per_group: seeds vmapped together (default: 1 on a CPU, all on an accelerator).
+        workers: groups trained at once on separate threads (default: the CPU cores).
+        memory_budget: bytes of snapshots to hold at once; it caps both numbers above.
 
     Returns:
-        The :class:`Trajectory`.
+        The :class:`Trajectory`. Results do not depend on the grouping.
     """
     if int(epochs) != epochs or epochs < 1:
         raise RelnError(f"epochs must be a positive integer, got {epochs!r}")
@@ -107,92 +143,119 @@ def train(
         raise RelnError(f"the learning rate must be positive and finite, got lr={lr!r}")
     epochs, every = int(epochs), int(min(snapshot_every, epochs))
     snapshot = snapshot or (lambda p: {})
-    leaves = jax.tree_util.tree_leaves(params)
-    n_seeds = leaves[0].shape[0]
+    n_seeds = jax.tree_util.tree_leaves(params)[0].shape[0]
 
     one_seed = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), params)
     shapes = jax.eval_shape(snapshot, one_seed)
-    n_snapshots = len(snapshot_schedule(epochs, every))
-    bytes_per_seed = n_snapshots * sum(np.prod(s.shape) * s.dtype.itemsize for s in shapes.values())
-    batch = int(max(1, min(n_seeds, memory_budget // max(bytes_per_seed, 1))))
+    schedule = snapshot_schedule(epochs, every)
+    bytes_per_seed = len(schedule) * sum(np.prod(s.shape) * s.dtype.itemsize for s in shapes.values())
+    groups, n_workers = _seed_groups(n_seeds, bytes_per_seed, seeds_per_group, workers, memory_budget)
 
-    compiled = _compile(objective, snapshot, lr, every, epochs)
-    runs, done_total = [], 0
+    block = _compile(objective, snapshot, lr, every, epochs)
+    # Host-side slicing: indexing a device array here would compile a gather per group.
+    parts = [jax.tree_util.tree_map(lambda x, g=g: np.asarray(x)[g], params) for g in groups]
+    per_block = _blocks(len(schedule) - 1)[0]
+    for size in sorted({len(g) for g in groups}):  # compile once per group size, before threads
+        block(per_block, parts[[len(g) for g in groups].index(size)])
+    if block.uses_lapack:
+        n_workers = 1
+    done = [0] * len(groups)
+    lock, stop = threading.Lock(), threading.Event()
 
-    def report(epochs_done_in_batch, seeds_in_batch):
-        if progress is not None:
-            progress(done_total + epochs_done_in_batch * seeds_in_batch, epochs * n_seeds)
+    def run(index: int) -> dict:
+        def report(epochs_done: int) -> None:
+            if stop.is_set():
+                raise _Cancelled
+            with lock:
+                done[index] = epochs_done * len(groups[index])
+                if progress is not None:
+                    progress(sum(done), epochs * n_seeds)
 
-    for start in range(0, n_seeds, batch):
-        part = jax.tree_util.tree_map(lambda x: x[start : start + batch], params)
-        size = jax.tree_util.tree_leaves(part)[0].shape[0]
         began = time.perf_counter()
-        runs.append(_run_batch(compiled, part, epochs, every, lr, lambda e: report(e, size)))
-        runs[-1]["seconds"] = np.full(size, (time.perf_counter() - began) / size)
-        done_total += epochs * size
+        result = _run_group(block, parts[index], epochs, every, lr, report)
+        result["seconds"] = np.full(len(groups[index]), (time.perf_counter() - began) / len(groups[index]))
+        return result
+
+    with concurrent.futures.ThreadPoolExecutor(n_workers) as pool:
+        futures = [pool.submit(run, i) for i in range(len(groups))]
+        try:
+            runs = [f.result() for f in futures]
+        except BaseException:
+            stop.set()  # the other runs stop at their next block; the first error propagates
+            raise
     return Trajectory(
         loss=np.concatenate([r["loss"] for r in runs]),
-        snapshot_epochs=snapshot_schedule(epochs, every),
+        snapshot_epochs=schedule,
         snapshots={k: np.concatenate([r["snapshots"][k] for r in runs]) for k in shapes},
-        final_params=jax.tree_util.tree_map(
-            lambda *xs: np.concatenate(xs), *[r["params"] for r in runs]
-        ),
+        final_params=jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *[r["params"] for r in runs]),
         seconds=np.concatenate([r["seconds"] for r in runs]),
     )
 
 
 def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int):
-    """The jitted, vmapped pieces of the loop: a block of chunks, and the tail with the last state.
+    """A factory of compiled blocks: ``chunks`` chunks (each a snapshot, then ``every`` steps),
+    then the loss and snapshot of the state the block ends in; vmapped over a group of seeds."""
 
-    A chunk snapshots the state it starts from, then takes ``every`` steps; the tail takes the
-    remaining ``epochs % every`` steps and records the final loss and snapshot. Two compilations
-    per run, whatever the number of blocks.
-    """
-
-    def step(params, _):
+    def step(carry, _):
+        params, t = carry
         (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), loss
+        active = t < epochs
+        params = jax.tree_util.tree_map(lambda p, g: jnp.where(active, p - lr * g, p), params, grads)
+        return (params, t + 1), loss
 
-    def chunk(params, _):
-        records = snapshot(params)
-        params, losses = jax.lax.scan(step, params, None, length=every)
-        return params, (losses, records)
+    def chunk(carry, _):
+        records = snapshot(carry[0])
+        carry, losses = jax.lax.scan(step, carry, None, length=every)
+        return carry, (losses, records)
 
-    def block(params, n_chunks):
-        return jax.lax.scan(chunk, params, None, length=n_chunks)
+    def block(carry, chunks: int):
+        carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
+        return carry, records, (objective(carry[0])[1], snapshot(carry[0]))
 
-    def tail(params, n_steps):
-        params, losses = jax.lax.scan(step, params, None, length=n_steps)
-        return params, losses, objective(params)[1], snapshot(params)
+    cache: dict = {}
 
-    return {
-        "block": functools.lru_cache(None)(
-            lambda n: jax.jit(jax.vmap(functools.partial(block, n_chunks=n)))
-        ),
-        "tail": jax.jit(jax.vmap(functools.partial(tail, n_steps=epochs % every))),
-    }
+    def compiled(chunks: int, example_params):
+        """The block of ``chunks`` chunks, compiled ahead of time for these parameter shapes."""
+        n_seeds = jax.tree_util.tree_leaves(example_params)[0].shape[0]
+        if (chunks, n_seeds) not in cache:
+            carry = (example_params, np.zeros(n_seeds, dtype=np.int32))
+            lowered = jax.jit(jax.vmap(functools.partial(block, chunks=chunks))).lower(carry)
+            cache[chunks, n_seeds] = lowered.compile()
+            # LAPACK custom calls (jnp.linalg.svd, eigh, ...) hang when two runs execute them at
+            # once on the CPU (seen with jax 0.10.2): such programs run one at a time.
+            compiled.uses_lapack = compiled.uses_lapack or "lapack" in lowered.as_text().lower()
+        return cache[chunks, n_seeds]
+
+    compiled.uses_lapack = False
+    return compiled
 
 
-def _run_batch(compiled, params, epochs: int, every: int, lr: float, progress: Callable) -> dict:
-    """Run one vmapped batch of seeds through every block; host-side checks between blocks."""
-    n_chunks = epochs // every
+def _run_group(block, params, epochs: int, every: int, lr: float, progress: Callable) -> dict:
+    """Run one vmapped group of seeds through every block; host-side checks between blocks."""
+    n_chunks = len(snapshot_schedule(epochs, every)) - 1  # a chunk starts at each but the last
+    per_block, n_blocks = _blocks(n_chunks)
+    run_block = block(per_block, params)
+    n_seeds = jax.tree_util.tree_leaves(params)[0].shape[0]
+    carry = (params, np.zeros(n_seeds, dtype=np.int32))
     losses, snaps = [], []
-    block_chunks = _block_size(n_chunks)
-    run_block = compiled["block"](block_chunks)
-    for b in range(n_chunks // block_chunks):
-        params, (block_losses, block_snaps) = run_block(params)
-        block_losses = np.asarray(block_losses).reshape(block_losses.shape[0], -1)
-        _check_finite(block_losses, b * block_chunks * every, lr)
+    for b in range(n_blocks):
+        carry, (block_losses, block_snaps), (end_loss, end_snap) = run_block(carry)
+        block_losses = np.asarray(block_losses).reshape(n_seeds, -1)
+        first_epoch = b * per_block * every
+        _check_finite(block_losses[:, : max(0, epochs - first_epoch)], first_epoch, lr)
         losses.append(block_losses)
         snaps.append({k: np.asarray(v) for k, v in block_snaps.items()})
-        progress((b + 1) * block_chunks * every)
-    params, tail_losses, last_loss, last_snapshot = compiled["tail"](params)
-    losses += [np.asarray(tail_losses), np.asarray(last_loss)[:, None]]
-    _check_finite(np.concatenate(losses, axis=1), 0, lr)
-    snaps.append({k: np.asarray(v)[:, None] for k, v in last_snapshot.items()})
-    progress(epochs)
+        progress(min(epochs, (b + 1) * per_block * every))
+    end_loss = np.asarray(end_loss)[:, None]  # the last block ends in the final epoch's state
+    _check_finite(end_loss, epochs, lr)
     return {
-        "loss": np.concatenate(losses, axis=1),
-        "snapshots": {k: np.concatenate([s[k] for s in snaps], axis=1) for k in last_snapshot},
-        "params": jax.tree_util.tree_map(np.asarray, params),
+        "loss": np.concatenate([np.concatenate(losses, axis=1)[:, :epochs], end_loss], axis=1),
+        "snapshots": {  # chunks of the idle tail of the last block are dropped
+            k: np.concatenate(
+                [np.concatenate([s[k] for s in snaps], axis=1)[:, :n_chunks], np.asarray(end_snap[k])[:, None]],
+                axis=1,
+            )
+            for k in end_snap
+        },
+        "params": jax.tree_util.tree_map(np.asarray, carry[0]),
     }
