@@ -12,6 +12,7 @@ from reln.gdln import (
     gdln_forward,
     gdln_objective,
     init_gdln,
+    pathway_maps,
     pathway_singular_values,
 )
 from reln.losses import half_sse
@@ -231,15 +232,20 @@ def test_snapshot_epochs_of_a_run():
 # Seeds, batching, progress
 
 
-def _run_seeds(seeds, **kwargs):
+def _run_seeds(seeds, snapshot="svd", **kwargs):
+    """``snapshot="svd"`` contains a LAPACK call (runs one at a time); ``"maps"`` does not."""
     task, gdln = _small_gdln()
     X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
+    records = {
+        "svd": lambda w: {"sv": pathway_singular_values(w, gdln)},
+        "maps": lambda w: {"sv": pathway_maps(w, gdln)},
+    }[snapshot]
     return train(
         lambda w: gdln_objective(w, gdln, X, Y, "staged"),
         _stacked_init(gdln, seeds),
         lr=0.02,
         epochs=50,
-        snapshot=lambda w: {"sv": pathway_singular_values(w, gdln)},
+        snapshot=records,
         snapshot_every=10,
         **kwargs,
     )
@@ -250,16 +256,18 @@ SEEDS = [3, 4, 5]
 
 @pytest.fixture(scope="module")
 def seed_runs():
-    """The same 3 seeds run vmapped, in sequence (memory_budget=1) and one by one, with the
-    progress calls of each (every train call compiles, so the runs are shared)."""
-    calls = {"batched": [], "sequential": [], "alone": []}
+    """The same 3 seeds run vmapped, in sequence (memory_budget=1), on two threads, and one by
+    one, with the progress calls of each (every train call compiles, so the runs are shared)."""
+    calls = {"batched": [], "sequential": [], "alone": [], "threads": []}
 
     def recorder(name):
         return lambda done, total: calls[name].append((done, total))
 
     with jax.enable_x64(True):
         runs = {
-            "batched": _run_seeds(SEEDS, progress=recorder("batched")),
+            "batched": _run_seeds(SEEDS, seeds_per_group=3, progress=recorder("batched")),
+            "threads": _run_seeds(SEEDS, snapshot="maps", seeds_per_group=1, workers=2, progress=recorder("threads")),
+            "threads_alone": [_run_seeds([s], snapshot="maps") for s in SEEDS],
             "sequential": _run_seeds(SEEDS, memory_budget=1, progress=recorder("sequential")),
             "alone": [_run_seeds([SEEDS[0]], progress=recorder("alone"))]
             + [_run_seeds([s]) for s in SEEDS[1:]],
@@ -278,6 +286,17 @@ def test_vmapped_seeds_equal_separate_runs(seed_runs):
             np.testing.assert_allclose(x[i], y[0], rtol=1e-10, atol=1e-12)
     # Different seeds really differ.
     assert not np.allclose(together.loss[0], together.loss[1])
+
+
+def test_seeds_on_threads_equal_separate_runs(seed_runs):
+    """One seed per group on two threads: bit for bit the single-seed runs, progress to the end."""
+    runs, calls = seed_runs
+    for i, run in enumerate(runs["threads_alone"]):
+        np.testing.assert_array_equal(runs["threads"].loss[i], run.loss[0])
+        np.testing.assert_array_equal(runs["threads"].snapshots["sv"][i], run.snapshots["sv"][0])
+    assert calls["threads"][-1] == (150, 150)
+    done = [d for d, _ in calls["threads"]]
+    assert done == sorted(done)
 
 
 def test_small_memory_budget_runs_seeds_in_sequence_with_same_result(seed_runs):

@@ -161,6 +161,7 @@ def train(
         n_workers = 1
     done = [0] * len(groups)
     lock, stop = threading.Lock(), threading.Event()
+    x64 = bool(jax.config.jax_enable_x64)  # a thread-local setting: carry it into the workers
 
     def run(index: int) -> dict:
         def report(epochs_done: int) -> None:
@@ -172,7 +173,8 @@ def train(
                     progress(sum(done), epochs * n_seeds)
 
         began = time.perf_counter()
-        result = _run_group(block, parts[index], epochs, every, lr, report)
+        with jax.enable_x64(x64):
+            result = _run_group(block, parts[index], epochs, every, lr, report)
         result["seconds"] = np.full(len(groups[index]), (time.perf_counter() - began) / len(groups[index]))
         return result
 
