@@ -153,12 +153,17 @@ def compute_metrics(task: Task, trajectories: dict[str, Trajectory], gdln: GDLN 
 
 
 def _arrays(run: Run) -> dict[str, np.ndarray]:
+    """The contents of ``results.npz``: ``seeds``, ``X``, ``Y``; per model ``{model}_loss``
+    ``(seeds, epochs + 1)``, ``{model}_snapshot_epochs``, every snapshot but hidden activity as
+    ``{model}_{name}`` ``(seeds, snapshots, ...)``, final weights ``{model}_final_W{l}``; and the
+    ReLN's gates and masks."""
     arrays = {"seeds": np.array(run.config.train.seeds), "X": run.task.X, "Y": run.task.Y}
     for model, trajectory in run.trajectories.items():
         arrays[f"{model}_loss"] = trajectory.loss
         arrays[f"{model}_snapshot_epochs"] = trajectory.snapshot_epochs
         for key, value in trajectory.snapshots.items():
-            arrays[f"{model}_{key}"] = value
+            if not key.startswith("hidden_"):  # 4x the rest; gates and unit sizes summarise it
+                arrays[f"{model}_{key}"] = value
         for l, weights in enumerate(trajectory.final_params):
             arrays[f"{model}_final_W{l}"] = weights
     if run.gdln is not None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
-from reln.relu import init_relu, relu_forward, relu_gates, unit_weights
+from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden, unit_weights
 from reln.tasks import Task
 from reln.train import Progress, Trajectory, train
 
@@ -51,9 +51,9 @@ def fit_relu(
 ) -> Trajectory:
     """Train a bias-free ReLU network ``n_in -> hidden... -> n_out`` by full-batch GD.
 
-    Snapshots (every ``snapshot_every`` epochs): ``gates_l`` ``(units, P)`` bool,
-    ``unit_weight_l`` ``(units,)`` (``||w_in|| ||w_out||``) for every hidden layer ``l``, and
-    ``output`` ``(n_out, P)``. Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
+    Snapshots (every ``snapshot_every`` epochs), for every hidden layer ``l``: ``hidden_l``
+    ``(units, P)`` post-ReLU activity, ``gates_l`` ``(units, P)`` bool, ``unit_weight_l``
+    ``(units,)`` (``||w_in|| ||w_out||``); and ``output`` ``(n_out, P)``. Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
     """
     dtype = _dtype(x64)
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
@@ -66,7 +66,9 @@ def fit_relu(
 
     def snapshot(weights):
         records = {"output": relu_forward(weights, X)}
-        for l, (gates, sizes_l) in enumerate(zip(relu_gates(weights, X), unit_weights(weights))):
+        layers = zip(relu_hidden(weights, X), relu_gates(weights, X), unit_weights(weights))
+        for l, (hidden_l, gates, sizes_l) in enumerate(layers):
+            records[f"hidden_{l}"] = hidden_l
             records[f"gates_{l}"] = gates
             records[f"unit_weight_{l}"] = sizes_l
         return records
