@@ -65,7 +65,8 @@ def _progress_bars(enabled: bool):
 
 def _summary(metrics: dict) -> str:
     """A short table of the run's headline numbers."""
-    lines = [f"{'model':<6} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'s/seed':>7}"]
+    lines = [f"{'model':<6} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'run s':>7}"]
+    timing = []
     for model in MODELS:
         if model not in metrics:
             continue
@@ -77,7 +78,11 @@ def _summary(metrics: dict) -> str:
             lines.append(
                 f"{model:<6} {i:>5} {str(ep50):>8} {str(ep10):>8} {final:>11.4g} {gap:>8} {m['seconds'][i]:>7.2f}"
             )
-    return "\n".join(lines)
+        timing.append(
+            f"{model}: {len(m['loss_final'])} seed(s) in {m['wall_seconds']:.1f} s wall "
+            f"(compilation {m['compile_seconds']:.1f} s; seeds run in parallel on the CPU cores)"
+        )
+    return "\n".join(lines + timing)
 
 
 @app.command()

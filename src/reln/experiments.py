@@ -104,6 +104,8 @@ def _curve_metrics(trajectory: Trajectory) -> dict:
         "loss_final": trajectory.loss[:, -1].tolist(),
         "epoch_below": crossing_epochs(trajectory.loss),
         "seconds": trajectory.seconds.tolist(),
+        "compile_seconds": trajectory.compile_seconds,
+        "wall_seconds": trajectory.wall_seconds,
     }
 
 

@@ -8,6 +8,7 @@ GDLN, the singular values of every pathway's end-to-end map and the output.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from collections.abc import Sequence
 
@@ -111,6 +112,11 @@ def fit_gdln(
     # Singular values in float64 NumPy after training, not inside the scan: an SVD there is a
     # LAPACK call, which forces seeds to run one at a time (see reln.train), and in float32.
     maps = trajectory.snapshots["maps"].astype(np.float64)
+    began = time.perf_counter()
     singular_values = np.linalg.svd(maps, compute_uv=False)
-    return dataclasses.replace(trajectory, snapshots={"singular_values": singular_values})
+    return dataclasses.replace(
+        trajectory,
+        snapshots={"singular_values": singular_values},
+        wall_seconds=trajectory.wall_seconds + time.perf_counter() - began,
+    )
 

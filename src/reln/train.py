@@ -52,8 +52,10 @@ class Trajectory:
             ``0, every, 2 every, ...`` up to the last epoch, and the last epoch.
         snapshots: name -> ``(n_seeds, n_snapshots, ...)``.
         final_params: the parameters after the last update, seeds on the first axis.
-        seconds: wall seconds of each seed's own run, compilation included (runs on separate
+        seconds: wall seconds of each seed's own run, without compilation (runs on separate
             cores overlap; a vmapped group's time is shared equally among its seeds).
+        compile_seconds: wall seconds spent compiling, once for all seeds.
+        wall_seconds: wall seconds of the whole call.
     """
 
     loss: np.ndarray
@@ -61,6 +63,8 @@ class Trajectory:
     snapshots: dict[str, np.ndarray]
     final_params: list[np.ndarray]
     seconds: np.ndarray
+    compile_seconds: float = 0.0
+    wall_seconds: float = 0.0
 
 
 def snapshot_schedule(epochs: int, every: int) -> np.ndarray:
@@ -141,6 +145,7 @@ def train(
         raise RelnError(f"snapshot_every must be a positive integer, got {snapshot_every!r}")
     if not np.isfinite(lr) or lr <= 0:
         raise RelnError(f"the learning rate must be positive and finite, got lr={lr!r}")
+    started = time.perf_counter()
     epochs, every = int(epochs), int(min(snapshot_every, epochs))
     snapshot = snapshot or (lambda p: {})
     n_seeds = jax.tree_util.tree_leaves(params)[0].shape[0]
@@ -157,6 +162,7 @@ def train(
     per_block = _blocks(len(schedule) - 1)[0]
     for size in sorted({len(g) for g in groups}):  # compile once per group size, before threads
         block(per_block, parts[[len(g) for g in groups].index(size)])
+    compile_seconds = time.perf_counter() - started
     if block.uses_lapack:
         n_workers = 1
     done = [0] * len(groups)
@@ -191,6 +197,8 @@ def train(
         snapshots={k: np.concatenate([r["snapshots"][k] for r in runs]) for k in shapes},
         final_params=jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *[r["params"] for r in runs]),
         seconds=np.concatenate([r["seconds"] for r in runs]),
+        compile_seconds=compile_seconds,
+        wall_seconds=time.perf_counter() - started,
     )
 
 
