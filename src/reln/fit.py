@@ -91,8 +91,12 @@ def fit_gdln(
     snapshot_every: int = 10,
     x64: bool = False,
     progress: Progress | None = None,
+    init_params: list[np.ndarray] | None = None,
 ) -> Trajectory:
     """Train a GDLN by full-batch GD under ``rule`` (``"total"`` or ``"staged"``).
+
+    ``init_params`` (weights with the seeds on axis 0, e.g. from :func:`reln.imitate.imitating_reln`)
+    replaces the random initialisation.
 
     Snapshots (every ``snapshot_every`` epochs): ``singular_values``
     ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map, in float64.
@@ -100,7 +104,10 @@ def fit_gdln(
     check_rule(rule, gdln)
     dtype = _dtype(x64)
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
-    params = stack_seeds([init_gdln(seed_rng(s, GDLN_STREAM), gdln) for s in seeds], dtype)
+    if init_params is None:
+        params = stack_seeds([init_gdln(seed_rng(s, GDLN_STREAM), gdln) for s in seeds], dtype)
+    else:
+        params = [np.asarray(w, dtype) for w in init_params]
 
     def snapshot(weights):
         return {"maps": pathway_maps(weights, gdln)}

@@ -119,6 +119,7 @@ def train(
     seeds_per_group: int | None = None,
     workers: int | None = None,
     memory_budget: int = MEMORY_BUDGET_BYTES,
+    epoch_aware: bool = False,
 ) -> Trajectory:
     """Train many seeds with full-batch gradient descent ``theta <- theta - lr * grad``.
 
@@ -135,6 +136,8 @@ def train(
         seeds_per_group: seeds vmapped together (default: 1 on a CPU, all on an accelerator).
         workers: groups trained at once on separate threads (default: the CPU cores).
         memory_budget: bytes of snapshots to hold at once; it caps both numbers above.
+        epoch_aware: the objective takes ``(params, t)``, ``t`` the epoch (an int32 scalar), for
+            models that change with time (gates that switch).
 
     Returns:
         The :class:`Trajectory`. Results do not depend on the grouping.
@@ -156,6 +159,8 @@ def train(
     bytes_per_seed = len(schedule) * sum(np.prod(s.shape) * s.dtype.itemsize for s in shapes.values())
     groups, n_workers = _seed_groups(n_seeds, bytes_per_seed, seeds_per_group, workers, memory_budget)
 
+    if not epoch_aware:
+        objective = (lambda plain: lambda params, t: plain(params))(objective)
     block = _compile(objective, snapshot, lr, every, epochs)
     # Host-side slicing: indexing a device array here would compile a gather per group.
     parts = [jax.tree_util.tree_map(lambda x, g=g: np.asarray(x)[g], params) for g in groups]
@@ -208,7 +213,7 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
 
     def step(carry, _):
         params, t = carry
-        (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params, t)
         active = t < epochs
         params = jax.tree_util.tree_map(lambda p, g: jnp.where(active, p - lr * g, p), params, grads)
         return (params, t + 1), loss
@@ -220,7 +225,7 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
 
     def block(carry, chunks: int):
         carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
-        return carry, records, (objective(carry[0])[1], snapshot(carry[0]))
+        return carry, records, (objective(carry[0], epochs)[1], snapshot(carry[0]))
 
     cache: dict = {}
 
