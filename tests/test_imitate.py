@@ -1,0 +1,88 @@
+"""Building the ReLN from an identification: input masks from the data, weights from the ReLU's units."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from reln.fit import RELU_STREAM, seed_rng
+from reln.gdln import gdln_forward, pathway_outputs
+from reln.identify import identify
+from reln.imitate import context_correlation, imitating_reln, reln_structure
+from reln.relu import init_relu
+from reln.tasks import contextual_task
+
+
+@pytest.mark.parametrize(
+    ("items", "structures"),
+    [(8, ["hierarchy", "ring", "cross"]), (8, "hierarchy"), (16, ["ring", "cross", "hierarchy", "ring"])],
+)
+def test_context_inputs_carry_nothing_for_pathways_on_whole_contexts(items, structures):
+    """Claim 8 checked: the linear residual is uncorrelated with the context one-hot on any union
+    of whole contexts; the targets of the always-on pathway are not."""
+    K = 3 if isinstance(structures, str) else len(structures)
+    task = contextual_task(items, K, structures, context_scale=1.3)
+    assert context_correlation(task, np.ones(task.P)) > 0.1
+    for contexts in [(0,), (0, 1), (1, 2), tuple(range(K - 1))]:
+        assert context_correlation(task, task.context_mask(contexts)) < 1e-10
+
+
+def test_a_gate_within_a_context_does_see_the_context():
+    """Not every gate is context-free: on some items of a context the residual is not centred."""
+    task = contextual_task(8, 3, ["hierarchy", "ring", "cross"])
+    gate = task.context_mask((0,)) * (task.item < 4)
+    assert context_correlation(task, gate) > 1e-3
+
+
+def _identifications(task, patterns_per_seed, sizes):
+    out = []
+    for patterns in patterns_per_seed:
+        hidden = np.stack([np.ones_like(patterns), patterns])
+        weight = np.stack([np.full(len(sizes), 1e-6), np.asarray(sizes, float)])
+        out.append(identify(task, hidden, weight, np.array([0, 10])))
+    return out
+
+
+def test_imitating_reln_copies_the_relu_units_into_their_pathways():
+    task = contextual_task(4, 3, "hierarchy")
+    on = {c: task.context_mask(c) for c in [(0, 1, 2), (0, 1), (1, 2)]}
+    seed0 = np.array([on[(0, 1, 2)], on[(0, 1)], on[(0, 1, 2)], on[(1, 2)]])
+    seed1 = np.array([on[(0, 1)], on[(0, 1, 2)], on[(0, 1)], on[(0, 1)]])
+    ids = _identifications(task, [seed0, seed1], [1.0, 1.0, 1.0, 1.0])
+    inits = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, 4, task.n_out), 0.1) for s in (0, 1)]
+    gdln, (W0, W1) = imitating_reln(task, ids, inits)
+
+    # The union of context sets, by summed weight share, with inputs from the data check.
+    assert gdln.contexts == ((0, 1), (0, 1, 2), (1, 2))
+    assert gdln.inputs == ("items", "all", "items")
+    # Widths: the most units any seed has in the pathway.
+    np.testing.assert_array_equal(gdln.widths[:, 0], [3, 2, 1])
+    # Seed 0, pathway {0,1,2} holds units 0 and 2 with their own initial weights.
+    w_in, w_out = inits[0]
+    np.testing.assert_array_equal(W0[0, 1, :2], w_in[[0, 2]])
+    np.testing.assert_array_equal(W1[0, 1, :, :2], w_out[:, [0, 2]])
+    # Item-only pathways get no context weights; padding is zero.
+    assert not W0[:, 0][..., ~task.item_inputs].any()
+    assert not W0[0, 0, 1:].any() and not W1[0, 0, :, 1:].any()
+
+    # The ReLN's initial output is the ReLU units' linear output, each gated on its contexts.
+    X = task.X
+    expected = sum(
+        np.outer(w_out[:, j], 1.0) * ((w_in[j] * gdln.input_masks[p]) @ X) * gdln.gates[p]
+        for p, units in [(1, [0, 2]), (0, [1]), (2, [3])]
+        for j in units
+    )
+    with jax.enable_x64(True):
+        got = np.asarray(gdln_forward([W0[0], W1[0]], gdln, X))
+        per_pathway = np.asarray(pathway_outputs([W0[0], W1[0]], gdln, X))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(per_pathway.sum(0), got, atol=1e-14)
+
+
+def test_reln_structure_orders_by_mean_share():
+    task = contextual_task(4, 3, "hierarchy")
+    on = {c: task.context_mask(c) for c in [(0, 1, 2), (0, 2)]}
+    ids = _identifications(task, [np.array([on[(0, 1, 2)], on[(0, 2)], on[(0, 2)]])], [5.0, 1.0, 1.0])
+    sets, inputs = reln_structure(task, ids)
+    assert sets == [(0, 1, 2), (0, 2)] and inputs == ["all", "items"]
