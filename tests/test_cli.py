@@ -43,19 +43,24 @@ def test_run_writes_the_contract_files(tmp_path):
     assert metrics["task"]["P"] == 24 and metrics["task"]["n_in"] == 11 and metrics["task"]["n_out"] == 60
     assert metrics["task"]["loss_initial"] == pytest.approx(105.623, abs=1e-3)
     assert metrics["task"]["loss_linear_floor"] == pytest.approx(16.508, abs=1e-3)
-    for model in ("relu", "reln"):
+    for model in ("relu", "reln", "reference"):
         assert set(metrics[model]["epoch_below"]) == {"0.5", "0.1", "0.01"}
         assert len(metrics[model]["loss_final"]) == 1 and len(metrics[model]["seconds"]) == 1
-    reln = metrics["reln"]
-    assert [p["contexts"] for p in reln["pathways"]] == [[0, 1, 2], [0], [1], [2], [0, 1], [1, 2], [0, 2]]
-    assert all(p["units"] == 100 for p in reln["pathways"])
+    reference = metrics["reference"]
+    assert [p["contexts"] for p in reference["pathways"]] == [[0, 1, 2], [0], [1], [2], [0, 1], [1, 2], [0, 2]]
+    assert all(p["units"] == 100 for p in reference["pathways"])
+    assert set(reference["gap_to_relu"]) == {"max", "mean"}
+    reln = metrics["reln"]  # identified from the ReLU: after 120 epochs, all in the common pathway
+    assert reln["gating"] == "switching" and reln["identified_at_epoch"] == 120
+    assert reln["pathways"][0]["contexts"] == [0, 1, 2] and reln["pathways"][0]["inputs"] == "all"
+    assert reln["pathways"][0]["weight_share"] > 0.9
     assert set(reln["gap_to_relu"]) == {"max", "mean"}
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["seeds"] == [0] and config["train"]["epochs"] == 120
     assert config["reln_version"] != "unknown"
     with np.load(out / "results.npz") as results:
         assert results["relu_loss"].shape == (1, 121)
-        assert results["reln_loss"].shape == (1, 121)
+        assert results["reln_loss"].shape == (1, 121) and results["reference_loss"].shape == (1, 121) and results["reference_loss"].shape == (1, 121)
         # The loss recorded at t = 0 is the loss of the (tiny) initial network: about 1/2 ||Y||^2.
         assert results["relu_loss"][0, 0] == pytest.approx(105.623, rel=1e-3)
     assert (out / "loss.png").stat().st_size > 10_000
@@ -92,7 +97,7 @@ def test_bad_arguments_print_one_line_and_exit_nonzero(argv, fragment, capsys, t
     ("toml", "fragment"),
     [
         ('[task]\nitems = 6\n[train]\nepochs = 5\n', "power-of-two item count"),
-        ('models = ["relu", "reln"]\n', "needs an explicit [[reln.pathways]]"),
+        ('models = ["reln"]\n', "add relu to the models"),
         ('models = ["relu"]\n[task]\nitems = 4\ncontexts = 2\nstructures = [[1.0, 0.0]]\n', "(r, 4)"),
         ('models = ["relu"]\n[task]\nitems = 4\ncontexts = 1\nstructures = [[1.0, nan, 0.0, 0.0]]\n', "NaN"),
         ('[[reln.pathways]]\ngate = [1, 0, 2, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]\n', "0/1"),

@@ -19,7 +19,8 @@ from typing import Any
 
 from reln.errors import RelnError
 
-MODELS = ("relu", "reln")
+MODELS = ("relu", "reln", "reference")
+GATINGS = ("switching", "fixed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +65,23 @@ class PathwayConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RelnConfig:
-    """``[reln]``: the pathway list, the training rule, the interval of singular-value snapshots."""
+    """``[reln]`` (and ``[reference]``): the pathways, the training rule, snapshot interval.
 
-    pathways: tuple[PathwayConfig, ...] | None = None
+    ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identify`) and builds
+    it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
+    follow the ReLU's checkpoints (``gate_threshold``: a unit is on in a context where its
+    activity exceeds that fraction of its peak); with ``"fixed"`` they are the final identified
+    context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
+    in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
+    """
+
+    pathways: str | tuple[PathwayConfig, ...] = "auto"
     rule: str = "total"
     snapshot_every: int = 10
+    gating: str = "switching"
+    gate_threshold: float = 0.1
+    identify_threshold: float = 1e-3
+    min_unit_weight: float = 1e-2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +100,11 @@ class RunConfig:
 
     name: str = "run"
     description: str = ""
-    models: tuple[str, ...] | None = None  # default: the ReLU, and the ReLN when pathways are given
+    models: tuple[str, ...] | None = None  # default: relu, reln, and reference when configured
     task: TaskConfig = TaskConfig()
     relu: ReluConfig = ReluConfig()
     reln: RelnConfig = RelnConfig()
+    reference: RelnConfig | None = None  # an explicit GDLN to compare, e.g. the paper's hand-made ReLN
     train: TrainConfig = TrainConfig()
 
 
@@ -152,21 +166,11 @@ def _validate(config: RunConfig) -> RunConfig:
         init_std=_as_stds(relu.init_std, "[relu] init_std"),
     )
     _check_type(relu.snapshot_every, int, "[relu] snapshot_every", "a positive integer")
-    pathways = reln.pathways
-    if pathways is not None:
-        pathways = tuple(
-            dataclasses.replace(
-                p,
-                hidden=_as_widths(p.hidden, f"[[reln.pathways]] {i} hidden"),
-                init_std=_as_stds(p.init_std, f"[[reln.pathways]] {i} init_std"),
-            )
-            for i, p in enumerate(pathways)
-        )
-    reln = dataclasses.replace(reln, pathways=pathways)
-    _check_type(reln.snapshot_every, int, "[reln] snapshot_every", "a positive integer")
+    reln = _validate_reln(reln, "reln")
+    reference = None if config.reference is None else _validate_reln(config.reference, "reference")
     _check_type(train.lr, (int, float), "[train] lr", "a positive number")
     _check_type(train.epochs, int, "[train] epochs", "a positive integer")
-    if train.epochs < 1 or relu.snapshot_every < 1 or reln.snapshot_every < 1:
+    if train.epochs < 1 or relu.snapshot_every < 1:
         raise RelnError("epochs and snapshot_every must be positive integers")
     if not 0 < train.lr < float("inf"):
         raise RelnError(f"[train] lr must be positive and finite, got {train.lr!r}")
@@ -178,17 +182,51 @@ def _validate(config: RunConfig) -> RunConfig:
     train = dataclasses.replace(train, seeds=tuple(seeds))
     models = config.models
     if models is None:
-        models = MODELS if pathways is not None else ("relu",)
+        models = ("relu", "reln") + (("reference",) if reference is not None else ())
     models = models if isinstance(models, tuple) else (models,)
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
-    if "reln" in models and pathways is None:
-        raise RelnError(
-            "the 'reln' model needs an explicit [[reln.pathways]] list (automatic identification "
-            "is not implemented yet); add one, or run with --models relu"
+    if "reference" in models and reference is None:
+        raise RelnError("the 'reference' model needs a [reference] table with [[reference.pathways]]")
+    if "reference" in models and reference.pathways == "auto":
+        raise RelnError("[reference] needs an explicit [[reference.pathways]] list, not 'auto'")
+    if "reln" in models and reln.pathways == "auto":
+        if "relu" not in models:
+            raise RelnError("pathways = 'auto' identifies the ReLN from the ReLU run: add relu to the models")
+        if reln.gating == "switching" and relu.snapshot_every > 10:
+            # the switching ReLN reads the ReLU's gates every 10 epochs early in training
+            relu = dataclasses.replace(relu, snapshot_every=10)
+    return dataclasses.replace(
+        config, models=tuple(models), relu=relu, reln=reln, reference=reference, train=train
+    )
+
+
+def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
+    """Check a ``[reln]`` or ``[reference]`` table; normalise its pathway list."""
+    _check_type(reln.snapshot_every, int, f"[{table}] snapshot_every", "a positive integer")
+    if reln.snapshot_every < 1:
+        raise RelnError(f"[{table}] snapshot_every must be a positive integer")
+    if reln.gating not in GATINGS:
+        raise RelnError(f"[{table}] gating must be one of {', '.join(GATINGS)}, got '{reln.gating}'")
+    for key in ("gate_threshold", "identify_threshold", "min_unit_weight"):
+        value = getattr(reln, key)
+        _check_type(value, (int, float), f"[{table}] {key}", "a number in [0, 1)")
+        if not 0 <= value < 1:
+            raise RelnError(f"[{table}] {key} must be in [0, 1), got {value}")
+    if isinstance(reln.pathways, str):
+        if reln.pathways != "auto":
+            raise RelnError(f"[{table}] pathways must be 'auto' or a list of [[{table}.pathways]] tables")
+        return reln
+    pathways = tuple(
+        dataclasses.replace(
+            p,
+            hidden=_as_widths(p.hidden, f"[[{table}.pathways]] {i} hidden"),
+            init_std=_as_stds(p.init_std, f"[[{table}.pathways]] {i} init_std"),
         )
-    return dataclasses.replace(config, models=tuple(models), relu=relu, reln=reln, train=train)
+        for i, p in enumerate(reln.pathways)
+    )
+    return dataclasses.replace(reln, pathways=pathways)
 
 
 def config_from_dict(data: dict, name: str = "run") -> RunConfig:
@@ -199,18 +237,27 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
         "relu": (ReluConfig, data.pop("relu", {})),
         "train": (TrainConfig, data.pop("train", {})),
     }
-    reln_table = dict(data.pop("reln", {}))
-    pathways = reln_table.pop("pathways", None)
-    if pathways is not None:
-        if not isinstance(pathways, list) or not pathways:
-            raise RelnError("[reln] pathways must be a non-empty list of [[reln.pathways]] tables")
-        reln_table["pathways"] = tuple(
-            _build(PathwayConfig, p, f"reln.pathways {i}") for i, p in enumerate(pathways)
-        )
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
-    built["reln"] = _build(RelnConfig, reln_table, "reln")
+    built["reln"] = _reln_table(data.pop("reln", {}), "reln")
+    reference = data.pop("reference", None)
+    if reference is not None:
+        built["reference"] = _reln_table(reference, "reference")
     top = _build(RunConfig, {"name": name, **data}, "top level")
     return _validate(dataclasses.replace(top, **built))
+
+
+def _reln_table(table, name: str) -> RelnConfig:
+    if not isinstance(table, dict):
+        raise RelnError(f"[{name}] must be a table, got {type(table).__name__}")
+    table = dict(table)
+    pathways = table.get("pathways", "auto")
+    if not isinstance(pathways, str):
+        if not isinstance(pathways, list) or not pathways:
+            raise RelnError(f"[{name}] pathways must be 'auto' or a non-empty list of [[{name}.pathways]] tables")
+        table["pathways"] = tuple(
+            _build(PathwayConfig, p, f"{name}.pathways {i}") for i, p in enumerate(pathways)
+        )
+    return _build(RelnConfig, table, name)
 
 
 def preset_names() -> list[str]:

@@ -15,11 +15,14 @@ import numpy as np
 
 from reln.analysis import crossing_epochs, gap_to_reference, unit_weight_shares
 from reln.config import PathwayConfig, RunConfig, config_to_dict
-from reln.fit import fit_gdln, fit_relu
 from reln.errors import RelnError
+from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
 from reln.gdln import GDLN, Pathway, build_gdln
+from reln.identify import Identification
+from reln.imitate import fit_imitating_reln, reln_structure
 from reln.io import figure_writer, json_writer, npz_writer
 from reln.plots import loss_figure
+from reln.relu import init_relu
 from reln.tasks import Task, contextual_task
 from reln.train import Progress, Trajectory
 
@@ -28,13 +31,19 @@ ProgressFactory = Callable[[str, int], Progress]
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """Everything a run produced, before it is written."""
+    """Everything a run produced, before it is written.
+
+    ``gdlns`` holds the explicit GDLN of each GDLN model that has one (``reference``, or ``reln``
+    with an explicit pathway list); ``identifications`` the per-seed identification behind an
+    automatic ``reln``, and ``reln_build`` what was built from it.
+    """
 
     config: RunConfig
     task: Task
     trajectories: dict[str, Trajectory]
-    gdln: GDLN | None
+    gdlns: dict[str, GDLN]
     metrics: dict
+    identifications: list[Identification] | None = None
 
 
 def build_task(config: RunConfig) -> Task:
@@ -59,9 +68,10 @@ def _pathway(p: PathwayConfig) -> Pathway:
     )
 
 
-def build_reln(config: RunConfig, task: Task) -> GDLN:
-    """The GDLN of a config's explicit ``[[reln.pathways]]`` list."""
-    return build_gdln([_pathway(p) for p in config.reln.pathways], task)
+def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
+    """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[reference.pathways]]``) list."""
+    table = config.reln if model == "reln" else config.reference
+    return build_gdln([_pathway(p) for p in table.pathways], task)
 
 
 def package_version() -> str:
@@ -79,24 +89,36 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
         progress: ``(model name, total epochs) -> callback(done, total)``, for progress bars.
     """
     task = build_task(config)
-    gdln = build_reln(config, task) if "reln" in config.models else None
     train = config.train
     common = dict(seeds=train.seeds, lr=train.lr, epochs=train.epochs, x64=train.x64)
     total = train.epochs * len(train.seeds)
-    trajectories = {}
+    bar = (lambda model: progress(model, total)) if progress else (lambda model: None)
+    trajectories, gdlns, identifications, build = {}, {}, None, {}
     with jax.enable_x64(train.x64):
         if "relu" in config.models:
             trajectories["relu"] = fit_relu(
                 task, config.relu.hidden, config.relu.init_std,
-                snapshot_every=config.relu.snapshot_every,
-                progress=progress("relu", total) if progress else None, **common,
+                snapshot_every=config.relu.snapshot_every, progress=bar("relu"), **common,
             )
-        if gdln is not None:
-            trajectories["reln"] = fit_gdln(
-                task, gdln, rule=config.reln.rule, snapshot_every=config.reln.snapshot_every,
-                progress=progress("reln", total) if progress else None, **common,
+        if "reln" in config.models and config.reln.pathways == "auto":
+            reln = config.reln
+            sizes = (task.n_in, *config.relu.hidden, task.n_out)
+            initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
+            trajectories["reln"], identifications, build = fit_imitating_reln(
+                task, trajectories["relu"], initial, gating=reln.gating,
+                gate_threshold=reln.gate_threshold, identify_threshold=reln.identify_threshold,
+                min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
-    return Run(config, task, trajectories, gdln, compute_metrics(task, trajectories, gdln))
+        for model in ("reln", "reference"):
+            if model in config.models and model not in trajectories:
+                table = config.reln if model == "reln" else config.reference
+                gdlns[model] = build_reln(config, task, model)
+                trajectories[model] = fit_gdln(
+                    task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
+                    progress=bar(model), **common,
+                )
+    metrics = compute_metrics(task, trajectories, gdlns, identifications, build)
+    return Run(config, task, trajectories, gdlns, metrics, identifications)
 
 
 def _curve_metrics(trajectory: Trajectory) -> dict:
@@ -115,7 +137,47 @@ def _relu_context_shares(task: Task, relu: Trajectory) -> list[np.ndarray]:
     return [unit_weight_shares(g, w, task) for g, w in zip(gates, sizes)]
 
 
-def compute_metrics(task: Task, trajectories: dict[str, Trajectory], gdln: GDLN | None) -> dict:
+def _explicit_pathways(gdln: GDLN, shares: list[dict] | None) -> list[dict]:
+    """Pathway entries of an explicit GDLN; weight shares from ReLU units on the same contexts."""
+    entries = []
+    for name, contexts, inputs, widths in zip(gdln.names, gdln.contexts, gdln.inputs, gdln.widths):
+        per_seed = None if shares is None or contexts is None else [d.get(frozenset(contexts), 0.0) for d in shares]
+        entries.append({
+            "name": name,
+            "contexts": None if contexts is None else list(contexts),
+            "inputs": inputs,
+            "units": int(widths.sum()),
+            "weight_share": None if per_seed is None else float(np.mean(per_seed)),
+            "weight_share_seeds": per_seed,
+        })
+    return entries
+
+
+def _identified_pathways(task: Task, identifications: list[Identification]) -> list[dict]:
+    """Pathway entries of an identified ReLN: the union of context sets over seeds."""
+    sets, inputs = reln_structure(task, identifications)
+    entries = []
+    for contexts, inp in zip(sets, inputs):
+        found = [next((p for p in i.pathways if p.contexts == contexts), None) for i in identifications]
+        entries.append({
+            "name": "{" + ",".join(str(c + 1) for c in contexts) + "}",
+            "contexts": list(contexts),
+            "inputs": inp,
+            "units": [0 if p is None else len(p.units) for p in found],
+            "weight_share": float(np.mean([0.0 if p is None else p.weight_share for p in found])),
+            "weight_share_seeds": [0.0 if p is None else p.weight_share for p in found],
+            "settle_epoch": [None if p is None else p.settle_epoch for p in found],
+        })
+    return entries
+
+
+def compute_metrics(
+    task: Task,
+    trajectories: dict[str, Trajectory],
+    gdlns: dict[str, GDLN],
+    identifications: list[Identification] | None = None,
+    build: dict | None = None,
+) -> dict:
     """The ``metrics.json`` document (DESIGN.md, "The run contract")."""
     metrics: dict = {
         "task": {
@@ -135,22 +197,21 @@ def compute_metrics(task: Task, trajectories: dict[str, Trajectory], gdln: GDLN 
                 for p in patterns
             ],
         }
-    if gdln is not None:
-        reln = trajectories["reln"]
-        pathways = []
-        for name, contexts, inputs, widths in zip(gdln.names, gdln.contexts, gdln.inputs, gdln.widths):
-            per_seed = None if shares is None or contexts is None else [d.get(frozenset(contexts), 0.0) for d in shares]
-            pathways.append({
-                "name": name,
-                "contexts": None if contexts is None else list(contexts),
-                "inputs": inputs,
-                "units": int(widths.sum()),
-                "weight_share": None if per_seed is None else float(np.mean(per_seed)),
-                "weight_share_seeds": per_seed,
-            })
-        metrics["reln"] = {"pathways": pathways} | _curve_metrics(reln)
+    for model in ("reln", "reference"):
+        if model not in trajectories:
+            continue
+        if model in gdlns:
+            section = {"pathways": _explicit_pathways(gdlns[model], shares)}
+        else:
+            section = {
+                "pathways": _identified_pathways(task, identifications),
+                "unassigned_share": [i.unassigned_share for i in identifications],
+                "identified_at_epoch": identifications[0].epoch,
+                **(build or {}),
+            }
+        metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
-            metrics["reln"]["gap_to_relu"] = gap_to_reference(reln.loss, relu.loss)
+            metrics[model]["gap_to_relu"] = gap_to_reference(trajectories[model].loss, relu.loss)
     return metrics
 
 
@@ -162,16 +223,21 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
     arrays = {"seeds": np.array(run.config.train.seeds), "X": run.task.X, "Y": run.task.Y}
     for model, trajectory in run.trajectories.items():
         arrays[f"{model}_loss"] = trajectory.loss
-        arrays[f"{model}_snapshot_epochs"] = trajectory.snapshot_epochs
+        # ReLU snapshots are kept every 100 epochs (and the last) in the file: the switching ReLN
+        # reads them every 10, which would make the file 10x larger.
+        keep = (trajectory.snapshot_epochs % 100 == 0) | (trajectory.snapshot_epochs == trajectory.snapshot_epochs[-1])
+        if model != "relu":
+            keep[:] = True
+        arrays[f"{model}_snapshot_epochs"] = trajectory.snapshot_epochs[keep]
         for key, value in trajectory.snapshots.items():
             if not key.startswith("hidden_"):  # 4x the rest; gates and unit sizes summarise it
-                arrays[f"{model}_{key}"] = value
+                arrays[f"{model}_{key}"] = value[:, keep]
         for l, weights in enumerate(trajectory.final_params):
             arrays[f"{model}_final_W{l}"] = weights
-    if run.gdln is not None:
-        arrays["reln_gates"] = run.gdln.gates
-        arrays["reln_input_masks"] = run.gdln.input_masks
-        arrays["reln_output_masks"] = run.gdln.output_masks
+    for model, gdln in run.gdlns.items():
+        arrays[f"{model}_gates"] = gdln.gates
+        arrays[f"{model}_input_masks"] = gdln.input_masks
+        arrays[f"{model}_output_masks"] = gdln.output_masks
     return arrays
 
 

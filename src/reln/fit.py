@@ -92,11 +92,13 @@ def fit_gdln(
     x64: bool = False,
     progress: Progress | None = None,
     init_params: list[np.ndarray] | None = None,
+    singular_values: bool = True,
 ) -> Trajectory:
     """Train a GDLN by full-batch GD under ``rule`` (``"total"`` or ``"staged"``).
 
     ``init_params`` (weights with the seeds on axis 0, e.g. from :func:`reln.imitate.imitating_reln`)
-    replaces the random initialisation.
+    replaces the random initialisation. ``singular_values=False`` skips the snapshots (for a
+    GDLN of single-unit pathways they are only the units' sizes, and many).
 
     Snapshots (every ``snapshot_every`` epochs): ``singular_values``
     ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map, in float64.
@@ -110,12 +112,14 @@ def fit_gdln(
         params = [np.asarray(w, dtype) for w in init_params]
 
     def snapshot(weights):
-        return {"maps": pathway_maps(weights, gdln)}
+        return {"maps": pathway_maps(weights, gdln)} if singular_values else {}
 
     trajectory = train(
-        lambda w: gdln_objective(w, gdln, X, Y, rule), params, lr=lr, epochs=epochs,
-        snapshot=snapshot, snapshot_every=snapshot_every, progress=progress,
+        lambda w, t: gdln_objective(w, gdln, X, Y, rule, t), params, lr=lr, epochs=epochs,
+        snapshot=snapshot, snapshot_every=snapshot_every, progress=progress, epoch_aware=True,
     )
+    if not singular_values:
+        return trajectory
     # Singular values in float64 NumPy after training, not inside the scan: an SVD there is a
     # LAPACK call, which forces seeds to run one at a time (see reln.train), and in float32.
     maps = trajectory.snapshots["maps"].astype(np.float64)

@@ -78,6 +78,10 @@ class GDLN:
         names: one label per pathway.
         contexts: the context set of each pathway (``None`` where the gate was given per sample).
         inputs: how each pathway's input mask was given (``"all"``, ``"items"`` or ``"mask"``).
+        phase_starts: optional ``(n_phases,)`` increasing epochs, the first 0: a gate schedule.
+        phase_gates: optional ``(n_phases, n_pathways, P)``: from ``phase_starts[k]`` on, the
+            gates are ``phase_gates[k]`` (a GDLN whose gates switch at given epochs; ``gates``
+            then holds the last phase's).
     """
 
     gates: np.ndarray
@@ -88,6 +92,13 @@ class GDLN:
     names: tuple[str, ...]
     contexts: tuple[tuple[int, ...] | None, ...]
     inputs: tuple[str, ...]
+    phase_starts: np.ndarray | None = None
+    phase_gates: np.ndarray | None = None
+
+    @property
+    def switches(self) -> bool:
+        """True when the gates follow a schedule over epochs."""
+        return self.phase_gates is not None
 
     @property
     def n_pathways(self) -> int:
@@ -204,22 +215,31 @@ def init_gdln(rng: np.random.Generator, gdln: GDLN) -> list[np.ndarray]:
     return weights
 
 
-def _last_hidden(weights: list[jax.Array], gdln: GDLN, X: jax.Array, masks) -> jax.Array:
+def gates_at(gdln: GDLN, t=None):
+    """The ``(n_pathways, P)`` gates in force at epoch ``t`` (the fixed gates when ``t`` is None
+    or the GDLN has no schedule)."""
+    if t is None or not gdln.switches:
+        return gdln.gates
+    phase = jnp.sum(jnp.asarray(gdln.phase_starts) <= t) - 1
+    return jnp.asarray(gdln.phase_gates)[phase]
+
+
+def _last_hidden(weights: list[jax.Array], gdln: GDLN, X: jax.Array, masks, t=None) -> jax.Array:
     """Gated activity of each pathway's last hidden layer, ``(n_pathways, width_max, P)``.
 
     The gate is applied at the first hidden layer; for a linear chain that is the same as gating
     the pathway's output.
     """
-    h = jnp.einsum("pwi,in->pwn", weights[0] * masks[0], X) * gdln.gates[:, None, :]
+    h = jnp.einsum("pwi,in->pwn", weights[0] * masks[0], X) * gates_at(gdln, t)[:, None, :]
     for W, mask in zip(weights[1:-1], masks[1:-1]):
         h = jnp.einsum("pvw,pwn->pvn", W * mask, h)
     return h
 
 
-def pathway_outputs(weights: list[jax.Array], gdln: GDLN, X: jax.Array) -> jax.Array:
+def pathway_outputs(weights: list[jax.Array], gdln: GDLN, X: jax.Array, t=None) -> jax.Array:
     """Each pathway's contribution ``(n_pathways, n_out, P)``; their sum is the output."""
     masks = _layer_masks(gdln)
-    return jnp.einsum("pow,pwn->pon", weights[-1] * masks[-1], _last_hidden(weights, gdln, X, masks))
+    return jnp.einsum("pow,pwn->pon", weights[-1] * masks[-1], _last_hidden(weights, gdln, X, masks, t))
 
 
 def _readout(weights: list[jax.Array], masks, hidden: jax.Array, pathways=None) -> jax.Array:
@@ -233,14 +253,15 @@ def _readout(weights: list[jax.Array], masks, hidden: jax.Array, pathways=None) 
     return jnp.einsum("pow,pwn->on", readout, hidden)
 
 
-def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array, pathways=None) -> jax.Array:
+def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array, pathways=None, t=None) -> jax.Array:
     """Network output ``Yhat = sum_p Yhat_p``, ``(n_out, P)``.
 
     Args:
         pathways: optional indices of the pathways to sum (all by default).
+        t: the epoch, for a GDLN whose gates switch (the last phase's gates when omitted).
     """
     masks = _layer_masks(gdln)
-    return _readout(weights, masks, _last_hidden(weights, gdln, X, masks), pathways)
+    return _readout(weights, masks, _last_hidden(weights, gdln, X, masks, t), pathways)
 
 
 def pathway_maps(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
@@ -258,7 +279,7 @@ def pathway_singular_values(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
 
 
 def gdln_objective(
-    weights: list[jax.Array], gdln: GDLN, X: jax.Array, Y: jax.Array, rule: str = "total"
+    weights: list[jax.Array], gdln: GDLN, X: jax.Array, Y: jax.Array, rule: str = "total", t=None
 ) -> tuple[jax.Array, jax.Array]:
     """``(objective to differentiate, total loss to record)`` under a training rule.
 
@@ -270,7 +291,7 @@ def gdln_objective(
     the always-on pathways ignore the others.
     """
     masks = _layer_masks(gdln)
-    hidden = _last_hidden(weights, gdln, X, masks)
+    hidden = _last_hidden(weights, gdln, X, masks, t)
     if rule == "total":
         total = half_sse(_readout(weights, masks, hidden), Y)
         return total, total
@@ -288,6 +309,8 @@ def check_rule(rule: str, gdln: GDLN) -> None:
     """Raise unless ``rule`` is known and, for ``staged``, some pathway is open on every sample."""
     if rule not in RULES:
         raise RelnError(f"unknown training rule '{rule}'; use one of {', '.join(RULES)}")
+    if rule == "staged" and gdln.switches:
+        raise RelnError("the 'staged' rule needs fixed gates; use rule = 'total' for switching gates")
     if rule == "staged" and not gdln.always_on.any():
         raise RelnError(
             "the 'staged' rule needs a pathway open on every sample (it fits Y first); "

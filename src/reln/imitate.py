@@ -16,13 +16,17 @@ only. :func:`context_correlation` reports the number.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
+from reln.errors import RelnError
 from reln.gdln import GDLN, Pathway, build_gdln
-from reln.identify import Identification
+from reln.fit import fit_gdln
+from reln.identify import Identification, identify
 from reln.tasks import Task
+from reln.train import Trajectory
 
 CORRELATION_TOLERANCE = 1e-8
 
@@ -98,3 +102,147 @@ def imitating_reln(
             W0[s, p, : len(units)] = init_scale * w_in[units] * gdln.input_masks[p]
             W1[s, p, :, : len(units)] = init_scale * w_out[:, units]
     return gdln, [W0, W1]
+
+
+def switching_schedule(
+    task: Task,
+    gates: np.ndarray,
+    hidden: np.ndarray,
+    snapshot_epochs: np.ndarray,
+    *,
+    fine_until: int = 100,
+    fine_every: int = 10,
+    regroup_every: int = 100,
+    gate_threshold: float = 0.1,
+    silent_threshold: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit gates over time, read from a ReLU run's checkpoints.
+
+    * ``t < fine_until``: every ``fine_every`` epochs, each unit's own per-sample gate
+      ``1[w_j x > 0]``. Early on a ReLU unit is on for about half the samples (0.51 at t = 0,
+      0.91 at t = 200 on the three-context task); any gate held fixed from the start learns the
+      first drop too fast (all on) or too slow (the initial gate).
+    * later, every ``regroup_every`` epochs, each unit is gated on the whole of the contexts in
+      which its activity exceeds ``gate_threshold`` times its own peak (none if its peak is below
+      ``silent_threshold`` times the layer's at that checkpoint). Units switch from the common group to an
+      all-but-one group over epochs ~1000-6000; a unit barely on in a context is off there.
+
+    Args:
+        gates: ``(snapshots, units, P)`` the ReLU's gate patterns; ``hidden`` its activity.
+        snapshot_epochs: the epochs of the snapshots; they must include every epoch the schedule
+            reads (snapshot the ReLU every ``fine_every`` epochs, or every ``gcd`` of the two).
+
+    Returns:
+        ``(phase_starts (n_phases,), phase_gates (n_phases, units, P))``.
+    """
+    epochs = np.asarray(snapshot_epochs)
+    last = int(epochs[-1])
+    wanted = list(range(0, min(fine_until, last), fine_every)) + list(range(fine_until, last, regroup_every))
+    missing = [t for t in wanted if t not in set(epochs.tolist())]
+    if missing:
+        raise RelnError(
+            f"the switching ReLN reads ReLU snapshots at epochs {missing[:3]}... that the run does "
+            f"not have; train the ReLU with snapshot_every = {fine_every}"
+        )
+    index = {int(t): k for k, t in enumerate(epochs)}
+    starts, phases = [], []
+    for t in wanted:
+        k = index[t]
+        if t < fine_until:
+            phases.append(gates[k].astype(np.float64))
+        else:
+            peak = hidden[k].max(axis=1, keepdims=True)
+            on = (hidden[k] > gate_threshold * peak) & (peak > silent_threshold * hidden[k].max())
+            in_context = np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
+            phases.append(in_context[:, task.context].astype(np.float64))
+        starts.append(t)
+    return np.array(starts), np.stack(phases)
+
+
+def switching_reln(
+    task: Task,
+    phase_starts: np.ndarray,
+    phase_gates: np.ndarray,
+    relu_initial_weights: Sequence[np.ndarray],
+) -> tuple[GDLN, list[np.ndarray]]:
+    """A GDLN with one width-1 pathway per ReLU unit whose gates follow ``phase_gates``.
+
+    At any time, units with equal gates form one pathway of a ReLN (common, all-but-one, ...):
+    this is the ReLN "whose gates may change at epochs the identification finds". The weights
+    start as the ReLU's own, reading every input, trained on the total loss.
+
+    Returns:
+        ``(gdln, [W0 (1, units, 1, n_in), W1 (1, units, n_out, 1)])``: the weights of one seed.
+    """
+    w_in, w_out = relu_initial_weights
+    units = w_in.shape[0]
+    pathways = [Pathway(gate=phase_gates[-1][j], hidden=(1,), init_std=0.0, name=f"unit {j}") for j in range(units)]
+    gdln = dataclasses.replace(
+        build_gdln(pathways, task),
+        phase_starts=np.asarray(phase_starts),
+        phase_gates=np.asarray(phase_gates),
+    )
+    return gdln, [w_in[None, :, None, :], w_out.T[None, :, :, None]]
+
+
+def fit_imitating_reln(
+    task: Task,
+    relu: Trajectory,
+    relu_initial_weights: Sequence[Sequence[np.ndarray]],
+    *,
+    gating: str = "switching",
+    gate_threshold: float = 0.1,
+    identify_threshold: float = 1e-3,
+    min_unit_weight: float = 1e-2,
+    lr: float = 1e-3,
+    x64: bool = False,
+    progress=None,
+) -> tuple[Trajectory, list[Identification], dict]:
+    """Identify the ReLN of every ReLU seed, build it from the ReLU's units and train it.
+
+    Args:
+        relu: the ReLU trajectory (one hidden layer), with ``hidden_0``, ``gates_0``,
+            ``unit_weight_0`` snapshots (every 10 epochs for ``gating="switching"``).
+        relu_initial_weights: per seed, the ReLU's initial ``[W_in, W_out]``.
+        gating: ``"switching"`` (:func:`switching_schedule`) or ``"fixed"`` (:func:`imitating_reln`).
+
+    Returns:
+        ``(trajectory, identifications, description)``: the ReLN's training over all seeds, the
+        identification of each seed (at the last checkpoint), and what was built.
+    """
+    n_seeds, epochs = relu.loss.shape[0], relu.loss.shape[1] - 1
+    identifications = [
+        identify(
+            task, relu.snapshots["hidden_0"][s], relu.snapshots["unit_weight_0"][s], relu.snapshot_epochs,
+            activity_threshold=identify_threshold, min_unit_weight=min_unit_weight,
+        )
+        for s in range(n_seeds)
+    ]
+    options = dict(lr=lr, epochs=epochs, x64=x64, seeds=tuple(range(n_seeds)))
+    if gating == "fixed":
+        gdln, params = imitating_reln(task, identifications, relu_initial_weights)
+        trajectory = fit_gdln(task, gdln, init_params=params, progress=progress, **options)
+        return trajectory, identifications, {"gating": "fixed", "inputs": list(gdln.inputs)}
+    if gating != "switching":
+        raise RelnError(f"gating must be 'switching' or 'fixed', got '{gating}'")
+    runs, phases = [], 0
+    for s in range(n_seeds):
+        starts, gates = switching_schedule(
+            task, relu.snapshots["gates_0"][s], relu.snapshots["hidden_0"][s], relu.snapshot_epochs,
+            gate_threshold=gate_threshold,
+        )
+        gdln, params = switching_reln(task, starts, gates, relu_initial_weights[s])
+        seed_progress = None if progress is None else (lambda d, _t, s=s: progress(s * epochs + d, n_seeds * epochs))
+        one = dict(options, seeds=(0,))
+        runs.append(fit_gdln(task, gdln, init_params=params, singular_values=False, progress=seed_progress, **one))
+        phases = len(starts)
+    trajectory = Trajectory(
+        loss=np.concatenate([r.loss for r in runs]),
+        snapshot_epochs=runs[0].snapshot_epochs,
+        snapshots={},
+        final_params=[np.concatenate(ws) for ws in zip(*(r.final_params for r in runs))],
+        seconds=np.concatenate([r.seconds for r in runs]),
+        compile_seconds=sum(r.compile_seconds for r in runs),
+        wall_seconds=sum(r.wall_seconds for r in runs),
+    )
+    return trajectory, identifications, {"gating": "switching", "gate_phases": phases, "gate_threshold": gate_threshold}

@@ -12,8 +12,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-MODEL_COLORS = {"relu": "#222222", "reln": "#d1495b", "modular": "#66a182", "theory": "#2e86ab"}
-MODEL_LABELS = {"relu": "ReLU network", "reln": "ReLN (GDLN)", "modular": "modular GDLN", "theory": "theory"}
+MODEL_COLORS = {
+    "relu": "#222222", "reln": "#d1495b", "reference": "#edae49", "modular": "#66a182", "theory": "#2e86ab",
+}
+MODEL_LABELS = {
+    "relu": "ReLU network", "reln": "ReLN (identified)", "reference": "paper's hand-made ReLN",
+    "modular": "modular GDLN", "theory": "theory",
+}
 
 
 def loss_figure(
