@@ -1,7 +1,8 @@
 """Run an experiment from its config: build the task, train the models, measure, write.
 
 ``run_experiment`` returns a :class:`Run` (plain data); ``run_outputs`` turns it into the files of
-the run contract (DESIGN.md): ``config.json``, ``results.npz``, ``metrics.json`` and ``loss.png``.
+the run contract (DESIGN.md): ``config.json``, ``results.npz``, ``metrics.json``, ``loss.png`` and,
+for an identified ReLN, ``structure.png``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification
 from reln.imitate import fit_imitating_reln, reln_structure
 from reln.io import figure_writer, json_writer, npz_writer
-from reln.plots import loss_figure
+from reln.plots import loss_figure, structure_figure
 from reln.relu import init_relu
 from reln.tasks import Task, contextual_task
 from reln.train import Progress, Trajectory
@@ -249,9 +250,16 @@ def run_outputs(run: Run) -> dict:
         title=f"{run.config.name}: {run.task.name}",
         linear_floor=run.task.loss_linear_floor,
     )
-    return {
+    writers = {
         "config.json": json_writer(config),
         "results.npz": npz_writer(_arrays(run)),
         "metrics.json": json_writer(run.metrics),
         "loss.png": figure_writer(figure),
     }
+    if run.identifications is not None:
+        structure = structure_figure(
+            run.metrics["reln"]["pathways"], run.task.n_contexts,
+            title=f"{run.config.name}: ReLN identified from the ReLU network",
+        )
+        writers["structure.png"] = figure_writer(structure)
+    return writers

@@ -57,3 +57,42 @@ def loss_figure(
     axes[0].set_title("linear scale", fontsize=10)
     fig.suptitle(title)
     return fig
+
+
+def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> plt.Figure:
+    """The identified ReLN: one row per pathway, a filled cell per context it is open in, and
+    its share of the ReLU's unit weight (mean over seeds, the seeds as dots).
+
+    Args:
+        pathways: the ``pathways`` entries of ``metrics.json`` (``contexts``, ``weight_share``,
+            ``weight_share_seeds``), largest first.
+        n_contexts: K.
+    """
+    shown = [p for p in pathways if p["weight_share"] is not None]
+    rows = [p for p in shown if p["weight_share"] >= 0.002] or shown[:1]
+    omitted = sum(p["weight_share"] for p in shown if p not in rows)
+    height = 1.2 + 0.32 * len(rows)
+    fig, (grid, bars) = plt.subplots(
+        1, 2, figsize=(4 + 0.5 * n_contexts, height), sharey=True,
+        gridspec_kw={"width_ratios": [0.45 * n_contexts, 3]}, constrained_layout=True,
+    )
+    cells = np.zeros((len(rows), n_contexts))
+    for r, p in enumerate(rows):
+        cells[r, p["contexts"]] = 1
+    grid.imshow(cells, cmap="Greys", vmin=0, vmax=1.4, aspect="auto")
+    grid.set_xticks(range(n_contexts), [str(c + 1) for c in range(n_contexts)])
+    grid.set_yticks(range(len(rows)), ["{" + ",".join(str(c + 1) for c in p["contexts"]) + "}" for p in rows])
+    grid.set_xlabel("context")
+    grid.set_title("open in", fontsize=10)
+    shares = [p["weight_share"] for p in rows]
+    bars.barh(range(len(rows)), shares, color=MODEL_COLORS["reln"], alpha=0.8)
+    for r, p in enumerate(rows):
+        seeds = p.get("weight_share_seeds") or []
+        bars.plot(seeds, [r] * len(seeds), "o", color="black", ms=3)
+    note = f"\n({len(shown) - len(rows)} pathways below 0.2% omitted: {omitted:.2%} in all)" if omitted else ""
+    bars.set_xlabel("share of ReLU unit weight" + note)
+    bars.set_xlim(0, max(1e-3, max(shares)) * 1.15)
+    bars.grid(axis="x", alpha=0.3)
+    bars.set_title("weight share (bars: mean, dots: seeds)", fontsize=10)
+    fig.suptitle(title, fontsize=11)
+    return fig
