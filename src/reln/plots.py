@@ -89,7 +89,7 @@ def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> pl
     for r, p in enumerate(rows):
         seeds = p.get("weight_share_seeds") or []
         bars.plot(seeds, [r] * len(seeds), "o", color="black", ms=3)
-    note = f"\n({len(shown) - len(rows)} pathways below 0.2% omitted: {omitted:.2%} in all)" if omitted else ""
+    note = f"\n(+{len(shown) - len(rows)} below 0.2%, {omitted:.2%} in all)" if omitted else ""
     bars.set_xlabel("share of ReLU unit weight" + note)
     bars.set_xlim(0, max(1e-3, max(shares)) * 1.15)
     bars.grid(axis="x", alpha=0.3)
