@@ -128,3 +128,12 @@ def test_configs_are_frozen_plain_data():
     config = load_config("contexts-diff")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.name = "other"
+
+
+def test_default_modular_control_for_configs_without_one():
+    """Without a [modular] table, the control is built: common on every input + one per context."""
+    config = with_overrides(load_config("contexts-4"), models=("relu", "modular"))
+    gdln = build_reln(config, build_task(config), "modular")
+    assert gdln.contexts == ((0, 1, 2, 3), (0,), (1,), (2,), (3,))
+    assert gdln.inputs == ("all", "items", "items", "items", "items")
+    assert (gdln.widths == 500 // 5).all()

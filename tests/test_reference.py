@@ -20,6 +20,7 @@ SEEDS = (0, 1, 2)
 REFERENCE = {
     ("contexts-diff", "relu"): ((835, 841), (2756, 2799)),
     ("contexts-diff", "reference"): ((898, 900), (2830, 2840)),
+    ("contexts-diff", "modular"): ((898, 901), (3588, 3622)),
     ("contexts-3", "relu"): ((992, 997), (3090, 3132)),
     ("contexts-3", "reference"): ((1034, 1037), (2940, 2949)),
     ("contexts-4", "relu"): ((785, 788), (2645, 2680)),
@@ -134,3 +135,11 @@ def test_identified_structure_is_common_plus_all_but_one(runs, preset, minimum):
                if p["weight_share_seeds"][seed] >= 0.02}
         assert set(big) == expected, big
         assert sum(big.values()) >= minimum
+
+
+def test_modular_control_stalls_above_the_relu(runs):
+    """The strictly modular control cannot share context pathways: THEORY.md §7.1 has it end at
+    2.73-2.76 (the ReLU: 0.016-0.024), and far from the ReLU on average (mean gap .036-.037)."""
+    modular = runs("contexts-diff")["modular"]
+    assert all(2.6 <= loss <= 2.9 for loss in modular["loss_final"]), modular["loss_final"]
+    assert all(0.03 <= gap <= 0.045 for gap in modular["gap_to_relu"]["mean"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from reln.errors import RelnError
 
-MODELS = ("relu", "reln", "reference")
+MODELS = ("relu", "reln", "reference", "modular")
 GATINGS = ("switching", "fixed")
 
 
@@ -105,6 +105,7 @@ class RunConfig:
     relu: ReluConfig = ReluConfig()
     reln: RelnConfig = RelnConfig()
     reference: RelnConfig | None = None  # an explicit GDLN to compare, e.g. the paper's hand-made ReLN
+    modular: RelnConfig | None = None  # the strictly modular control; built automatically if absent
     train: TrainConfig = TrainConfig()
 
 
@@ -168,6 +169,9 @@ def _validate(config: RunConfig) -> RunConfig:
     _check_type(relu.snapshot_every, int, "[relu] snapshot_every", "a positive integer")
     reln = _validate_reln(reln, "reln")
     reference = None if config.reference is None else _validate_reln(config.reference, "reference")
+    modular = None if config.modular is None else _validate_reln(config.modular, "modular")
+    if modular is not None and modular.pathways == "auto":
+        raise RelnError("[modular] needs an explicit [[modular.pathways]] list, or leave the table out")
     _check_type(train.lr, (int, float), "[train] lr", "a positive number")
     _check_type(train.epochs, int, "[train] epochs", "a positive integer")
     if train.epochs < 1 or relu.snapshot_every < 1:
@@ -198,7 +202,7 @@ def _validate(config: RunConfig) -> RunConfig:
             # the switching ReLN reads the ReLU's gates every 10 epochs early in training
             relu = dataclasses.replace(relu, snapshot_every=10)
     return dataclasses.replace(
-        config, models=tuple(models), relu=relu, reln=reln, reference=reference, train=train
+        config, models=tuple(models), relu=relu, reln=reln, reference=reference, modular=modular, train=train
     )
 
 
@@ -239,9 +243,10 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
     built["reln"] = _reln_table(data.pop("reln", {}), "reln")
-    reference = data.pop("reference", None)
-    if reference is not None:
-        built["reference"] = _reln_table(reference, "reference")
+    for name in ("reference", "modular"):
+        table = data.pop(name, None)
+        if table is not None:
+            built[name] = _reln_table(table, name)
     top = _build(RunConfig, {"name": name, **data}, "top level")
     return _validate(dataclasses.replace(top, **built))
 

@@ -70,9 +70,25 @@ def _pathway(p: PathwayConfig) -> Pathway:
 
 
 def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
-    """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[reference.pathways]]``) list."""
-    table = config.reln if model == "reln" else config.reference
+    """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[reference.pathways]]``,
+    ``[[modular.pathways]]``) list; the default modular control when ``[modular]`` is absent."""
+    if model == "modular" and config.modular is None:
+        return build_gdln(modular_pathways(task, config), task)
+    table = {"reln": config.reln, "reference": config.reference, "modular": config.modular}[model]
     return build_gdln([_pathway(p) for p in table.pathways], task)
+
+
+def modular_pathways(task: Task, config: RunConfig) -> list[Pathway]:
+    """The strictly modular control (the paper's "GDLN single"): an always-on pathway on every
+    input plus one pathway per context on the items, the ReLU's hidden units shared out equally
+    and drawn with the ReLU's init std."""
+    width = max(1, config.relu.hidden[0] // (task.n_contexts + 1))
+    std = config.relu.init_std if np.isscalar(config.relu.init_std) else config.relu.init_std[0]
+    common = Pathway(contexts=None, inputs="all", hidden=(width,), init_std=std, name="common")
+    return [common] + [
+        Pathway(contexts=(c,), inputs="items", hidden=(width,), init_std=std, name=f"{{{c + 1}}}")
+        for c in range(task.n_contexts)
+    ]
 
 
 def package_version() -> str:
@@ -110,9 +126,9 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                 gate_threshold=reln.gate_threshold, identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
-        for model in ("reln", "reference"):
+        for model in ("reln", "reference", "modular"):
             if model in config.models and model not in trajectories:
-                table = config.reln if model == "reln" else config.reference
+                table = {"reln": config.reln, "reference": config.reference}.get(model) or config.modular or config.reln
                 gdlns[model] = build_reln(config, task, model)
                 trajectories[model] = fit_gdln(
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
@@ -198,7 +214,7 @@ def compute_metrics(
                 for p in patterns
             ],
         }
-    for model in ("reln", "reference"):
+    for model in ("reln", "reference", "modular"):
         if model not in trajectories:
             continue
         if model in gdlns:
