@@ -9,15 +9,18 @@ from reln.config import RunConfig, load_config, preset_names
 from reln.errors import RelnError
 from reln.experiments import Run, run_experiment
 from reln.fit import fit_gdln, fit_relu
+from reln.identify import Identification, identify
+from reln.imitate import fit_imitating_reln, imitating_reln, switching_reln, switching_schedule
 from reln.gdln import GDLN, Pathway, build_gdln, gdln_forward, pathway_maps, pathway_outputs
 from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden
 from reln.tasks import Task, contextual_task, cross, hierarchy, ring
 from reln.train import Trajectory, train
 
 __all__ = [
-    "GDLN", "Pathway", "RelnError", "Run", "RunConfig", "Task", "Trajectory",
+    "GDLN", "Identification", "Pathway", "RelnError", "Run", "RunConfig", "Task", "Trajectory",
     "build_gdln", "contextual_task", "cross", "crossing_epochs", "epoch_below", "fit_gdln",
-    "fit_relu", "gap_to_reference", "gdln_forward", "hierarchy", "init_relu", "load_config",
+    "fit_imitating_reln", "fit_relu", "gap_to_reference", "identify", "imitating_reln", "gdln_forward", "hierarchy", "init_relu", "load_config",
     "pathway_maps", "pathway_outputs", "preset_names", "relu_forward", "relu_gates",
-    "relu_hidden", "ring", "run_experiment", "train", "unit_weight_shares",
+    "relu_hidden", "ring", "run_experiment", "switching_reln", "switching_schedule", "train",
+    "unit_weight_shares",
 ]
