@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from reln.analysis import crossing_epochs, gap_to_reference, unit_weight_shares
-from reln.config import PathwayConfig, RunConfig, config_to_dict
+from reln.config import PathwayConfig, RelnConfig, RunConfig, config_to_dict
 from reln.errors import RelnError
 from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
 from reln.gdln import GDLN, Pathway, build_gdln
@@ -69,13 +69,17 @@ def _pathway(p: PathwayConfig) -> Pathway:
     )
 
 
+def _gdln_table(config: RunConfig, model: str) -> RelnConfig:
+    """The table configuring a GDLN model (defaults for a modular control without one)."""
+    return {"reln": config.reln, "reference": config.reference, "modular": config.modular or RelnConfig()}[model]
+
+
 def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
     """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[reference.pathways]]``,
     ``[[modular.pathways]]``) list; the default modular control when ``[modular]`` is absent."""
     if model == "modular" and config.modular is None:
         return build_gdln(modular_pathways(task, config), task)
-    table = {"reln": config.reln, "reference": config.reference, "modular": config.modular}[model]
-    return build_gdln([_pathway(p) for p in table.pathways], task)
+    return build_gdln([_pathway(p) for p in _gdln_table(config, model).pathways], task)
 
 
 def modular_pathways(task: Task, config: RunConfig) -> list[Pathway]:
@@ -128,7 +132,7 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
             )
         for model in ("reln", "reference", "modular"):
             if model in config.models and model not in trajectories:
-                table = {"reln": config.reln, "reference": config.reference}.get(model) or config.modular or config.reln
+                table = _gdln_table(config, model)
                 gdlns[model] = build_reln(config, task, model)
                 trajectories[model] = fit_gdln(
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
