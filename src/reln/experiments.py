@@ -79,7 +79,10 @@ def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
     ``[[modular.pathways]]``) list; the default modular control when ``[modular]`` is absent."""
     if model == "modular" and config.modular is None:
         return build_gdln(modular_pathways(task, config), task)
-    return build_gdln([_pathway(p) for p in _gdln_table(config, model).pathways], task)
+    pathways = _gdln_table(config, model).pathways
+    if pathways == "auto":
+        raise RelnError(f"[{model}] pathways = 'auto' is identified from a ReLU run, not built from the config")
+    return build_gdln([_pathway(p) for p in pathways], task)
 
 
 def modular_pathways(task: Task, config: RunConfig) -> list[Pathway]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reln.flat import flat_maps, flat_objective, from_flat, to_flat
 from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
 from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden, unit_weights
@@ -111,13 +112,19 @@ def fit_gdln(
     else:
         params = [np.asarray(w, dtype) for w in init_params]
 
+    flat = gdln.widths.shape[1] == 1  # one hidden layer: train in the faster flat layout
+    objective, maps = (flat_objective, flat_maps) if flat else (gdln_objective, pathway_maps)
+
     def snapshot(weights):
-        return {"maps": pathway_maps(weights, gdln)} if singular_values else {}
+        return {"maps": maps(weights, gdln)} if singular_values else {}
 
     trajectory = train(
-        lambda w, t: gdln_objective(w, gdln, X, Y, rule, t), params, lr=lr, epochs=epochs,
-        snapshot=snapshot, snapshot_every=snapshot_every, progress=progress, epoch_aware=True,
+        lambda w, t: objective(w, gdln, X, Y, rule, t), to_flat(params) if flat else params,
+        lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every, progress=progress,
+        epoch_aware=True,
     )
+    if flat:
+        trajectory = dataclasses.replace(trajectory, final_params=from_flat(trajectory.final_params, gdln))
     if not singular_values:
         return trajectory
     # Singular values in float64 NumPy after training, not inside the scan: an SVD there is a
