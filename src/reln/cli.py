@@ -85,7 +85,7 @@ def _summary(metrics: dict) -> str:
     return "\n".join(lines + timing)
 
 
-@app.command()
+@app.command(short_help="Train the models of a preset or TOML config and write the results.")
 @click.argument("preset_or_config")
 @click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 [default: the config's].")
 @click.option("--epochs", type=int, help="Number of gradient steps [default: the config's].")
@@ -95,7 +95,7 @@ def _summary(metrics: dict) -> str:
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 def run(preset_or_config, seeds, epochs, models, out, x64, quiet) -> None:
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
-    config.json, results.npz, metrics.json and loss.png."""
+    config.json, results.npz, metrics.json, loss.png and, for an identified ReLN, structure.png."""
     from reln.experiments import run_experiment, run_outputs
     from reln.io import write_all
 
