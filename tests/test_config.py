@@ -43,6 +43,12 @@ def test_all_but_one_pathways_for_four_and_five_contexts():
         assert sets == {frozenset(set(range(K)) - {m}) for m in range(K)}
 
 
+@pytest.mark.parametrize("name", sorted(PAPER_PRESETS))
+def test_preset_keeps_its_name(name):
+    """The name labels figures and the default output folder results/NAME."""
+    assert load_config(name).name == name
+
+
 def test_config_json_round_trip():
     config = load_config("contexts-diff")
     data = json.loads(json.dumps(config_to_dict(config)))

@@ -243,10 +243,10 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
     built["reln"] = _reln_table(data.pop("reln", {}), "reln")
-    for name in ("reference", "modular"):
-        table = data.pop(name, None)
+    for model in ("reference", "modular"):
+        table = data.pop(model, None)
         if table is not None:
-            built[name] = _reln_table(table, name)
+            built[model] = _reln_table(table, model)
     top = _build(RunConfig, {"name": name, **data}, "top level")
     return _validate(dataclasses.replace(top, **built))
 

@@ -22,7 +22,7 @@ from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification
 from reln.imitate import fit_imitating_reln, reln_structure
 from reln.io import figure_writer, json_writer, npz_writer
-from reln.plots import loss_figure, structure_figure
+from reln.plots import MODEL_LABELS, loss_figure, singular_value_figure, structure_figure
 from reln.relu import init_relu
 from reln.tasks import Task, contextual_task
 from reln.train import Progress, Trajectory
@@ -279,6 +279,13 @@ def run_outputs(run: Run) -> dict:
         "metrics.json": json_writer(run.metrics),
         "loss.png": figure_writer(figure),
     }
+    for model, gdln in run.gdlns.items():
+        trajectory = run.trajectories[model]
+        if "singular_values" in trajectory.snapshots:
+            writers[f"{model}_singular_values.png"] = figure_writer(singular_value_figure(
+                trajectory.snapshot_epochs, trajectory.snapshots["singular_values"], list(gdln.names),
+                title=f"{run.config.name}: {MODEL_LABELS.get(model, model)}, singular values of each pathway's map",
+            ))
     if run.identifications is not None:
         structure = structure_figure(
             run.metrics["reln"]["pathways"], run.task.n_contexts,

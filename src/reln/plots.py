@@ -96,3 +96,41 @@ def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> pl
     bars.set_title("weight share (bars: mean, dots: seeds)", fontsize=10)
     fig.suptitle(title, fontsize=11)
     return fig
+
+
+def singular_value_figure(
+    epochs: np.ndarray, singular_values: np.ndarray, names: list[str], *, title: str, top: int = 4
+) -> plt.Figure:
+    """Singular values of every pathway's end-to-end map over training, one panel per pathway.
+
+    Args:
+        epochs: ``(snapshots,)``.
+        singular_values: ``(seeds, snapshots, pathways, k)``; seeds faint, their mean bold.
+        names: a label per pathway.
+        top: how many of the largest singular values to draw.
+    """
+    n = len(names)
+    columns = min(n, 4)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.4 * rows), sharex=True, sharey=True,
+        squeeze=False, constrained_layout=True,
+    )
+    colors = plt.cm.viridis(np.linspace(0, 0.85, top))
+    for p, ax in enumerate(axes.flat):
+        if p >= n:
+            ax.axis("off")
+            continue
+        for k in range(min(top, singular_values.shape[-1])):
+            for seed in singular_values[:, :, p, k]:
+                ax.plot(epochs, seed, color=colors[k], alpha=0.25, lw=0.7)
+            ax.plot(epochs, singular_values[:, :, p, k].mean(axis=0), color=colors[k], lw=1.5, label=f"σ{k + 1}")
+        ax.set_title(f"pathway {names[p]}", fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("singular value")
+    axes.flat[0].legend(frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
