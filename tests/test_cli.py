@@ -177,3 +177,9 @@ def test_summary_table_mentions_every_model(capsys, tmp_path):
         assert len(rows) == 1 and len(rows[0]) == 7, lines
         assert any(line.startswith(f"{model}: 1 seed(s) in ") for line in lines)
     assert lines[-1].startswith("wrote config.json, results.npz, metrics.json, loss.png")
+
+
+def test_default_output_folder_is_results_slash_preset(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "contexts-3", "--seeds", "0", "--epochs", "30", "--models", "relu", "--quiet"]) == 0
+    assert (tmp_path / "results" / "contexts-3" / "metrics.json").is_file()
