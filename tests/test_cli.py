@@ -39,7 +39,7 @@ def test_run_writes_the_contract_files(tmp_path):
     out = tmp_path / "run"
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "loss.png", "metrics.json", "results.npz", "structure.png"
+        "config.json", "loss.png", "metrics.json", "reference_singular_values.png", "results.npz", "structure.png"
     ]
     assert (out / "structure.png").stat().st_size > 5_000
     metrics = json.loads((out / "metrics.json").read_text())
