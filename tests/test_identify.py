@@ -117,3 +117,13 @@ def test_early_checkpoint_is_all_common(contexts_diff_relu):
     )
     assert result.epoch == 500
     assert result.pathways[0].contexts == (0, 1, 2) and result.pathways[0].weight_share > 0.95
+
+
+def test_selectivity_classes_sum_to_one():
+    from reln.analysis import selectivity
+
+    task = contextual_task(4, 3, "hierarchy")
+    on = {c: task.context_mask(c) for c in [(0, 1, 2), (0, 1), (2,)]}
+    hidden, weight, epochs = _synthetic(task, [on[(0, 1, 2)], on[(0, 1)], on[(2,)], np.zeros(task.P)], [4, 3, 2, 1])
+    shares = selectivity(identify(task, hidden, weight, epochs), task.n_contexts)
+    assert shares == pytest.approx({"common": 0.4, "mixed": 0.3, "modular": 0.2, "silent": 0.1})

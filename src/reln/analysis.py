@@ -54,3 +54,31 @@ def unit_weight_shares(gates: np.ndarray, unit_weight: np.ndarray, task: Task) -
         key = frozenset(int(c) for c in np.flatnonzero(pattern))
         shares[key] = shares.get(key, 0.0) + float(weight) / total
     return shares
+
+
+SELECTIVITY_CLASSES = ("common", "mixed", "modular", "silent")
+
+
+def selectivity(identification, n_contexts: int) -> dict[str, float]:
+    """Weight shares of the ReLU's hidden units by how many contexts they serve (paper §5 claims).
+
+    * ``common``: active in all ``K`` contexts;
+    * ``mixed``: active in several contexts but not all (structured mixed selectivity; the
+      all-but-one pathways are its main part);
+    * ``modular``: active in exactly one context;
+    * ``silent``: the weight left unassigned by the identification (never grew, or never on).
+
+    Args:
+        identification: a :class:`reln.identify.Identification` of one seed and layer.
+        n_contexts: ``K``.
+
+    Returns:
+        ``{class: share}``, summing to 1.
+    """
+    shares = dict.fromkeys(SELECTIVITY_CLASSES, 0.0)
+    for pathway in identification.pathways:
+        n = len(pathway.contexts)
+        kind = "common" if n == n_contexts else "modular" if n == 1 else "mixed"
+        shares[kind] += pathway.weight_share
+    shares["silent"] = identification.unassigned_share
+    return shares

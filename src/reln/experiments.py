@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 import jax
 import numpy as np
 
-from reln.analysis import crossing_epochs, gap_to_reference, unit_weight_shares
+from reln.analysis import SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, selectivity, unit_weight_shares
 from reln.config import PathwayConfig, RelnConfig, RunConfig, config_to_dict
 from reln.errors import RelnError
 from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
@@ -221,6 +221,11 @@ def compute_metrics(
                 for p in patterns
             ],
         }
+        if identifications is not None:
+            per_seed = [selectivity(i, task.n_contexts) for i in identifications]
+            metrics["relu"]["selectivity"] = {
+                kind: [s[kind] for s in per_seed] for kind in SELECTIVITY_CLASSES
+            } | {"activity_threshold": identifications[0].activity_threshold}
     for model in ("reln", "reference", "modular"):
         if model not in trajectories:
             continue
