@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from reln.config import MODELS, load_config, preset_names, with_overrides
 from reln.errors import RelnError
@@ -110,6 +111,35 @@ def run(preset_or_config, seeds, epochs, models, out, x64, quiet) -> None:
     if not quiet:
         print(_summary(result.metrics))
         print(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
+
+
+@app.command(short_help="Sweep the number of contexts: selectivity and speed against K.")
+@click.argument("preset_or_config")
+@click.option("--contexts", default="2,3,4,5,6,7,8", show_default=True, help="Comma-separated values of K.")
+@click.option("--seeds", help="Comma-separated seeds [default: the config's].")
+@click.option("--epochs", type=int, help="Number of gradient steps [default: the config's].")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME-sweep].")
+@click.option("--quiet", is_flag=True, help="No progress and no summary.")
+def sweep(preset_or_config, contexts, seeds, epochs, out, quiet) -> None:
+    """Train the ReLU network of PRESET_OR_CONFIG for each number of contexts and measure how much
+    of its weight is mixed-selective, and how fast it leaves the linear plateau; write sweep.json
+    and sweep.png."""
+    from reln.io import figure_writer, json_writer, write_all
+    from reln.plots import sweep_figure
+    from reln.sweep import contexts_sweep
+
+    values = _parse_seeds(contexts)
+    config = with_overrides(load_config(preset_or_config), seeds=_parse_seeds(seeds), epochs=epochs, models=("relu",))
+    report = None if quiet else (lambda K: print(f"K = {K} ...", file=sys.stderr))
+    entries = contexts_sweep(config, values, progress=report)
+    out_dir = out or Path("results") / f"{config.name}-sweep"
+    figure = sweep_figure(entries, title=f"{config.name}: structured mixed selectivity against the number of contexts")
+    write_all(out_dir, {"sweep.json": json_writer(entries), "sweep.png": figure_writer(figure)})
+    if not quiet:
+        for e in entries:
+            print(f"K={e['contexts']}: mixed {np.mean(e['mixed']):.3f}, common {np.mean(e['common']):.3f}, "
+                  f"modular {np.mean(e['modular']):.3f}; below linear floor at epoch {e['epoch_below_linear_floor']}")
+        print(f"wrote sweep.json, sweep.png to {out_dir}")
 
 
 @app.command()

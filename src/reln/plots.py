@@ -134,3 +134,42 @@ def singular_value_figure(
     axes.flat[0].legend(frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=11)
     return fig
+
+
+def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
+    """Selectivity and the speed of the context-specific phase against the number of contexts.
+
+    Args:
+        entries: from :func:`reln.sweep.contexts_sweep`.
+    """
+    K = np.array([e["contexts"] for e in entries])
+    fig, (shares, speed) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    styles = {"mixed": ("#d1495b", "mixed-selective (several, not all)"), "common": ("#222222", "common (all contexts)"),
+              "modular": ("#66a182", "modular (one context)")}
+    for kind, (color, label) in styles.items():
+        values = np.array([e[kind] for e in entries])
+        shares.plot(K, values.mean(axis=1), "o-", color=color, label=label)
+        for k, seeds in zip(K, values):
+            shares.plot([k] * len(seeds), seeds, ".", color=color, alpha=0.4)
+    shares.set_xlabel("number of contexts K")
+    shares.set_ylabel("share of ReLU unit weight")
+    shares.set_ylim(-0.02, 1.02)
+    shares.legend(frameon=False)
+    shares.grid(alpha=0.3)
+    shares.set_title("who serves the contexts", fontsize=10)
+    if K.min() <= 2:
+        shares.annotate("K = 2: an all-but-one unit\nserves one context (modular)", (2, 0.02),
+                        xytext=(2.15, 0.12), fontsize=8, color="0.35")
+    for key, style, label in (
+        ("epoch_below_linear_floor", "o-", "loss below the best linear map"),
+        ("epoch_below_half_linear_floor", "s--", "below half of it"),
+    ):
+        crossed = [[v for v in e[key] if v is not None] for e in entries]  # None: never crossed
+        speed.plot(K, [np.mean(c) if c else np.nan for c in crossed], style, color="#2e86ab", label=label)
+    speed.set_xlabel("number of contexts K")
+    speed.set_ylabel("epoch")
+    speed.legend(frameon=False)
+    speed.grid(alpha=0.3)
+    speed.set_title("context-specific phase (only gating goes below the linear floor)", fontsize=10)
+    fig.suptitle(title)
+    return fig

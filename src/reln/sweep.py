@@ -1,0 +1,78 @@
+"""Sweep the number of contexts: is structured mixed selectivity amplified with more contexts?
+
+For each ``K`` the ReLU network of a base config is trained on the same task with ``K`` contexts
+(nothing else changes: no per-K context scale or width), its units are identified
+(:mod:`reln.identify`), and two numbers are kept per seed:
+
+* the weight share of mixed-selective units (active in several contexts but not all), and of
+  common and modular ones (:func:`reln.analysis.selectivity`);
+* the speed of the context-specific phase: the first epoch at which the loss falls below the best
+  linear map's (``loss_linear_floor``, which only gating can beat), and below half of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from reln.analysis import SELECTIVITY_CLASSES, selectivity
+from reln.config import RunConfig
+from reln.errors import RelnError
+from reln.experiments import build_task
+from reln.fit import fit_relu
+from reln.identify import identify
+
+
+def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) -> list[dict]:
+    """One entry per ``K``: selectivity shares and context-phase epochs per seed.
+
+    Args:
+        config: the base config (its ``[task] contexts`` is replaced; a single structure name is
+            needed, since the number of per-context structures must follow ``K``).
+        contexts: the values of ``K``.
+        progress: optional ``callback(K)`` called before each ``K``.
+    """
+    if not isinstance(config.task.structures, str):
+        raise RelnError("a contexts sweep needs [task] structures to be one name used for every context")
+    if not contexts or min(contexts) < 1:
+        raise RelnError(f"contexts to sweep must be integers >= 1, got {list(contexts)}")
+    entries = []
+    for K in contexts:
+        if progress is not None:
+            progress(K)
+        task = build_task(dataclasses.replace(config, task=dataclasses.replace(config.task, contexts=int(K))))
+        train = config.train
+        relu = fit_relu(
+            task, config.relu.hidden, config.relu.init_std, seeds=train.seeds, lr=train.lr,
+            # identification reads the last checkpoint: sparse snapshots keep memory small at large K
+            epochs=train.epochs, snapshot_every=max(config.relu.snapshot_every, 100), x64=train.x64,
+        )
+        shares = [
+            selectivity(
+                identify(
+                    task, relu.snapshots["hidden_0"][s], relu.snapshots["unit_weight_0"][s],
+                    relu.snapshot_epochs, activity_threshold=config.reln.identify_threshold,
+                    min_unit_weight=config.reln.min_unit_weight,
+                ),
+                task.n_contexts,
+            )
+            for s in range(len(train.seeds))
+        ]
+        floor = task.loss_linear_floor
+        entries.append({
+            "contexts": int(K),
+            "loss_linear_floor": floor,
+            **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},
+            "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
+            "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],
+            "loss_final": relu.loss[:, -1].tolist(),
+        })
+    return entries
+
+
+def _first_below(loss: np.ndarray, level: float) -> int | None:
+    """First epoch with ``loss < level`` (``None`` if never, or if the floor is 0: one context)."""
+    below = np.flatnonzero(loss < level) if level > 0 else np.array([], dtype=int)
+    return int(below[0]) if below.size else None

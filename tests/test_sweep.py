@@ -1,0 +1,33 @@
+"""The contexts sweep: one entry per K, shares that sum to one, the K = 2 convention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reln.config import config_from_dict, load_config, with_overrides
+from reln.errors import RelnError
+from reln.plots import sweep_figure
+from reln.sweep import contexts_sweep
+
+
+def test_sweep_entries_are_consistent():
+    config = with_overrides(load_config("contexts-3"), seeds=(0, 1), epochs=400, models=("relu",))
+    entries = contexts_sweep(config, [2, 3])
+    assert [e["contexts"] for e in entries] == [2, 3]
+    for e in entries:
+        total = np.add.reduce([np.array(e[k]) for k in ("common", "mixed", "modular", "silent")])
+        np.testing.assert_allclose(total, 1.0, atol=1e-6)  # unit sizes are float32
+        assert len(e["loss_final"]) == 2
+    # With two contexts "several but not all" is empty: all-but-one units are single-context ones.
+    assert entries[0]["mixed"] == [0.0, 0.0]
+    assert entries[1]["loss_linear_floor"] == pytest.approx(17.0)
+    assert sweep_figure(entries, title="t") is not None
+
+
+def test_sweep_needs_one_structure_for_all_contexts():
+    config = with_overrides(load_config("contexts-diff"), models=("relu",))
+    with pytest.raises(RelnError, match="one name used for every context"):
+        contexts_sweep(config, [2, 3])
+    with pytest.raises(RelnError, match="integers >= 1"):
+        contexts_sweep(config_from_dict({"models": ["relu"]}), [0])
