@@ -183,3 +183,18 @@ def test_default_output_folder_is_results_slash_preset(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert main(["run", "contexts-3", "--seeds", "0", "--epochs", "30", "--models", "relu", "--quiet"]) == 0
     assert (tmp_path / "results" / "contexts-3" / "metrics.json").is_file()
+
+
+def test_sweep_writes_json_and_figure(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "contexts-3", "--contexts", "2,3", "--seeds", "0", "--epochs", "200", "--out", str(out)]
+    assert main(argv) == 0
+    entries = json.loads((out / "sweep.json").read_text())
+    assert [e["contexts"] for e in entries] == [2, 3]
+    assert (out / "sweep.png").stat().st_size > 10_000
+    assert "K=3: mixed" in capsys.readouterr().out
+
+
+def test_sweep_of_mixed_structures_fails_in_one_line(capsys, tmp_path):
+    assert main(["sweep", "contexts-diff", "--contexts", "2,3", "--out", str(tmp_path / "s")]) == 2
+    assert "one name used for every context" in _one_error_line(capsys)
