@@ -77,3 +77,37 @@ def flow_loss(task: Task, gdln: GDLN, W: np.ndarray) -> np.ndarray:
     X = task.X[None] * gdln.input_masks[:, :, None]
     Yhat = np.einsum("tpoi,pin,pn->ton", W, X, gdln.gates)
     return 0.5 * np.sum((task.Y[None] - Yhat) ** 2, axis=(1, 2))
+
+
+def effective_initial_maps(correlations: PathwayCorrelations, W_in: np.ndarray, W_out: np.ndarray) -> np.ndarray:
+    """Balanced end-to-end maps equivalent to a small random initialisation (THEORY.md §2, "Effective π0").
+
+    The balanced flow needs balanced factors; a random initialisation is not balanced. While the
+    weights are small the dynamics are linear: for a mode ``(u_k, s_k, v_k)`` of ``Sigma_yx(p)`` and
+    hidden unit ``h`` with ``a_h = v_k . w_in_h`` and ``b_h = u_k . w_out_h``,
+
+        tau d(a_h + b_h)/dt = s_k (a_h + b_h),   tau d(a_h - b_h)/dt = -s_k (a_h - b_h),
+
+    (``Sigma_x`` does not enter while ``W ~ 0``). The difference dies out and the mode strength
+    ``pi_k = sum_h a_h b_h`` becomes that of a balanced pathway started at
+
+        pi_k(0) = 1/4 sum_h (a_h + b_h)^2,
+
+    whose expectation for ``N(0, sigma^2)`` entries is ``H sigma^2 / 2``. This is computed from the
+    actual initial weights, so nothing is fitted.
+
+    Args:
+        correlations: from :func:`reln.theory.pathway_correlations`.
+        W_in: ``(p, H, n_in)`` first-layer weights (masked), ``W_out`` ``(p, n_out, H)``.
+
+    Returns:
+        ``(p, n_out, n_in)``: ``sum_k pi_k(0) u_k v_k^T`` per pathway.
+    """
+    maps = np.zeros_like(correlations.yx)
+    for p, yx in enumerate(correlations.yx):
+        U, s, Vt = np.linalg.svd(yx, full_matrices=False)
+        keep = s > 1e-12 * max(s.max(), 1e-300)
+        a = Vt[keep] @ W_in[p].T
+        b = U[:, keep].T @ W_out[p]
+        maps[p] = (U[:, keep] * (0.25 * np.sum((a + b) ** 2, axis=1))) @ Vt[keep]
+    return maps
