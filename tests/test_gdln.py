@@ -32,6 +32,13 @@ def small_task():
     return contextual_task(4, 3, ["hierarchy", "ring", "cross"])
 
 
+def mixed_setup(seed, depth=1):
+    """The small task, the mixed GDLN on it, and its initial weights as JAX arrays (call inside x64)."""
+    task = small_task()
+    gdln = build_gdln(mixed_pathways(task, depth), task)
+    return task, gdln, [jnp.asarray(w) for w in init_gdln(np.random.default_rng(seed), gdln)]
+
+
 def mixed_pathways(task, depth=1):
     """Pathways of different widths, gates, input and output masks (``depth`` hidden layers)."""
     out_mask = np.zeros(task.n_out)
@@ -137,9 +144,7 @@ def test_init_is_zero_exactly_off_the_live_entries(depth):
 @pytest.mark.parametrize("depth", [1, 2])
 def test_pathway_outputs_sum_to_forward_and_match_reference(depth):
     with jax.enable_x64(True):
-        task = small_task()
-        gdln = build_gdln(mixed_pathways(task, depth), task)
-        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(1), gdln)]
+        task, gdln, weights = mixed_setup(1, depth)
         X = jnp.asarray(task.X)
         per = np.asarray(pathway_outputs(weights, gdln, X))
         assert per.shape == (4, task.n_out, task.P)
@@ -151,9 +156,7 @@ def test_pathway_outputs_sum_to_forward_and_match_reference(depth):
 
 def test_forward_over_a_subset_of_pathways():
     with jax.enable_x64(True):
-        task = small_task()
-        gdln = build_gdln(mixed_pathways(task), task)
-        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(8), gdln)]
+        task, gdln, weights = mixed_setup(8)
         X = jnp.asarray(task.X)
         ref = reference_outputs(weights, gdln, task.X)
         for subset in ([0], [1, 3], [0, 2, 3]):
@@ -182,9 +185,7 @@ def test_staged_equals_total_when_every_pathway_is_always_on():
 
 def test_gate_zeroes_outputs_on_closed_samples():
     with jax.enable_x64(True):
-        task = small_task()
-        gdln = build_gdln(mixed_pathways(task), task)
-        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(2), gdln)]
+        task, gdln, weights = mixed_setup(2)
         per = np.asarray(pathway_outputs(weights, gdln, jnp.asarray(task.X)))
         for p in range(gdln.n_pathways):
             closed = gdln.gates[p] == 0
@@ -200,9 +201,7 @@ def test_gate_zeroes_outputs_on_closed_samples():
 @pytest.mark.parametrize("depth", [1, 2])
 def test_pathway_maps_and_singular_values(depth):
     with jax.enable_x64(True):
-        task = small_task()
-        gdln = build_gdln(mixed_pathways(task, depth), task)
-        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(3), gdln)]
+        task, gdln, weights = mixed_setup(3, depth)
         maps = np.asarray(pathway_maps(weights, gdln))
         expected = reference_maps(weights, gdln, task.n_in)
         np.testing.assert_allclose(maps, expected, rtol=1e-12, atol=1e-14)
@@ -224,9 +223,7 @@ def test_pathway_maps_and_singular_values(depth):
 def test_padding_and_masks_stay_exactly_zero_under_training(rule, depth):
     """Padded units and masked input columns / output rows get no gradient (THEORY: padding exact)."""
     with jax.enable_x64(True):
-        task = small_task()
-        gdln = build_gdln(mixed_pathways(task, depth), task)
-        weights = [jnp.asarray(w) for w in init_gdln(np.random.default_rng(4), gdln)]
+        task, gdln, weights = mixed_setup(4, depth)
         X, Y = jnp.asarray(task.X), jnp.asarray(task.Y)
         trained = gd_steps(weights, gdln, X, Y, rule, lr=0.02, steps=25)
         live = live_masks(gdln, task.n_in, task.n_out)

@@ -35,7 +35,7 @@ import numpy as np
 
 from reln.errors import RelnError
 
-Objective = Callable[[object], tuple[jax.Array, jax.Array]]
+Objective = Callable[..., tuple[jax.Array, jax.Array]]  # (params) or, epoch_aware, (params, t)
 Snapshot = Callable[[object], dict[str, jax.Array]]
 Progress = Callable[[int, int], None]
 
