@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from reln.config import config_from_dict, config_to_dict, load_config, preset_names, with_overrides
@@ -81,6 +82,10 @@ def test_overrides():
         ({"reln": {"pathways": "manual"}}, "pathways must be 'auto'"),
         ({"reln": {"pathways": []}}, "non-empty list"),
         ({"reln": {"pathways": [{"contexts": [0], "widht": 3}]}}, "unknown key(s) widht"),
+        ({"reln": {"gate_level": "item"}}, "gate_level must be 'context' or 'sample'"),
+        ({"candidates": {"reln": {"pathways": [{"contexts": "all"}]}}}, "'reln' is a built-in model name"),
+        ({"candidates": {"mine": {}}}, "[candidates.mine] needs an explicit"),
+        ({"models": ["relu", "mine"]}, "unknown model(s) ['mine']"),
     ],
 )
 def test_bad_configs_raise_one_clear_error(document, fragment):
@@ -143,3 +148,14 @@ def test_default_modular_control_for_configs_without_one():
     assert gdln.contexts == ((0, 1, 2, 3), (0,), (1,), (2,), (3,))
     assert gdln.inputs == ("all", "items", "items", "items", "items")
     assert (gdln.widths == 500 // 5).all()
+
+
+def test_candidate_gdlns_become_models():
+    config = load_config("xor")
+    assert set(config.candidates) == {"per-datapoint", "per-class", "shared-halves"}
+    task = build_task(config)
+    gdln = build_reln(config, task, "per-class")
+    # the two parity classes partition the samples, and each gate is exactly one class
+    np.testing.assert_array_equal(gdln.gates.sum(axis=0), np.ones(task.P))
+    for gate in gdln.gates:
+        assert len(set(task.Y[:, gate == 1].argmax(axis=0))) == 1

@@ -18,6 +18,7 @@ from reln.tasks import (
     contextual_task,
     cross,
     hierarchy,
+    xor_task,
     ring,
     structure,
 )
@@ -378,3 +379,25 @@ def test_items_must_be_positive_integer(n):
 def test_wrongly_typed_arguments_raise_relnerror(kwargs):
     with pytest.raises(RelnError):
         contextual_task(**kwargs)
+
+
+def test_xor_has_no_linear_part_at_two_by_two():
+    task = xor_task()
+    # the parity one-hot is 1/2 + (+-1/2): the constant is linear, the +-1/2 is pure interaction
+    assert task.loss_initial == 2.0
+    assert math.isclose(task.loss_linear_floor, 1.0, rel_tol=1e-12)
+    np.testing.assert_array_equal(task.Y.sum(axis=0), np.ones(task.P))
+
+
+@given(st.lists(st.floats(-10, 10, allow_nan=False), min_size=4, max_size=4))
+def test_no_relu_unit_is_gated_on_one_xor_class(weights):
+    """A bias-free unit computes a_i + b_c on one-hot inputs; the XOR classes are its diagonals."""
+    task = xor_task()
+    on = (np.asarray(weights) @ task.X) > 0
+    for parity in (0, 1):
+        assert not np.array_equal(on, task.Y[parity] == 1)
+
+
+def test_xor_rejects_a_single_context():
+    with pytest.raises(RelnError, match="contexts >= 2"):
+        xor_task(items=2, contexts=1)

@@ -13,7 +13,7 @@ from reln.identify import Identification, identify
 from reln.imitate import fit_imitating_reln, imitating_reln, switching_reln, switching_schedule
 from reln.gdln import GDLN, Pathway, build_gdln, gdln_forward, pathway_maps, pathway_outputs
 from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden
-from reln.tasks import Task, contextual_task, cross, hierarchy, ring
+from reln.tasks import Task, contextual_task, cross, hierarchy, ring, xor_task
 from reln.train import Trajectory, train
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "fit_imitating_reln", "fit_relu", "gap_to_reference", "identify", "imitating_reln", "gdln_forward", "hierarchy", "init_relu", "load_config",
     "pathway_maps", "pathway_outputs", "preset_names", "relu_forward", "relu_gates",
     "relu_hidden", "ring", "run_experiment", "switching_reln", "switching_schedule", "train",
-    "unit_weight_shares",
+    "unit_weight_shares", "xor_task",
 ]

@@ -66,18 +66,18 @@ def _progress_bars(enabled: bool):
 
 def _summary(metrics: dict) -> str:
     """A short table of the run's headline numbers."""
-    lines = [f"{'model':<9} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'run s':>7}"]
+    width = max([9] + [len(model) for model in metrics])
+    lines = [f"{'model':<{width}} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'run s':>7}"]
     timing = []
-    for model in MODELS:
-        if model not in metrics:
-            continue
-        m = metrics[model]
+    for model, m in metrics.items():
+        if "loss_final" not in m or not isinstance(m["loss_final"], list):
+            continue  # the task, or a section without per-seed curves
         gaps = m.get("gap_to_relu", {}).get("max")
         for i, final in enumerate(m["loss_final"]):
             gap = f"{gaps[i]:.4f}" if gaps else "-"
             ep50, ep10 = m["epoch_below"]["0.5"][i], m["epoch_below"]["0.1"][i]
             lines.append(
-                f"{model:<9} {i:>5} {str(ep50):>8} {str(ep10):>8} {final:>11.4g} {gap:>8} {m['seconds'][i]:>7.2f}"
+                f"{model:<{width}} {i:>5} {str(ep50):>8} {str(ep10):>8} {final:>11.4g} {gap:>8} {m['seconds'][i]:>7.2f}"
             )
         timing.append(
             f"{model}: {len(m['loss_final'])} seed(s) in {m['wall_seconds']:.1f} s wall "

@@ -20,6 +20,7 @@ from typing import Any
 from reln.errors import RelnError
 
 MODELS = ("relu", "reln", "reference", "modular")
+TASK_KINDS = ("contexts", "xor")
 GATINGS = ("switching", "fixed")
 
 
@@ -70,7 +71,8 @@ class RelnConfig:
     ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identify`) and builds
     it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
     follow the ReLU's checkpoints (``gate_threshold``: a unit is on in a context where its
-    activity exceeds that fraction of its peak); with ``"fixed"`` they are the final identified
+    activity exceeds that fraction of its peak; ``gate_level = "sample"`` gates it on those samples
+    rather than whole contexts); with ``"fixed"`` they are the final identified
     context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
     in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """
@@ -80,6 +82,7 @@ class RelnConfig:
     snapshot_every: int = 10
     gating: str = "switching"
     gate_threshold: float = 0.1
+    gate_level: str = "context"
     identify_threshold: float = 1e-3
     min_unit_weight: float = 1e-2
 
@@ -96,7 +99,13 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """A whole run: what to build, train and compare."""
+    """A whole run: what to build, train and compare.
+
+    Besides ``relu``, ``reln``, ``reference`` and ``modular``, a config may name any number of
+    explicit GDLNs as ``[candidates.NAME]`` tables (e.g. competing ReLNs of the XOR task); each
+    becomes a model ``NAME``. ``[paper]`` holds the reference implementation's numbers
+    (THEORY.md §7) as ``{model: {metric: [low, high]}}``, shown beside ours in the report.
+    """
 
     name: str = "run"
     description: str = ""
@@ -106,7 +115,21 @@ class RunConfig:
     reln: RelnConfig = RelnConfig()
     reference: RelnConfig | None = None  # an explicit GDLN to compare, e.g. the paper's hand-made ReLN
     modular: RelnConfig | None = None  # the strictly modular control; built automatically if absent
+    candidates: dict[str, RelnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
     train: TrainConfig = TrainConfig()
+    paper: dict = dataclasses.field(default_factory=dict)  # the reference implementation's numbers
+
+
+def gdln_table(config: RunConfig, model: str) -> RelnConfig:
+    """The table configuring an explicit GDLN model (defaults for a modular control without one)."""
+    if model in config.candidates:
+        return config.candidates[model]
+    return {"reln": config.reln, "reference": config.reference, "modular": config.modular or RelnConfig()}[model]
+
+
+def gdln_models(config: RunConfig) -> tuple[str, ...]:
+    """The GDLN models a config asks for, in a fixed order: reln, reference, modular, candidates."""
+    return tuple(m for m in ("reln", "reference", "modular", *config.candidates) if m in config.models)
 
 
 def _as_tuple(value):
@@ -156,8 +179,8 @@ def _as_stds(value, key: str):
 def _validate(config: RunConfig) -> RunConfig:
     """Check types and values that can be checked without building anything; normalise lists."""
     task, relu, reln, train = config.task, config.relu, config.reln, config.train
-    if task.kind != "contexts":
-        raise RelnError(f"[task] kind '{task.kind}' is not known; use 'contexts'")
+    if task.kind not in TASK_KINDS:
+        raise RelnError(f"[task] kind '{task.kind}' is not known; use one of {', '.join(TASK_KINDS)}")
     _check_type(task.items, int, "[task] items", "an integer")
     _check_type(task.contexts, int, "[task] contexts", "an integer")
     _check_type(task.context_scale, (int, float), "[task] context_scale", "a number")
@@ -188,9 +211,16 @@ def _validate(config: RunConfig) -> RunConfig:
     if models is None:
         models = ("relu", "reln") + (("reference",) if reference is not None else ())
     models = models if isinstance(models, tuple) else (models,)
-    unknown = [m for m in models if m not in MODELS]
+    candidates = {name: _validate_reln(table, f"candidates.{name}") for name, table in config.candidates.items()}
+    for name, table in candidates.items():
+        if name in MODELS:
+            raise RelnError(f"[candidates.{name}]: '{name}' is a built-in model name; choose another")
+        if table.pathways == "auto":
+            raise RelnError(f"[candidates.{name}] needs an explicit [[candidates.{name}.pathways]] list")
+    known = MODELS + tuple(candidates)
+    unknown = [m for m in models if m not in known]
     if unknown or not models:
-        raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+        raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(known)}")
     if "reference" in models and reference is None:
         raise RelnError("the 'reference' model needs a [reference] table with [[reference.pathways]]")
     if "reference" in models and reference.pathways == "auto":
@@ -202,7 +232,8 @@ def _validate(config: RunConfig) -> RunConfig:
             # the switching ReLN reads the ReLU's gates every 10 epochs early in training
             relu = dataclasses.replace(relu, snapshot_every=10)
     return dataclasses.replace(
-        config, models=tuple(models), relu=relu, reln=reln, reference=reference, modular=modular, train=train
+        config, models=tuple(models), relu=relu, reln=reln, reference=reference, modular=modular,
+        candidates=candidates, train=train,
     )
 
 
@@ -213,6 +244,8 @@ def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
         raise RelnError(f"[{table}] snapshot_every must be a positive integer")
     if reln.gating not in GATINGS:
         raise RelnError(f"[{table}] gating must be one of {', '.join(GATINGS)}, got '{reln.gating}'")
+    if reln.gate_level not in ("context", "sample"):
+        raise RelnError(f"[{table}] gate_level must be 'context' or 'sample', got '{reln.gate_level}'")
     for key in ("gate_threshold", "identify_threshold", "min_unit_weight"):
         value = getattr(reln, key)
         _check_type(value, (int, float), f"[{table}] {key}", "a number in [0, 1)")
@@ -247,6 +280,10 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
         table = data.pop(model, None)
         if table is not None:
             built[model] = _reln_table(table, model)
+    candidates = data.pop("candidates", {})
+    if not isinstance(candidates, dict):
+        raise RelnError("[candidates] must hold one table per candidate GDLN, e.g. [candidates.shared]")
+    built["candidates"] = {name: _reln_table(table, f"candidates.{name}") for name, table in candidates.items()}
     top = _build(RunConfig, {"name": name, **data}, "top level")
     return _validate(dataclasses.replace(top, **built))
 

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from reln.analysis import SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, selectivity, unit_weight_shares
-from reln.config import PathwayConfig, RelnConfig, RunConfig, config_to_dict
+from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
 from reln.errors import RelnError
 from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
 from reln.gdln import GDLN, Pathway, build_gdln
@@ -24,7 +24,7 @@ from reln.imitate import fit_imitating_reln, reln_structure
 from reln.io import figure_writer, json_writer, npz_writer
 from reln.plots import MODEL_LABELS, loss_figure, singular_value_figure, structure_figure
 from reln.relu import init_relu
-from reln.tasks import Task, contextual_task
+from reln.tasks import Task, contextual_task, xor_task
 from reln.train import Progress, Trajectory
 
 ProgressFactory = Callable[[str, int], Progress]
@@ -50,6 +50,8 @@ class Run:
 def build_task(config: RunConfig) -> Task:
     """The task of a config's ``[task]`` table."""
     t = config.task
+    if t.kind == "xor":
+        return xor_task(items=t.items, contexts=t.contexts, context_scale=float(t.context_scale))
     return contextual_task(
         items=t.items,
         contexts=t.contexts,
@@ -69,17 +71,13 @@ def _pathway(p: PathwayConfig) -> Pathway:
     )
 
 
-def _gdln_table(config: RunConfig, model: str) -> RelnConfig:
-    """The table configuring a GDLN model (defaults for a modular control without one)."""
-    return {"reln": config.reln, "reference": config.reference, "modular": config.modular or RelnConfig()}[model]
-
-
 def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
     """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[reference.pathways]]``,
-    ``[[modular.pathways]]``) list; the default modular control when ``[modular]`` is absent."""
+    ``[[modular.pathways]]``, ``[[candidates.NAME.pathways]]``) list; the default modular control
+    when ``[modular]`` is absent."""
     if model == "modular" and config.modular is None:
         return build_gdln(modular_pathways(task, config), task)
-    pathways = _gdln_table(config, model).pathways
+    pathways = gdln_table(config, model).pathways
     if pathways == "auto":
         raise RelnError(f"[{model}] pathways = 'auto' is identified from a ReLU run, not built from the config")
     return build_gdln([_pathway(p) for p in pathways], task)
@@ -130,12 +128,12 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
             initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
-                gate_threshold=reln.gate_threshold, identify_threshold=reln.identify_threshold,
+                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
-        for model in ("reln", "reference", "modular"):
-            if model in config.models and model not in trajectories:
-                table = _gdln_table(config, model)
+        for model in gdln_models(config):
+            if model not in trajectories:
+                table = gdln_table(config, model)
                 gdlns[model] = build_reln(config, task, model)
                 trajectories[model] = fit_gdln(
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
@@ -226,9 +224,9 @@ def compute_metrics(
             metrics["relu"]["selectivity"] = {
                 kind: [s[kind] for s in per_seed] for kind in SELECTIVITY_CLASSES
             } | {"activity_threshold": identifications[0].activity_threshold}
-    for model in ("reln", "reference", "modular"):
-        if model not in trajectories:
-            continue
+    for model in trajectories:
+        if model not in gdlns and not (model == "reln" and identifications is not None):
+            continue  # the ReLU itself, or a model with its own section (theory)
         if model in gdlns:
             section = {"pathways": _explicit_pathways(gdlns[model], shares)}
         else:

@@ -123,6 +123,7 @@ def switching_schedule(
     regroup_every: int = 100,
     gate_threshold: float = 0.1,
     silent_threshold: float = 1e-3,
+    gate_level: str = "context",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit gates over time, read from a ReLU run's checkpoints.
 
@@ -134,6 +135,8 @@ def switching_schedule(
       which its activity exceeds ``gate_threshold`` times its own peak (none if its peak is below
       ``silent_threshold`` times the layer's at that checkpoint). Units switch from the common group to an
       all-but-one group over epochs ~1000-6000; a unit barely on in a context is off there.
+      With ``gate_level = "sample"`` the unit is gated on the samples themselves where its
+      activity exceeds that threshold: tasks whose gating lives within contexts (XOR) need it.
 
     Args:
         gates: ``(snapshots, units, P)`` the ReLU's gate patterns; ``hidden`` its activity.
@@ -161,8 +164,11 @@ def switching_schedule(
         else:
             peak = hidden[k].max(axis=1, keepdims=True)
             on = (hidden[k] > gate_threshold * peak) & (peak > silent_threshold * hidden[k].max())
-            in_context = np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
-            phases.append(in_context[:, task.context].astype(np.float64))
+            if gate_level == "sample":
+                phases.append(on.astype(np.float64))
+            else:
+                in_context = np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
+                phases.append(in_context[:, task.context].astype(np.float64))
         starts.append(t)
     return np.array(starts), np.stack(phases)
 
@@ -200,6 +206,7 @@ def fit_imitating_reln(
     *,
     gating: str = "switching",
     gate_threshold: float = 0.1,
+    gate_level: str = "context",
     identify_threshold: float = 1e-3,
     min_unit_weight: float = 1e-2,
     lr: float = 1e-3,
@@ -233,11 +240,13 @@ def fit_imitating_reln(
         return trajectory, identifications, {"gating": "fixed", "inputs": list(gdln.inputs)}
     if gating != "switching":
         raise RelnError(f"gating must be 'switching' or 'fixed', got '{gating}'")
+    if gate_level not in ("context", "sample"):
+        raise RelnError(f"gate_level must be 'context' or 'sample', got '{gate_level}'")
     runs, phases = [], 0
     for s in range(n_seeds):
         starts, gates = switching_schedule(
             task, relu.snapshots["gates_0"][s], relu.snapshots["hidden_0"][s], relu.snapshot_epochs,
-            gate_threshold=gate_threshold,
+            gate_threshold=gate_threshold, gate_level=gate_level,
         )
         gdln, params = switching_reln(task, starts, gates, relu_initial_weights[s])
         seed_progress = None if progress is None else (lambda d, _t, s=s: progress(s * epochs + d, n_seeds * epochs))
@@ -253,4 +262,6 @@ def fit_imitating_reln(
         compile_seconds=sum(r.compile_seconds for r in runs),
         wall_seconds=sum(r.wall_seconds for r in runs),
     )
-    return trajectory, identifications, {"gating": "switching", "gate_phases": phases, "gate_threshold": gate_threshold}
+    return trajectory, identifications, {
+        "gating": "switching", "gate_phases": phases, "gate_threshold": gate_threshold, "gate_level": gate_level,
+    }

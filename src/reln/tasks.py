@@ -255,3 +255,37 @@ def contextual_task(
         sample_names=tuple(f"c{c + 1}:i{i + 1}" for c, i in zip(context, item)),
         name=name,
     )
+
+
+def xor_task(items: int = 2, contexts: int = 2, context_scale: float = 1.0) -> Task:
+    """An XOR-type contextual task (THEORY.md §4, "XOR"; the paper's construction is unknown).
+
+    The input is the item one-hot stacked on the scaled context one-hot, as in
+    :func:`contextual_task`, and the target is the one-hot of the parity ``(i + c) mod 2`` of
+    item ``i`` and context ``c``: at 2 items x 2 contexts, classic XOR with one output per class.
+    At 2 x 2 the target has no additive part in item and context, so the best linear map predicts
+    ``1/2`` everywhere (``loss_linear_floor = loss_initial / 2``) and only gating can do better.
+
+    Why two outputs rather than one: with a one-hot class target every sample needs a non-zero
+    output, so a ReLN must route every sample through some pathway. A single bias-free ReLU unit
+    cannot be gated on one XOR class, ``{(1,1), (2,2)}``: ``a_i + b_c > 0`` on one diagonal and
+    ``< 0`` on the other contradict each other, as both sums equal ``a_1 + a_2 + b_1 + b_2``. The
+    candidate ReLNs (one pathway per datapoint, or pathways shared by items or contexts) differ in
+    which of these gates they use.
+
+    Args:
+        items: number of items ``n >= 2``.
+        contexts: number of contexts ``K >= 2``.
+        context_scale: value ``s`` of the context one-hot inputs.
+    """
+    if not _is_integer(items) or items < 2 or not _is_integer(contexts) or contexts < 2:
+        raise RelnError(f"an XOR task needs items >= 2 and contexts >= 2, got items={items!r}, contexts={contexts!r}")
+    parity = np.array([[1.0, 0.0], [0.0, 1.0]])
+    checkerboard = [parity[:, (np.arange(items) + c) % 2] for c in range(contexts)]
+    base = contextual_task(
+        items=items, contexts=contexts, structures=checkerboard, common=None, context_scale=context_scale
+    )
+    Y = sum(base.Y[2 * c: 2 * c + 2] for c in range(contexts))  # the per-context blocks, merged
+    return dataclasses.replace(
+        base, Y=Y, output_blocks=(("parity", 0, 2),), name=f"XOR: parity of item and context ({contexts} x {items})"
+    )
