@@ -1,4 +1,5 @@
-"""The ``reln`` command line: ``reln run`` and ``reln presets`` (DESIGN.md, "The run contract").
+"""The ``reln`` command line: ``reln run``, ``reln sweep``, ``reln reproduce`` and ``reln presets``
+(DESIGN.md, "The run contract").
 
 Bad input never shows a traceback: it prints one line ``reln: error: ...`` on stderr and exits
 with status 2; an interrupted run exits with 130 and writes nothing.
@@ -140,6 +141,33 @@ def sweep(preset_or_config, contexts, seeds, epochs, out, quiet) -> None:
             print(f"K={e['contexts']}: mixed {np.mean(e['mixed']):.3f}, common {np.mean(e['common']):.3f}, "
                   f"modular {np.mean(e['modular']):.3f}; below linear floor at epoch {e['epoch_below_linear_floor']}")
         print(f"wrote sweep.json, sweep.png to {out_dir}")
+
+
+@app.command(short_help="Run every paper experiment and the context sweep; write a report page.")
+@click.option("--seeds", help="Comma-separated seeds for every experiment [default: each preset's].")
+@click.option("--only", help="Comma-separated subset of the experiments, e.g. contexts-diff,xor.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results") / "reproduce", show_default=True,
+              help="Output folder.")
+@click.option("--quiet", is_flag=True, help="No progress.")
+def reproduce(seeds, only, out, quiet) -> None:
+    """Run every experiment of the paper (contexts-diff, contexts-3/4/5, depth, xor) and the sweep
+    over the number of contexts, each into OUT/NAME as `reln run` writes it, then write
+    OUT/index.html. Experiments whose results are already in OUT with the same config are reused."""
+    import time
+
+    from reln.reproduce import reproduce as run_all
+
+    start = time.perf_counter()
+    say = None if quiet else (lambda name, status: print(f"{name}: {status}", file=sys.stderr))
+    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+        outcomes = run_all(
+            out, seeds=_parse_seeds(seeds), only=None if only is None else [n.strip() for n in only.split(",") if n.strip()],
+            progress=say, run_progress=progress,
+        )
+    if not quiet:
+        for o in outcomes:
+            print(f"{o.name:<16} {'cached' if o.cached else 'trained':<8} {o.seconds:6.1f} s")
+        print(f"wrote {out / 'index.html'} in {time.perf_counter() - start:.1f} s")
 
 
 @app.command()

@@ -1,0 +1,217 @@
+"""The report page of ``reln reproduce``: one self-contained HTML file over the run folders.
+
+The page reads only what the runs wrote (``config.json``, ``metrics.json``, ``sweep.json`` and the
+figures), so it can be redrawn at any time without training. Figures are linked by relative path
+(PNG shown, PDF linked) and the CSS is inline: the page needs no network access and the folder can
+be moved or zipped as a whole.
+
+Every number is given over seeds as ``mean [min–max]``; the reference implementation's numbers
+(THEORY.md §7.1, the ``[paper]`` table of each preset) are shown beside ours.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from reln.plots import MODEL_LABELS
+
+FIGURE_CAPTIONS = {
+    "loss": "Loss of every model over training, every seed faint and the mean bold; the dashed line is the best a linear map can do.",
+    "structure": "The ReLN identified from the ReLU network: its pathways (rows) by the contexts they are on in, with weight shares.",
+    "outputs": "Network outputs at chosen epochs beside the target (seed 0): negative, zero and positive clearly apart.",
+    "dataset": "The task: inputs X and targets Y, samples grouped by context.",
+    "mds": "Hidden representations over training, embedded in two dimensions by MDS (seed 0).",
+    "rdm": "Representational dissimilarity matrices at the end of training (seed 0).",
+    "singular_values": "Singular values of each pathway's end-to-end map over training.",
+    "sweep": "Mixed-selective weight share and speed of the context-specific phase against the number of contexts.",
+    "theory": "Theory beside the trained networks.",
+}
+FIGURE_ORDER = ("loss", "structure", "theory", "outputs", "dataset", "mds", "rdm", "singular_values", "sweep")
+
+COLUMNS = (
+    ("ep50", "ep(0.5)"), ("ep10", "ep(0.1)"), ("loss_final", "final loss"),
+    ("gap_max", "max gap"), ("gap_mean", "mean gap"), ("seconds", "s / seed"),
+)
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; } p.caption { font-weight: 600; margin: 1em 0 0.2em 0; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; } .note { color: #555; font-size: 0.9em; }
+nav a { margin-right: 1em; }
+"""
+
+
+def _spread(values) -> str:
+    """``mean [min–max]`` of a per-seed list (``None`` entries mean "never"), or one value."""
+    if values is None:
+        return ""
+    values = values if isinstance(values, list) else [values]
+    present = [v for v in values if v is not None]
+    if not present:
+        return "never"
+    missing = "" if len(present) == len(values) else f" ({len(values) - len(present)} never)"
+    if len(present) == 1 or min(present) == max(present):
+        return _number(present[0]) + missing
+    mean = sum(present) / len(present)
+    return f"{_number(mean)} [{_number(min(present))}–{_number(max(present))}]{missing}"
+
+
+def _number(value) -> str:
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 100):
+        return str(int(value))
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    return f"{value:.3g}" if abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def _model_row(label: str, m: dict) -> list[str]:
+    gap = m.get("gap_to_relu", {})
+    seeds = len(m["loss_final"]) if isinstance(m.get("loss_final"), list) else 1
+    values = {
+        "ep50": m.get("epoch_below", {}).get("0.5"), "ep10": m.get("epoch_below", {}).get("0.1"),
+        "loss_final": m.get("loss_final"), "gap_max": gap.get("max"), "gap_mean": gap.get("mean"),
+        "seconds": m.get("seconds"),
+    }
+    return [label, str(seeds)] + [_spread(values[key]) for key, _ in COLUMNS]
+
+
+def _paper_row(label: str, numbers: dict) -> list[str]:
+    cells = []
+    for key, _ in COLUMNS:
+        low_high = numbers.get(key)
+        if low_high is None:
+            cells.append("")
+        elif low_high[0] == low_high[1]:
+            cells.append(_number(low_high[0]))
+        else:
+            cells.append(f"{_number(low_high[0])}–{_number(low_high[1])}")
+    return [label, "3"] + cells
+
+
+def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    # a heading above, not a <caption>: a caption wraps to the table's width
+    return f'<p class="caption">{html.escape(caption)}</p><table><tr>{head}</tr>{body}</table>'
+
+
+def _figure_kind(stem: str) -> str:
+    for kind in FIGURE_ORDER:
+        if stem == kind or stem.endswith(kind) or stem.startswith(kind):
+            return kind
+    return stem
+
+
+def _figures(folder: Path, name: str) -> str:
+    """Every PNG of a run folder, in :data:`FIGURE_ORDER`, linked relatively, with its PDF if any."""
+    pngs = sorted(folder.glob("*.png"), key=lambda p: (FIGURE_ORDER.index(k) if (k := _figure_kind(p.stem)) in FIGURE_ORDER else 99, p.stem))
+    parts = []
+    for png in pngs:
+        kind = _figure_kind(png.stem)
+        caption = FIGURE_CAPTIONS.get(kind, png.stem.replace("_", " "))
+        if kind == "singular_values":
+            caption = f"{png.stem.removesuffix('_singular_values')}: {caption}"
+        pdf = png.with_suffix(".pdf")
+        link = f' (<a href="{html.escape(name)}/{html.escape(pdf.name)}">PDF</a>)' if pdf.is_file() else ""
+        parts.append(
+            f'<figure><img src="{html.escape(name)}/{html.escape(png.name)}" alt="{html.escape(png.stem)}" loading="lazy">'
+            f"<figcaption>{html.escape(caption)}{link}</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+def _pathway_table(section: dict, model: str) -> str:
+    rows = []
+    for p in section.get("pathways", []):
+        units = p.get("units")
+        rows.append([
+            p.get("name") or "", "all" if p.get("contexts") is None else ",".join(str(c + 1) for c in p["contexts"]),
+            str(p.get("inputs", "")), _spread(units), "" if p.get("weight_share") is None else _spread(p.get("weight_share_seeds") or p["weight_share"]),
+        ])
+    if not rows:
+        return ""
+    return _table(f"{model}: pathways (contexts from 1; weight share of the ReLU units on the same contexts)",
+                  ["pathway", "contexts", "inputs", "units", "weight share"], rows)
+
+
+def _selectivity_table(relu: dict) -> str:
+    selectivity = relu.get("selectivity")
+    if not selectivity:
+        return ""
+    kinds = [k for k in ("common", "mixed", "modular", "silent") if k in selectivity]
+    rows = [[kind, _spread(selectivity[kind])] for kind in kinds]
+    return _table(
+        f"ReLU units by selectivity (weight share; activity threshold {selectivity.get('activity_threshold')} of each unit's peak)",
+        ["class", "weight share"], rows,
+    )
+
+
+def _experiment_section(out: Path, name: str) -> str:
+    folder = out / name
+    config = json.loads((folder / "config.json").read_text())
+    parts = [f'<h2 id="{html.escape(name)}">{html.escape(name)}</h2>', f"<p>{html.escape(config.get('description', ''))}</p>"]
+    if (folder / "sweep.json").is_file():
+        entries = json.loads((folder / "sweep.json").read_text())
+        rows = [[
+            str(e["contexts"]), _spread(e["mixed"]), _spread(e["common"]), _spread(e["modular"]),
+            _spread(e["epoch_below_linear_floor"]), _spread(e["loss_final"]),
+        ] for e in entries]
+        parts.append(_table(
+            "ReLU weight share by selectivity, and the first epoch below the best linear map, against K "
+            "(reference, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5)",
+            ["K", "mixed", "common", "modular", "epoch below linear floor", "final loss"], rows,
+        ))
+    else:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        task = metrics["task"]
+        parts.append(
+            f'<p class="note">{html.escape(task["name"])}: P = {task["P"]} samples, {task["n_in"]} inputs, '
+            f'{task["n_out"]} outputs; initial loss {task["loss_initial"]:.4g}, best linear map {task["loss_linear_floor"]:.4g}. '
+            "Times are per seed, on this machine; ep(f) is the first epoch with loss below f times the initial loss; "
+            "gaps are |L − L_ReLU| / L_ReLU(0), seed by seed.</p>"
+        )
+        rows = [
+            _model_row(MODEL_LABELS.get(model, model), m)
+            for model, m in metrics.items() if isinstance(m, dict) and "loss_final" in m
+        ]
+        header = ["model", "seeds"] + [title for _, title in COLUMNS]
+        parts.append(_table("This run", header, rows))
+        paper = config.get("paper") or {}
+        if paper:
+            parts.append(_table(
+                "The reference implementation (THEORY.md §7.1; its time is per script)", header,
+                [_paper_row(label, numbers) for label, numbers in paper.items()],
+            ))
+        if "relu" in metrics:
+            parts.append(_selectivity_table(metrics["relu"]))
+        for model, section in metrics.items():
+            if isinstance(section, dict) and "pathways" in section and model == "reln":
+                parts.append(_pathway_table(section, model))
+    parts.append(_figures(folder, name))
+    return "<section>" + "".join(parts) + "</section>"
+
+
+def report_page(out: Path, names: Sequence[str]) -> str:
+    """The HTML of ``OUT/index.html`` for the experiments ``names`` written under ``out``."""
+    out = Path(out)
+    nav = "".join(f'<a href="#{html.escape(n)}">{html.escape(n)}</a>' for n in names)
+    sections = "".join(_experiment_section(out, n) for n in names)
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>reln: reproducing Make Haste Slowly</title>"
+        f"<style>{STYLE}</style></head><body>"
+        "<h1>reln: reproducing <i>Make Haste Slowly</i></h1>"
+        "<p>Jarvis, Klein, Rosman &amp; Saxe (ICLR 2025). Every experiment of the paper as a preset of "
+        "<code>reln</code>, run over seeds: ReLU networks, the ReLN identified from each of them, the "
+        "paper's hand-made ReLN and controls, with the reference implementation's numbers beside ours.</p>"
+        f"<nav>{nav}</nav>{sections}</body></html>"
+    )
