@@ -228,8 +228,11 @@ def _validate(config: RunConfig) -> RunConfig:
     if "reln" in models and reln.pathways == "auto":
         if "relu" not in models:
             raise RelnError("pathways = 'auto' identifies the ReLN from the ReLU run: add relu to the models")
-        if reln.gating == "switching" and relu.snapshot_every > 10:
-            # the switching ReLN reads the ReLU's gates every 10 epochs early in training
+        if reln.gating == "fixed" and len(relu.hidden) > 1:
+            raise RelnError("gating = 'fixed' builds a one-hidden-layer ReLN; use gating = 'switching' for deep networks")
+        if reln.gating == "switching" and relu.snapshot_every > 10 and len(relu.hidden) == 1:
+            # the switching ReLN reads the ReLU's gates every 10 epochs early in training; a deep
+            # network's schedule follows its snapshots instead (10 would hold ~0.3 GB per seed)
             relu = dataclasses.replace(relu, snapshot_every=10)
     return dataclasses.replace(
         config, models=tuple(models), relu=relu, reln=reln, reference=reference, modular=modular,

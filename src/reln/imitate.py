@@ -216,8 +216,10 @@ def fit_imitating_reln(
     """Identify the ReLN of every ReLU seed, build it from the ReLU's units and train it.
 
     Args:
-        relu: the ReLU trajectory (one hidden layer), with ``hidden_0``, ``gates_0``,
-            ``unit_weight_0`` snapshots (every 10 epochs for ``gating="switching"``).
+        relu: the ReLU trajectory with ``hidden_l``, ``gates_l``, ``unit_weight_l`` snapshots
+            (every 10 epochs for ``gating="switching"`` with one hidden layer). The identification
+            reads the first hidden layer; the switching ReLN gates every layer
+            (:mod:`reln.unit_gated`); ``"fixed"`` needs one hidden layer.
         relu_initial_weights: per seed, the ReLU's initial ``[W_in, W_out]``.
         gating: ``"switching"`` (:func:`switching_schedule`) or ``"fixed"`` (:func:`imitating_reln`).
 
@@ -242,26 +244,13 @@ def fit_imitating_reln(
         raise RelnError(f"gating must be 'switching' or 'fixed', got '{gating}'")
     if gate_level not in ("context", "sample"):
         raise RelnError(f"gate_level must be 'context' or 'sample', got '{gate_level}'")
-    runs, phases = [], 0
-    for s in range(n_seeds):
-        starts, gates = switching_schedule(
-            task, relu.snapshots["gates_0"][s], relu.snapshots["hidden_0"][s], relu.snapshot_epochs,
-            gate_threshold=gate_threshold, gate_level=gate_level,
-        )
-        gdln, params = switching_reln(task, starts, gates, relu_initial_weights[s])
-        seed_progress = None if progress is None else (lambda d, _t, s=s: progress(s * epochs + d, n_seeds * epochs))
-        one = dict(options, seeds=(0,))
-        runs.append(fit_gdln(task, gdln, init_params=params, singular_values=False, progress=seed_progress, **one))
-        phases = len(starts)
-    trajectory = Trajectory(
-        loss=np.concatenate([r.loss for r in runs]),
-        snapshot_epochs=runs[0].snapshot_epochs,
-        snapshots={},
-        final_params=[np.concatenate(ws) for ws in zip(*(r.final_params for r in runs))],
-        seconds=np.concatenate([r.seconds for r in runs]),
-        compile_seconds=sum(r.compile_seconds for r in runs),
-        wall_seconds=sum(r.wall_seconds for r in runs),
+    # The switching ReLN of every depth is a unit-gated linear network; its module builds on
+    # switching_schedule above, hence the import here. With one hidden layer it trains exactly
+    # (to the last bit) the GDLN of switching_reln, with the seeds on parallel threads.
+    from reln.unit_gated import fit_switching_network
+
+    trajectory, description = fit_switching_network(
+        task, relu, relu_initial_weights, lr=lr, gate_threshold=gate_threshold, gate_level=gate_level,
+        x64=x64, progress=progress,
     )
-    return trajectory, identifications, {
-        "gating": "switching", "gate_phases": phases, "gate_threshold": gate_threshold, "gate_level": gate_level,
-    }
+    return trajectory, identifications, description

@@ -120,6 +120,7 @@ def train(
     workers: int | None = None,
     memory_budget: int = MEMORY_BUDGET_BYTES,
     epoch_aware: bool = False,
+    data: object | None = None,
 ) -> Trajectory:
     """Train many seeds with full-batch gradient descent ``theta <- theta - lr * grad``.
 
@@ -138,6 +139,10 @@ def train(
         memory_budget: bytes of snapshots to hold at once; it caps both numbers above.
         epoch_aware: the objective takes ``(params, t)``, ``t`` the epoch (an int32 scalar), for
             models that change with time (gates that switch).
+        data: a pytree of per-seed constants (seeds on the first axis, like ``params``), passed
+            as ``objective(params, t, data)`` and never differentiated or updated: per-seed gate
+            schedules, so that seeds with different gates share one compilation and run on
+            parallel threads. Implies ``epoch_aware``.
 
     Returns:
         The :class:`Trajectory`. Results do not depend on the grouping.
@@ -159,11 +164,15 @@ def train(
     bytes_per_seed = len(schedule) * sum(np.prod(s.shape) * s.dtype.itemsize for s in shapes.values())
     groups, n_workers = _seed_groups(n_seeds, bytes_per_seed, seeds_per_group, workers, memory_budget)
 
-    if not epoch_aware:
-        objective = (lambda plain: lambda params, t: plain(params))(objective)
+    if data is None:
+        data = np.zeros(n_seeds, dtype=np.int8)  # a placeholder the objective never sees
+        if not epoch_aware:
+            objective = (lambda plain: lambda params, t, _: plain(params))(objective)
+        else:
+            objective = (lambda timed: lambda params, t, _: timed(params, t))(objective)
     block = _compile(objective, snapshot, lr, every, epochs)
     # Host-side slicing: indexing a device array here would compile a gather per group.
-    parts = [jax.tree_util.tree_map(lambda x, g=g: np.asarray(x)[g], params) for g in groups]
+    parts = [jax.tree_util.tree_map(lambda x, g=g: np.asarray(x)[g], (params, data)) for g in groups]
     per_block = _blocks(len(schedule) - 1)[0]
     for size in sorted({len(g) for g in groups}):  # compile once per group size, before threads
         block(per_block, parts[[len(g) for g in groups].index(size)])
@@ -212,11 +221,11 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
     then the loss and snapshot of the state the block ends in; vmapped over a group of seeds."""
 
     def step(carry, _):
-        params, t = carry
-        (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params, t)
+        params, t, data = carry
+        (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params, t, data)
         active = t < epochs
         params = jax.tree_util.tree_map(lambda p, g: jnp.where(active, p - lr * g, p), params, grads)
-        return (params, t + 1), loss
+        return (params, t + 1, data), loss
 
     def chunk(carry, _):
         records = snapshot(carry[0])
@@ -225,15 +234,16 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
 
     def block(carry, chunks: int):
         carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
-        return carry, records, (objective(carry[0], epochs)[1], snapshot(carry[0]))
+        return carry, records, (objective(carry[0], epochs, carry[2])[1], snapshot(carry[0]))
 
     cache: dict = {}
 
-    def compiled(chunks: int, example_params):
-        """The block of ``chunks`` chunks, compiled ahead of time for these parameter shapes."""
+    def compiled(chunks: int, example):
+        """The block of ``chunks`` chunks, compiled ahead of time for these (params, data) shapes."""
+        example_params, example_data = example
         n_seeds = jax.tree_util.tree_leaves(example_params)[0].shape[0]
         if (chunks, n_seeds) not in cache:
-            carry = (example_params, np.zeros(n_seeds, dtype=np.int32))
+            carry = (example_params, np.zeros(n_seeds, dtype=np.int32), example_data)
             lowered = jax.jit(jax.vmap(functools.partial(block, chunks=chunks))).lower(carry)
             cache[chunks, n_seeds] = lowered.compile()
             # LAPACK custom calls (jnp.linalg.svd, eigh, ...) hang when two runs execute them at
@@ -245,13 +255,14 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
     return compiled
 
 
-def _run_group(block, params, epochs: int, every: int, lr: float, progress: Callable) -> dict:
+def _run_group(block, part, epochs: int, every: int, lr: float, progress: Callable) -> dict:
     """Run one vmapped group of seeds through every block; host-side checks between blocks."""
     n_chunks = len(snapshot_schedule(epochs, every)) - 1  # a chunk starts at each but the last
     per_block, n_blocks = _blocks(n_chunks)
-    run_block = block(per_block, params)
+    run_block = block(per_block, part)
+    params, data = part
     n_seeds = jax.tree_util.tree_leaves(params)[0].shape[0]
-    carry = (params, np.zeros(n_seeds, dtype=np.int32))
+    carry = (params, np.zeros(n_seeds, dtype=np.int32), data)
     losses, snaps = [], []
     for b in range(n_blocks):
         carry, (block_losses, block_snaps), (end_loss, end_snap) = run_block(carry)

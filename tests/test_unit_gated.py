@@ -1,0 +1,63 @@
+"""The unit-gated linear network: a ReLU network whose gates are given, piecewise in time."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
+from reln.imitate import switching_reln, switching_schedule
+from reln.relu import init_relu, relu_forward, relu_gates
+from reln.tasks import contextual_task
+from reln.unit_gated import fit_switching_network, unit_gated_forward
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.lists(st.integers(1, 12), min_size=1, max_size=3))
+def test_a_relu_network_is_the_linear_network_with_its_own_gates(seed, hidden):
+    task = contextual_task(4, 2, "hierarchy")
+    weights = init_relu(np.random.default_rng(seed), (task.n_in, *hidden, task.n_out), 0.5)
+    with jax.enable_x64(True):
+        gates = [np.asarray(g, dtype=float) for g in relu_gates(weights, task.X)]
+        np.testing.assert_allclose(
+            unit_gated_forward(weights, task.X, gates), relu_forward(weights, task.X), rtol=1e-12, atol=1e-14
+        )
+
+
+@pytest.fixture(scope="module")
+def small_relu():
+    task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    hidden, std, seeds = (24, 16), 0.05, (0, 1)
+    with jax.enable_x64(True):
+        relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=400, snapshot_every=1, x64=True)
+    initial = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, *hidden, task.n_out), std) for s in seeds]
+    return task, relu, initial
+
+
+def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
+    """Gates read every epoch (fine_every = 1 throughout) are the ReLU's own: same trajectory up to
+    the last update. (The schedule reads no gate at the final epoch, whose loss uses the last phase.)"""
+    task, relu, initial = small_relu
+    with jax.enable_x64(True):
+        gated, description = fit_switching_network(
+            task, relu, initial, lr=0.02, fine_until=10**9, fine_every=1, x64=True,
+        )
+    assert description["layers"] == 2 and description["gate_phases"] == 400
+    np.testing.assert_allclose(gated.loss[:, :-1], relu.loss[:, :-1], rtol=1e-9, atol=1e-12 * task.loss_initial)
+
+
+def test_one_hidden_layer_equals_the_switching_reln_gdln():
+    """reln.imitate.switching_reln (a width-1 pathway per unit) and the unit-gated network train
+    the same function with the same schedule: the losses agree to rounding."""
+    task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    with jax.enable_x64(True):
+        relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
+        initial = [init_relu(seed_rng(3, RELU_STREAM), (task.n_in, 20, task.n_out), 0.02)]
+        gated, _ = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
+        starts, gates = switching_schedule(task, relu.snapshots["gates_0"][0], relu.snapshots["hidden_0"][0], relu.snapshot_epochs)
+        gdln, params = switching_reln(task, starts, gates, initial[0])
+        reference = fit_gdln(task, gdln, init_params=params, singular_values=False, lr=0.02, epochs=600, seeds=(0,), x64=True)
+    np.testing.assert_allclose(gated.loss, reference.loss, rtol=1e-9)
