@@ -155,6 +155,16 @@ def _selectivity_table(relu: dict) -> str:
     )
 
 
+def _layer_table(relu: dict) -> str:
+    """Selectivity per hidden layer of a deep ReLU network: where the gating lives."""
+    layers = relu.get("layers")
+    if not layers:
+        return ""
+    kinds = ("common", "mixed", "modular", "silent")
+    rows = [[f"layer {entry['layer']}"] + [_spread(entry["selectivity"][k]) for k in kinds] for entry in layers]
+    return _table("ReLU weight share by selectivity, per hidden layer", ["layer", *kinds], rows)
+
+
 def _experiment_section(out: Path, name: str) -> str:
     folder = out / name
     config = json.loads((folder / "config.json").read_text())
@@ -193,6 +203,7 @@ def _experiment_section(out: Path, name: str) -> str:
             ))
         if "relu" in metrics:
             parts.append(_selectivity_table(metrics["relu"]))
+            parts.append(_layer_table(metrics["relu"]))
         for model, section in metrics.items():
             if isinstance(section, dict) and "pathways" in section and model == "reln":
                 parts.append(_pathway_table(section, model))
