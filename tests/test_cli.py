@@ -38,9 +38,10 @@ def test_presets_lists_every_preset(capsys):
 def test_run_writes_the_contract_files(tmp_path):
     out = tmp_path / "run"
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "loss.png", "metrics.json", "reference_singular_values.png", "results.npz", "structure.png"
-    ]
+    figures = ("dataset", "loss", "mds", "outputs", "rdm", "reference_singular_values", "structure")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["config.json", "metrics.json", "results.npz"] + [f"{f}.{ext}" for f in figures for ext in ("png", "pdf")]
+    )
     assert (out / "structure.png").stat().st_size > 5_000
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"]["P"] == 24 and metrics["task"]["n_in"] == 11 and metrics["task"]["n_out"] == 60

@@ -97,7 +97,8 @@ def _summary(metrics: dict) -> str:
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 def run(preset_or_config, seeds, epochs, models, out, x64, quiet) -> None:
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
-    config.json, results.npz, metrics.json, loss.png and, for an identified ReLN, structure.png."""
+    config.json, results.npz, metrics.json and the figures (PNG and PDF): loss, dataset, outputs,
+    mds, rdm, the identified ReLN's structure and each explicit GDLN's singular values."""
     from reln.experiments import run_experiment, run_outputs
     from reln.io import write_all
 

@@ -19,10 +19,10 @@ from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, g
 from reln.errors import RelnError
 from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
 from reln.gdln import GDLN, Pathway, build_gdln
-from reln.identify import Identification
-from reln.imitate import fit_imitating_reln, reln_structure
-from reln.io import figure_writer, json_writer, npz_writer
-from reln.plots import MODEL_LABELS, loss_figure, singular_value_figure, structure_figure
+from reln.identify import Identification, identify
+from reln.imitate import fit_imitating_reln, reln_structure, switching_schedule
+from reln.io import figure_writers, json_writer, npz_writer
+from reln.plots import MODEL_LABELS, loss_figure, representation_figures, singular_value_figure, structure_figure
 from reln.relu import init_relu
 from reln.tasks import Task, contextual_task, xor_task
 from reln.train import Progress, Trajectory
@@ -153,10 +153,36 @@ def _curve_metrics(trajectory: Trajectory) -> dict:
     }
 
 
-def _relu_context_shares(task: Task, relu: Trajectory) -> list[np.ndarray]:
-    """Per seed, ``{contexts: weight share}`` of the ReLU's first hidden layer at the last epoch."""
-    gates, sizes = relu.snapshots["gates_0"][:, -1], relu.snapshots["unit_weight_0"][:, -1]
+def _relu_context_shares(task: Task, relu: Trajectory, layer: int = 0) -> list[np.ndarray]:
+    """Per seed, ``{contexts: weight share}`` of one hidden layer of the ReLU at the last epoch."""
+    gates, sizes = relu.snapshots[f"gates_{layer}"][:, -1], relu.snapshots[f"unit_weight_{layer}"][:, -1]
     return [unit_weight_shares(g, w, task) for g, w in zip(gates, sizes)]
+
+
+def _shares_table(shares: list[dict]) -> list[dict]:
+    patterns = sorted(set().union(*shares), key=lambda s: -np.mean([d.get(s, 0) for d in shares]))
+    return [{"contexts": sorted(p), "weight_share": [d.get(p, 0.0) for d in shares]} for p in patterns]
+
+
+def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_unit_weight: float) -> list[dict]:
+    """Where the gating lives: per hidden layer, weight shares by context pattern and selectivity
+    (units of layer ``l`` weighted by ``||w_in|| ||w_out||`` of that layer, DESIGN.md)."""
+    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
+    entries = []
+    for l in layers:
+        per_seed = [
+            selectivity(identify(
+                task, relu.snapshots[f"hidden_{l}"][s], relu.snapshots[f"unit_weight_{l}"][s], relu.snapshot_epochs,
+                activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
+            ), task.n_contexts)
+            for s in range(relu.loss.shape[0])
+        ]
+        entries.append({
+            "layer": l + 1,
+            "context_weight_shares": _shares_table(_relu_context_shares(task, relu, l)),
+            "selectivity": {kind: [x[kind] for x in per_seed] for kind in SELECTIVITY_CLASSES},
+        })
+    return entries
 
 
 def _explicit_pathways(gdln: GDLN, shares: list[dict] | None) -> list[dict]:
@@ -212,13 +238,14 @@ def compute_metrics(
     shares = None
     if relu is not None:
         shares = _relu_context_shares(task, relu)
-        patterns = sorted(set().union(*shares), key=lambda s: -np.mean([d.get(s, 0) for d in shares]))
-        metrics["relu"] = _curve_metrics(relu) | {
-            "context_weight_shares": [
-                {"contexts": sorted(p), "weight_share": [d.get(p, 0.0) for d in shares]}
-                for p in patterns
-            ],
-        }
+        metrics["relu"] = _curve_metrics(relu) | {"context_weight_shares": _shares_table(shares)}
+        if sum(k.startswith("hidden_") for k in relu.snapshots) > 1:
+            first = identifications[0] if identifications else None
+            metrics["relu"]["layers"] = _layer_metrics(
+                task, relu,
+                activity_threshold=first.activity_threshold if first else 1e-3,
+                min_unit_weight=first.min_unit_weight if first else 1e-2,
+            )
         if identifications is not None:
             per_seed = [selectivity(i, task.n_contexts) for i in identifications]
             metrics["relu"]["selectivity"] = {
@@ -269,23 +296,24 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
 
 
 def run_outputs(run: Run) -> dict:
-    """File name -> writer, for :func:`reln.io.write_all`."""
+    """File name -> writer, for :func:`reln.io.write_all`. Every figure is written as PNG and PDF."""
     config = config_to_dict(run.config) | {"reln_version": package_version()}
     figure = loss_figure(
         {m: t.loss for m, t in run.trajectories.items()},
         title=f"{run.config.name}: {run.task.name}",
         linear_floor=run.task.loss_linear_floor,
+        plateaus={"start, ½‖Y‖² (small init)": run.task.loss_initial},
     )
     writers = {
         "config.json": json_writer(config),
         "results.npz": npz_writer(_arrays(run)),
         "metrics.json": json_writer(run.metrics),
-        "loss.png": figure_writer(figure),
+        **figure_writers("loss", figure),
     }
     for model, gdln in run.gdlns.items():
         trajectory = run.trajectories[model]
         if "singular_values" in trajectory.snapshots:
-            writers[f"{model}_singular_values.png"] = figure_writer(singular_value_figure(
+            writers |= figure_writers(f"{model}_singular_values", singular_value_figure(
                 trajectory.snapshot_epochs, trajectory.snapshots["singular_values"], list(gdln.names),
                 title=f"{run.config.name}: {MODEL_LABELS.get(model, model)}, singular values of each pathway's map",
             ))
@@ -294,5 +322,26 @@ def run_outputs(run: Run) -> dict:
             run.metrics["reln"]["pathways"], run.task.n_contexts,
             title=f"{run.config.name}: ReLN identified from the ReLU network",
         )
-        writers["structure.png"] = figure_writer(structure)
+        writers |= figure_writers("structure", structure)
+    # Outputs, data, MDS and RDM figures of the first seed; a GDLN's by its final gates.
+    gates = {m: (g.gates, g.input_masks, g.output_masks) for m, g in run.gdlns.items()}
+    if "reln" in run.trajectories and "reln" not in run.gdlns and run.identifications is not None:
+        reln, relu = run.config.reln, run.trajectories["relu"]
+        if reln.gating == "switching":  # every ReLU unit gated by the last phase of its schedule
+            schedule = run.metrics.get("reln", {}).get("schedule", {})
+            layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
+            gates["reln"] = ([
+                switching_schedule(
+                    run.task, relu.snapshots[f"gates_{l}"][0], relu.snapshots[f"hidden_{l}"][0],
+                    relu.snapshot_epochs, gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, **schedule,
+                )[1][-1]
+                for l in layers
+            ], None, None)
+        else:  # one pathway per identified context set, in the order imitating_reln builds them
+            sets, _ = reln_structure(run.task, run.identifications)
+            gates["reln"] = (np.stack([run.task.context_mask(c) for c in sets]), None, None)
+    for stem, figure in representation_figures(
+        run.task, run.trajectories, gates, name=run.config.name, seed=run.config.train.seeds[0]
+    ).items():
+        writers |= figure_writers(stem, figure)
     return writers

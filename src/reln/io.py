@@ -75,8 +75,8 @@ def npz_writer(arrays: dict[str, np.ndarray]) -> Writer:
     return write
 
 
-def figure_writer(figure, fmt: str = "png", dpi: int = 130) -> Writer:
-    """A writer of a matplotlib figure; closes the figure once saved."""
+def figure_writer(figure, fmt: str = "png", dpi: int = 130, close: bool = True) -> Writer:
+    """A writer of a matplotlib figure; closes the figure once saved (unless ``close`` is False)."""
 
     def write(path: Path) -> None:
         import matplotlib.pyplot as plt
@@ -84,6 +84,16 @@ def figure_writer(figure, fmt: str = "png", dpi: int = 130) -> Writer:
         try:
             figure.savefig(path, format=fmt, dpi=dpi)
         finally:
-            plt.close(figure)
+            if close:
+                plt.close(figure)
 
     return write
+
+
+def figure_writers(stem: str, figure, formats: tuple[str, ...] = ("png", "pdf"), dpi: int = 130) -> dict[str, Writer]:
+    """Writers of one figure in several formats, ``{stem.png: ..., stem.pdf: ...}``; the last
+    one written closes the figure."""
+    return {
+        f"{stem}.{fmt}": figure_writer(figure, fmt, dpi, close=k == len(formats) - 1)
+        for k, fmt in enumerate(formats)
+    }

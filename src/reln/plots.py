@@ -27,6 +27,7 @@ def loss_figure(
     title: str,
     linear_floor: float | None = None,
     seeds: list[int] | None = None,
+    plateaus: dict[str, float] | None = None,
 ) -> plt.Figure:
     """Loss curves on linear and log scales: every seed faint, the seed mean bold.
 
@@ -36,6 +37,9 @@ def loss_figure(
         linear_floor: the least loss of a linear map, drawn as a dashed line: only gating goes
             below it.
         seeds: seed numbers, for the legend.
+        plateaus: more loss levels to mark, label -> level (e.g. the start ``1/2 ||Y||^2`` of a
+            small initialisation, or a theory's plateau), drawn as dotted lines named in the
+            legend of the log panel.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for ax, scale in zip(axes, ("linear", "log")):
@@ -48,11 +52,18 @@ def loss_figure(
             ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.8, label=MODEL_LABELS.get(model, model) + n)
         if linear_floor is not None:
             ax.axhline(linear_floor, color="0.5", ls="--", lw=1, label=f"best linear map ({linear_floor:.2f})")
+        for k, (name, level) in enumerate((plateaus or {}).items()):
+            ax.axhline(level, color=str(0.35 + 0.15 * (k % 3)), ls=":", lw=1.2, label=f"{name} ({level:.3g})")
         ax.set_yscale(scale)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss  ½‖Ŷ − Y‖²")
         ax.grid(alpha=0.3)
-    axes[0].legend(frameon=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    n_plateaus = len(plateaus or {})
+    split = len(handles) - n_plateaus
+    axes[0].legend(handles[:split], labels[:split], frameon=False)
+    if n_plateaus:
+        axes[1].legend(handles[split:], labels[split:], frameon=False, fontsize=8, loc="lower left")
     axes[1].set_title("log scale", fontsize=10)
     axes[0].set_title("linear scale", fontsize=10)
     fig.suptitle(title)
@@ -173,3 +184,453 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     speed.set_title("context-specific phase (only gating goes below the linear floor)", fontsize=10)
     fig.suptitle(title)
     return fig
+
+
+# --- Outputs, data and representations -------------------------------------------------------
+
+# Contexts have their own palette (colour-blind-safe "Dark2"), apart from the model colours.
+CONTEXT_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+
+
+def context_color(c: int) -> str:
+    """Colour of context ``c`` (0-based) in every representation figure."""
+    return CONTEXT_COLORS[c % len(CONTEXT_COLORS)]
+
+
+def _signed_sqrt_norm(limit: float):
+    """A colour norm centred at zero that stretches small magnitudes (``sign(v) sqrt(|v|)``), so
+    negative, zero and positive entries stay apart even when small: white is exactly zero."""
+    from matplotlib.colors import FuncNorm
+
+    def forward(v):
+        return np.sign(v) * np.sqrt(np.abs(v))
+
+    def inverse(v):
+        return np.sign(v) * v**2
+
+    return FuncNorm((forward, inverse), vmin=-limit, vmax=limit)
+
+
+VALUE_CMAP = "RdBu_r"  # negative blue, zero white, positive red
+
+
+def _value_image(ax, matrix: np.ndarray, limit: float):
+    return ax.imshow(matrix, cmap=VALUE_CMAP, norm=_signed_sqrt_norm(limit), aspect="auto", interpolation="nearest")
+
+
+def _context_groups(context: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(context, first sample, last sample + 1)`` for each run of equal contexts."""
+    edges = np.flatnonzero(np.diff(context)) + 1
+    starts, stops = np.r_[0, edges], np.r_[edges, len(context)]
+    return [(int(context[a]), int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+def _sample_axis(ax, context: np.ndarray, *, labels: bool = True, axis: str = "x", line_color: str = "0.15") -> None:
+    """Samples grouped by context: separators between groups, ``context c`` (1-based) centred
+    under each group."""
+    groups = _context_groups(context)
+    for _, a, _ in groups[1:]:
+        (ax.axvline if axis == "x" else ax.axhline)(a - 0.5, color=line_color, lw=1.0)
+    ticks = [(a + b - 1) / 2 for _, a, b in groups]
+    names = [f"ctx {c + 1}" if len(groups) > 4 else f"context {c + 1}" for c, _, _ in groups] if labels else []
+    if axis == "x":
+        ax.set_xticks(ticks, names if labels else [""] * len(ticks), fontsize=8)
+        ax.tick_params(axis="x", length=0)
+    else:
+        ax.set_yticks(ticks, names if labels else [""] * len(ticks), fontsize=8)
+        ax.tick_params(axis="y", length=0)
+
+
+def _row_blocks(ax, blocks, *, labels: bool = True) -> None:
+    """Output rows grouped into blocks (common, context 1, ...): separators and block names."""
+    blocks = list(blocks or [])
+    for _, start, _ in blocks[1:]:
+        ax.axhline(start - 0.5, color="0.15", lw=0.8)
+    ticks = [(a + b - 1) / 2 for _, a, b in blocks]
+    ax.set_yticks(ticks, [name for name, _, _ in blocks] if labels else [""] * len(ticks), fontsize=8)
+    ax.tick_params(axis="y", length=0)
+
+
+def figure_epochs(loss: np.ndarray, snapshot_epochs: np.ndarray, fractions=(0.9, 0.5, 0.1)) -> list[int]:
+    """Epochs worth showing: the first snapshot epochs at which ``loss`` (one seed) has fallen
+    below each fraction of its initial value (leaving the first plateau, halfway, nearly done),
+    and the last epoch. Fractions never reached are skipped; duplicates dropped."""
+    epochs = np.asarray(snapshot_epochs)
+    chosen = []
+    for f in fractions:
+        below = np.flatnonzero(loss < f * loss[0])
+        if below.size:
+            chosen.append(int(epochs[np.searchsorted(epochs, below[0]).clip(0, len(epochs) - 1)]))
+    chosen.append(int(epochs[-1]))
+    return sorted(set(chosen))
+
+
+def output_figure(
+    outputs: dict[str, tuple[np.ndarray, np.ndarray]],
+    target: np.ndarray,
+    context: np.ndarray,
+    *,
+    title: str,
+    output_blocks=None,
+) -> plt.Figure:
+    """Network outputs ``(n_out, P)`` at a few epochs, the target at the right of every row.
+
+    A model recorded at several epochs gets a row of its own, one column per epoch; models known
+    at their final epoch only share a row ("final epoch"), one panel each. One diverging colour
+    map for every panel (blue negative, white zero, red positive; symmetric limits shared by all
+    panels; small values stretched, see :func:`_signed_sqrt_norm`), samples grouped by context,
+    output rows by block.
+
+    Args:
+        outputs: model -> ``(epochs (k,), matrices (k, n_out, P))``, ``k >= 1``.
+        target: ``Y`` ``(n_out, P)``.
+        context: ``(P,)`` context of every sample.
+        output_blocks: ``(name, start, stop)`` row blocks of ``Y``.
+    """
+    timelines = {m: v for m, v in outputs.items() if len(v[0]) > 1}
+    finals = {m: v for m, v in outputs.items() if len(v[0]) == 1}
+    columns = sorted({int(e) for epochs, _ in timelines.values() for e in epochs})
+    n_cols = max(len(columns), 1 if finals else 0, min(len(finals), 4))
+    # rows: ("timeline", model) or ("final", [models])
+    rows: list[tuple[str, object]] = [("timeline", m) for m in timelines]
+    packed = list(finals)
+    rows += [("final", packed[i: i + n_cols]) for i in range(0, len(packed), n_cols)]
+    limit = max([float(np.abs(target).max())] + [float(np.abs(m).max()) for _, m in outputs.values()] + [1e-12])
+    n_out, P = target.shape
+    width = min(2.0, max(1.0, 0.07 * P + 0.4))
+    height = min(2.8, max(0.9, 0.04 * n_out + 0.5))
+    fig, axes = plt.subplots(
+        len(rows), n_cols + 1, figsize=(2.3 + width * (n_cols + 1), 0.9 + (height + 0.25) * len(rows)),
+        squeeze=False, constrained_layout=True,
+    )
+    last_row = len(rows) - 1
+    for r, (kind, what) in enumerate(rows):
+        if kind == "timeline":
+            epochs, matrices = timelines[what]
+            by_epoch = {int(e): m for e, m in zip(epochs, matrices)}
+            panels = [(None if e not in by_epoch else by_epoch[e], f"epoch {e}" if r == 0 else None, None)
+                      for e in columns]
+            label, color = MODEL_LABELS.get(what, what), MODEL_COLORS.get(what, "black")
+        else:
+            panels = [(finals[m][1][0], f"{MODEL_LABELS.get(m, m)}\nepoch {int(finals[m][0][0])}",
+                       MODEL_COLORS.get(m, "black")) for m in what]
+            label, color = "final epoch", "black"
+        for c in range(n_cols):
+            ax = axes[r, c]
+            if c >= len(panels):
+                ax.axis("off")
+                continue
+            matrix, panel_title, panel_color = panels[c]
+            if matrix is None:
+                ax.set_facecolor("0.95")
+                ax.text(0.5, 0.5, "not\nrecorded", ha="center", va="center", fontsize=8, color="0.4",
+                        transform=ax.transAxes)
+                ax.set_xlim(-0.5, P - 0.5)
+                ax.set_ylim(n_out - 0.5, -0.5)
+            else:
+                _value_image(ax, matrix, limit)
+            _sample_axis(ax, context, labels=r == last_row)
+            _row_blocks(ax, output_blocks, labels=c == 0)
+            if panel_title:
+                ax.set_title(panel_title, fontsize=9, color=panel_color or "black")
+        target_ax = axes[r, -1]
+        _value_image(target_ax, target, limit)
+        _sample_axis(target_ax, context, labels=r == last_row)
+        _row_blocks(target_ax, output_blocks, labels=False)
+        if r == 0 or kind == "final":
+            target_ax.set_title("target Y", fontsize=9, fontweight="bold")
+        axes[r, 0].set_ylabel(label, color=color, fontsize=10, fontweight="bold", labelpad=4)
+    image = axes[0, -1].images[0]
+    bar = fig.colorbar(image, ax=axes[:, -1], shrink=0.8, aspect=30, pad=0.02)
+    ticks = [v for v in (-limit, -0.25, 0.0, 0.25, limit) if abs(v) <= limit]
+    bar.set_ticks(ticks, labels=[f"{v:.2g}" for v in ticks])
+    bar.ax.tick_params(labelsize=8)
+    bar.set_label("output value (colour ∝ sign·√|value|)", fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def dataset_figure(task, *, title: str) -> plt.Figure:
+    """The dataset as the paper's Figure 3 draws it: inputs ``X`` above targets ``Y``, one column
+    per sample, samples grouped by context (numbered from 1), rows labelled (items, contexts;
+    common and per-context target blocks). Same colour map as the output figure.
+
+    Args:
+        task: a :class:`reln.tasks.Task` (``X``, ``Y``, ``context``, ``item``, ``item_inputs``,
+            ``output_blocks``).
+    """
+    X, Y, context = np.asarray(task.X), np.asarray(task.Y), np.asarray(task.context)
+    limit = float(max(np.abs(X).max(), np.abs(Y).max(), 1e-12))
+    P = X.shape[1]
+    width = min(9.0, max(4.0, 0.22 * P + 2.0))
+    height = min(9.0, max(3.0, 0.09 * (X.shape[0] + Y.shape[0]) + 1.6))
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(width, height), sharex=True, constrained_layout=True,
+        gridspec_kw={"height_ratios": [max(X.shape[0], 3), max(Y.shape[0], 3)]},
+    )
+    image = _value_image(top, X, limit)
+    _value_image(bottom, Y, limit)
+    items = np.asarray(task.item_inputs, bool)
+    n_items = int(items.sum())
+    if 0 < n_items < X.shape[0]:
+        top.axhline(n_items - 0.5, color="0.15", lw=0.8)
+        names = [("items", 0, n_items), ("contexts", n_items, X.shape[0])]
+        _row_blocks(top, names)
+    top.set_title("input X (item one-hot, context one-hot)", fontsize=10)
+    _sample_axis(top, context, labels=False)
+    _row_blocks(bottom, task.output_blocks)
+    _sample_axis(bottom, context)
+    bottom.set_title("target Y", fontsize=10)
+    # the item of every sample, 1-based, as minor ticks
+    bottom.set_xticks(np.arange(P), minor=True)
+    if P <= 48:
+        bottom.set_xticklabels([str(int(i) + 1) for i in task.item], minor=True, fontsize=6)
+        bottom.tick_params(axis="x", which="minor", pad=1, length=2)
+        bottom.tick_params(axis="x", which="major", pad=10)
+    bottom.set_xlabel("sample (item number; grouped by context)", fontsize=9)
+    bar = fig.colorbar(image, ax=[top, bottom], shrink=0.6, aspect=30, pad=0.02)
+    bar.ax.tick_params(labelsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _coinciding(points: np.ndarray, context: np.ndarray, radius: float) -> list[list[int]]:
+    """Groups of samples of one context whose points lie within ``radius`` of the group's first
+    (greedy, in sample order): drawn as one dot so that item labels never overlap."""
+    groups: list[list[int]] = []
+    for p in range(len(points)):
+        for group in groups:
+            q = group[0]
+            if context[q] == context[p] and np.hypot(*(points[p] - points[q])) <= radius:
+                group.append(p)
+                break
+        else:
+            groups.append([p])
+    return groups
+
+
+def mds_figure(
+    trajectories: dict[str, tuple[np.ndarray, np.ndarray]],
+    context: np.ndarray,
+    item: np.ndarray,
+    *,
+    title: str,
+    notes: dict[str, str] | None = None,
+) -> plt.Figure:
+    """MDS trajectories of hidden representations: one panel per model.
+
+    Each sample is a line from its first to its last snapshot, coloured by context; dots grow
+    and darken with time; the last snapshot is a large dot with the item number (1-based). A
+    model with a single snapshot (final parameters only) is drawn as dots. Samples of a context
+    whose last points nearly coincide share one dot, labelled with all their items.
+
+    Args:
+        trajectories: model -> ``(epochs (T,), points (T, P, 2))``.
+        context, item: ``(P,)`` 0-based context and item of every sample.
+        notes: model -> a note for its panel title.
+    """
+    notes = notes or {}
+    n = len(trajectories)
+    columns = min(n, 3)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 5.2 * rows + 0.6), squeeze=False,
+                             constrained_layout=True)
+    big = len(context) <= 40
+    for ax, (model, (epochs, points)) in zip(axes.flat, trajectories.items()):
+        T = points.shape[0]
+        fade = np.linspace(0.15, 0.9, T) if T > 1 else np.array([0.9])
+        sizes = np.linspace(6, 22, T) if T > 1 else np.array([22.0])
+        for p in range(points.shape[1]):
+            color = context_color(int(context[p]))
+            if T > 1:
+                ax.plot(points[:, p, 0], points[:, p, 1], color=color, lw=0.8, alpha=0.5, zorder=1)
+                ax.scatter(points[:-1, p, 0], points[:-1, p, 1], s=sizes[:-1], color=color, alpha=fade[:-1],
+                           linewidths=0, zorder=2)
+        # last snapshot: samples of a context that (nearly) coincide share one dot and one label
+        extent = float(np.ptp(points.reshape(-1, 2), axis=0).max()) or 1.0
+        origin = points[0].mean(axis=0)  # the representations grow outwards from here
+        for members in _coinciding(points[-1], context, 0.045 * extent):
+            color = context_color(int(context[members[0]]))
+            x, y = points[-1, members].mean(axis=0)
+            ax.scatter(x, y, s=110 if big else 30, color=color, edgecolors="white", linewidths=0.6, zorder=3)
+            if not big:
+                continue
+            names = sorted(int(item[p]) + 1 for p in members)
+            if len(names) == 1:
+                ax.text(x, y, str(names[0]), ha="center", va="center", fontsize=6.5, color="white",
+                        fontweight="bold", zorder=4)
+            else:
+                outward = np.array([x, y]) - origin  # label beyond the dot, where the paths do not go
+                outward = outward / (np.hypot(*outward) or 1.0)
+                ax.annotate(",".join(map(str, names)), (x, y), xytext=tuple(11 * outward), textcoords="offset points",
+                            ha="center", va="center", fontsize=7, color=color, fontweight="bold", zorder=4)
+        span = f"epochs {int(epochs[0])} … {int(epochs[-1])}, {T} snapshots" if T > 1 else f"epoch {int(epochs[-1])}"
+        note = f"\n{notes[model]}" if model in notes else ""
+        ax.set_title(f"{MODEL_LABELS.get(model, model)}\n{span}{note}", fontsize=9,
+                     color=MODEL_COLORS.get(model, "black"))
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.margins(0.08)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", ls="-", lw=0.8, color=context_color(c), label=f"context {c + 1}")
+               for c in sorted(set(int(c) for c in context))]
+    handles.append(Line2D([], [], marker="o", ls="", color="0.6", ms=3, label="earlier (small, faint)"))
+    handles.append(Line2D([], [], marker="o", ls="", color="0.3", ms=9, label="last (item number)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2 * columns + 1), frameon=False,
+               fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def rdm_figure(
+    rdms: dict[str, np.ndarray],
+    context: np.ndarray,
+    *,
+    title: str,
+    metric: str = "1 − Pearson r",
+    notes: dict[str, str] | None = None,
+) -> plt.Figure:
+    """Representational dissimilarity matrices ``(P, P)``, one panel per model, on one colour
+    scale (``0`` to the largest entry), samples grouped by context on both axes.
+
+    Args:
+        rdms: model (or e.g. ``"target"``) -> ``(P, P)``.
+        metric: the distance, for the colour bar.
+        notes: model -> a note for its panel title.
+    """
+    notes = notes or {}
+    n = len(rdms)
+    columns = min(n, 3)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns + 0.8, 3.4 * rows + 0.5), squeeze=False,
+                             constrained_layout=True)
+    top = max(float(np.max(d)) for d in rdms.values()) or 1.0
+    image = None
+    for k, (ax, (model, matrix)) in enumerate(zip(axes.flat, rdms.items())):
+        image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=top, interpolation="nearest")
+        _sample_axis(ax, context, axis="x", line_color="white", labels=k + columns >= n)  # no panel below
+        _sample_axis(ax, context, axis="y", line_color="white", labels=k % columns == 0)
+        label = MODEL_LABELS.get(model, model)
+        note = f"\n{notes[model]}" if model in notes else ""
+        ax.set_title(label + note, fontsize=9, color=MODEL_COLORS.get(model, "black"))
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes, shrink=0.75, aspect=30, pad=0.02)
+        bar.set_label(metric, fontsize=9)
+        bar.ax.tick_params(labelsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _last_hidden_key(snapshots: dict) -> str | None:
+    layers = sorted(int(k.split("_")[1]) for k in snapshots if k.startswith("hidden_"))
+    return f"hidden_{layers[-1]}" if layers else None
+
+
+def representation_figures(
+    task,
+    trajectories: dict,
+    gdln_gates: dict[str, tuple],
+    *,
+    name: str,
+    seed: int = 0,
+    mds_snapshots: int = 12,
+) -> dict[str, plt.Figure]:
+    """The output, dataset, MDS and RDM figures of a run, for its first seed (index 0).
+
+    Where each picture comes from:
+
+    * ReLU network: its snapshots (``output``, and the last hidden layer ``hidden_l``), at the
+      epochs of :func:`figure_epochs` for the outputs, every snapshot (subsampled) for MDS.
+    * GDLN models (``gdln_gates``): the hidden layer computed from the final parameters with the
+      gates in force at the end (:func:`reln.representation.gdln_hidden`,
+      :func:`reln.representation.unit_gated_hidden`), since GDLN runs keep no hidden snapshots;
+      the output at the chosen epochs from ``output`` or pathway ``maps`` snapshots
+      (:func:`reln.representation.outputs_from_maps`) when the trajectory has them, else at the
+      final epoch from the final parameters. With no hidden trajectory they have an
+      RDM panel but no MDS panel: a single final-epoch embedding, on axes of its own, says
+      less than the RDM does.
+    * Other models (e.g. a theory without weights) are left out.
+
+    Args:
+        task: the :class:`reln.tasks.Task`.
+        trajectories: model -> :class:`reln.train.Trajectory` (seeds on axis 0).
+        gdln_gates: GDLN model -> ``(gates, input_masks or None, output_masks or None)`` of its
+            final epoch, for its first seed: ``gates`` is ``(p, P)`` for stacked pathways, or a
+            list of ``(units_l, P)`` per hidden layer for a unit-gated network (ReLU-shaped
+            weights, :func:`reln.representation.unit_gated_hidden`).
+        name: the run's name, for titles.
+        seed: the seed number of index 0, for titles.
+
+    Returns:
+        ``{"outputs": ..., "dataset": ..., "mds": ..., "rdm": ...}`` (without ``mds`` and ``rdm``
+        when no model has a hidden representation).
+    """
+    from reln import representation as rep
+
+    X, Y = np.asarray(task.X, np.float64), np.asarray(task.Y, np.float64)
+    outputs, hidden, mds_notes, trajectories_2d = {}, {}, {}, {}
+    relu = trajectories.get("relu")
+    columns = None
+    if relu is not None and "output" in relu.snapshots:
+        snap = np.asarray(relu.snapshot_epochs)
+        # columns on the epochs every model with output snapshots has, so no panel is off-epoch
+        grid = snap
+        for model in gdln_gates:
+            if model in trajectories and ({"output", "maps"} & set(trajectories[model].snapshots)):
+                grid = np.intersect1d(grid, trajectories[model].snapshot_epochs)
+        columns = figure_epochs(np.asarray(relu.loss[0]), grid if len(grid) else snap)
+        picks = np.searchsorted(snap, columns)
+        outputs["relu"] = (snap[picks], np.asarray(relu.snapshots["output"][0])[picks])
+        key = _last_hidden_key(relu.snapshots)
+        if key is not None:
+            layers = relu.snapshots[key][0]  # (snapshots, units, P)
+            hidden["relu"] = np.asarray(layers[-1], np.float64)
+            path = rep.mds_trajectory(layers, n_snapshots=mds_snapshots)
+            trajectories_2d["relu"] = (snap[path.indices], path.points)
+            n_layers = len([k for k in relu.snapshots if k.startswith("hidden_")])
+            mds_notes["relu"] = f"hidden layer {n_layers} of {n_layers}; 2-D fit: Stress-1 {path.stress:.2f}"
+    for model in [m for m in trajectories if m in gdln_gates]:  # the run's order of models
+        gates, input_masks, output_masks = gdln_gates[model]
+        trajectory = trajectories[model]
+        weights = [np.asarray(w[0]) for w in trajectory.final_params]
+        if weights[0].ndim == 2:  # ReLU-shaped weights, gated unit by unit: gates per hidden layer
+            layer_gates = list(gates) if isinstance(gates, (list, tuple)) else [gates]
+            hidden[model] = rep.unit_gated_hidden(weights, layer_gates, X)
+            final = weights[-1].astype(np.float64) @ hidden[model]
+        else:  # stacked pathways; a one-hidden-layer schedule may come as a list of one layer
+            gates = gates[0] if isinstance(gates, (list, tuple)) else gates
+            hidden[model] = rep.gdln_hidden(weights, gates, X, input_masks)
+            final = rep.gdln_output(weights, gates, X, input_masks, output_masks)
+        snap = np.asarray(trajectory.snapshot_epochs)
+        picks = None if columns is None else np.unique(np.searchsorted(snap, columns).clip(0, len(snap) - 1))
+        if picks is not None and "output" in trajectory.snapshots:
+            outputs[model] = (snap[picks], np.asarray(trajectory.snapshots["output"][0])[picks])
+        elif picks is not None and "maps" in trajectory.snapshots and not isinstance(gates, (list, tuple)):
+            maps = np.asarray(trajectory.snapshots["maps"][0])[picks]
+            outputs[model] = (snap[picks], rep.outputs_from_maps(maps, gates, X))
+        else:
+            outputs[model] = (np.array([trajectory.loss.shape[1] - 1]), final[None])
+    figures = {"dataset": dataset_figure(task, title=f"{name} data: {task.name}")}
+    if outputs:
+        figures["outputs"] = output_figure(
+            outputs, Y, np.asarray(task.context), output_blocks=task.output_blocks,
+            title=f"{name}: network outputs Ŷ at chosen epochs, seed {seed} (first seed)",
+        )
+    if trajectories_2d:
+        figures["mds"] = mds_figure(
+            trajectories_2d, np.asarray(task.context), np.asarray(task.item), notes=mds_notes,
+            title=f"{name}: MDS of hidden representations\nover training (Euclidean), seed {seed} (first seed)",
+        )
+    if hidden:
+        rdms = {model: rep.rdm(h) for model, h in hidden.items()} | {"target Y": rep.rdm(Y)}
+        figures["rdm"] = rdm_figure(
+            rdms, np.asarray(task.context), notes={m: "last hidden layer, final epoch" for m in hidden},
+            title=f"{name}: representational dissimilarity (1 − Pearson r), seed {seed} (first seed)",
+        )
+    return figures
