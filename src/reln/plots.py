@@ -15,6 +15,20 @@ import numpy as np  # noqa: E402
 MODEL_COLORS = {
     "relu": "#222222", "reln": "#d1495b", "reference": "#edae49", "modular": "#66a182", "theory": "#2e86ab",
 }
+# Models without a fixed colour (candidate GDLNs of a config) take these, in the order they come.
+EXTRA_COLORS = ("#7b3294", "#008837", "#e66101", "#5e3c99", "#a6611a", "#0571b0")
+
+
+def model_color(model: str, models: list[str] | tuple[str, ...] = ()) -> str:
+    """The fixed colour of a built-in model; a candidate's from :data:`EXTRA_COLORS` by its rank
+    among the non-built-in ``models`` of the figure (so one figure never repeats a colour)."""
+    if model in MODEL_COLORS:
+        return MODEL_COLORS[model]
+    extra = [m for m in models if m not in MODEL_COLORS]
+    rank = extra.index(model) if model in extra else 0
+    return EXTRA_COLORS[rank % len(EXTRA_COLORS)]
+
+
 MODEL_LABELS = {
     "relu": "ReLU network", "reln": "ReLN (identified)", "reference": "paper's hand-made ReLN",
     "modular": "modular GDLN", "theory": "theory",
@@ -44,7 +58,7 @@ def loss_figure(
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for ax, scale in zip(axes, ("linear", "log")):
         for model, curves in losses.items():
-            color = MODEL_COLORS.get(model, None)
+            color = model_color(model, list(losses))
             epochs = np.arange(curves.shape[1])
             for curve in curves:
                 ax.plot(epochs, curve, color=color, alpha=0.25, lw=0.8)

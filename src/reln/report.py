@@ -66,8 +66,8 @@ def _spread(values) -> str:
 
 
 def _number(value) -> str:
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 100):
-        return str(int(value))
+    if isinstance(value, int) or abs(value) >= 100:  # epochs and their means: whole numbers read best
+        return f"{value:.0f}"
     if value == 0 or not math.isfinite(value):
         return str(value)
     return f"{value:.3g}" if abs(value) >= 1e-3 else f"{value:.2e}"
