@@ -15,3 +15,17 @@ def test_readme_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "'0.5'" in out and "max" in out and "(0, 1, 2)" in out
+
+
+def test_readme_config_example_is_a_valid_config(tmp_path):
+    from reln.config import load_config
+    from reln.experiments import build_reln, build_task
+
+    blocks = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "the README has no TOML example"
+    path = tmp_path / "example.toml"
+    path.write_text(blocks[0])
+    config = load_config(str(path))
+    task = build_task(config)
+    for model in ("reference", *config.candidates):
+        assert build_reln(config, task, model).gates.shape[1] == task.P
