@@ -19,7 +19,7 @@ from typing import Any
 
 from reln.errors import RelnError
 
-MODELS = ("relu", "reln", "reference", "modular")
+MODELS = ("relu", "reln", "reference", "modular", "theory")
 TASK_KINDS = ("contexts", "xor")
 GATINGS = ("switching", "fixed")
 
@@ -225,6 +225,13 @@ def _validate(config: RunConfig) -> RunConfig:
         raise RelnError("the 'reference' model needs a [reference] table with [[reference.pathways]]")
     if "reference" in models and reference.pathways == "auto":
         raise RelnError("[reference] needs an explicit [[reference.pathways]] list, not 'auto'")
+    if "theory" in models and reln.pathways == "auto":
+        # the theory of a run is the flow of the ReLN identified from each ReLU seed
+        if "relu" not in models:
+            raise RelnError("the theory of an identified ReLN needs the ReLU run: add relu to the models "
+                            "(or give an explicit [[reln.pathways]] list)")
+        if len(relu.hidden) > 1:
+            raise RelnError("the theory describes one-hidden-layer networks; drop 'theory' from the models")
     if "reln" in models and reln.pathways == "auto":
         if "relu" not in models:
             raise RelnError("pathways = 'auto' identifies the ReLN from the ReLU run: add relu to the models")

@@ -139,8 +139,43 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
                     progress=bar(model), **common,
                 )
+        if "theory" in config.models:
+            theory_ids = identifications
+            if theory_ids is None and config.reln.pathways == "auto":
+                relu = trajectories["relu"]
+                theory_ids = [
+                    identify(
+                        task, relu.snapshots["hidden_0"][s], relu.snapshots["unit_weight_0"][s], relu.snapshot_epochs,
+                        activity_threshold=config.reln.identify_threshold, min_unit_weight=config.reln.min_unit_weight,
+                    )
+                    for s in range(len(train.seeds))
+                ]
+            trajectories["theory"], theory_gdln = _theory(config, task, theory_ids)
     metrics = compute_metrics(task, trajectories, gdlns, identifications, build)
+    if "theory" in trajectories:
+        metrics["theory"]["pathways"] = list(theory_gdln.names)
     return Run(config, task, trajectories, gdlns, metrics, identifications)
+
+
+def _theory(config: RunConfig, task: Task, identifications: list[Identification] | None) -> tuple[Trajectory, GDLN]:
+    """The theory's prediction as a trajectory (:mod:`reln.theory.predict`): per ReLU seed from its
+    identified ReLN and initial units, or once from explicit ``[[reln.pathways]]`` and their init law.
+    Snapshots: ``singular_values`` ``(n, snapshots, pathways, r)``; ``final_params``: the maps."""
+    from reln.theory.predict import predict_explicit, predict_identified
+
+    train = config.train
+    if config.reln.pathways == "auto":
+        sizes = (task.n_in, *config.relu.hidden, task.n_out)
+        initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
+        prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
+    else:
+        prediction = predict_explicit(task, build_reln(config, task, "reln"), lr=train.lr, epochs=train.epochs)
+    trajectory = Trajectory(
+        loss=prediction.loss, snapshot_epochs=prediction.snapshot_epochs,
+        snapshots={"singular_values": prediction.singular_values}, final_params=[prediction.final_maps],
+        seconds=prediction.seconds, wall_seconds=float(prediction.seconds.sum()),
+    )
+    return trajectory, prediction.gdln
 
 
 def _curve_metrics(trajectory: Trajectory) -> dict:
@@ -266,6 +301,14 @@ def compute_metrics(
         metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
             metrics[model]["gap_to_relu"] = gap_to_reference(trajectories[model].loss, relu.loss)
+    theory = trajectories.get("theory")
+    if theory is not None:  # one row per ReLU seed (identified ReLN) or one row (explicit pathways)
+        metrics["theory"] = _curve_metrics(theory) | {
+            "singular_values_final": theory.snapshots["singular_values"][:, -1].tolist(),
+        }
+        if relu is not None:
+            rows = theory.loss if len(theory.loss) == len(relu.loss) else np.repeat(theory.loss[:1], len(relu.loss), 0)
+            metrics["theory"]["gap_to_relu"] = gap_to_reference(rows, relu.loss)
     return metrics
 
 
