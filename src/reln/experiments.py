@@ -360,6 +360,12 @@ def run_outputs(run: Run) -> dict:
                 trajectory.snapshot_epochs, trajectory.snapshots["singular_values"], list(gdln.names),
                 title=f"{run.config.name}: {MODEL_LABELS.get(model, model)}, singular values of each pathway's map",
             ))
+    theory = run.trajectories.get("theory")
+    if theory is not None and "singular_values" in theory.snapshots:
+        writers |= figure_writers("theory_singular_values", singular_value_figure(
+            theory.snapshot_epochs, theory.snapshots["singular_values"], run.metrics["theory"]["pathways"],
+            title=f"{run.config.name}: theory, predicted singular values of each identified pathway (one prediction per ReLU seed)",
+        ))
     if run.identifications is not None:
         structure = structure_figure(
             run.metrics["reln"]["pathways"], run.task.n_contexts,
