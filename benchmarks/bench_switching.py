@@ -1,0 +1,73 @@
+"""Speed of the switching ReLN: one unit-gated program for all seeds against one GDLN per seed.
+
+Both train the same thing, bit for bit (``tests/test_unit_gated.py``): the ReLN of the paper's
+three-context task (``contexts-diff``, ReLU 11-700-60, 8001 epochs, float32) whose 700 units are
+gated by the ReLU's checkpoints (:func:`reln.imitate.switching_schedule`).
+
+* ``ours``: :func:`reln.unit_gated.fit_switching_network`: the ReLU's architecture with given
+  gates; each seed's schedule is data of one compiled program, so seeds share the compilation and
+  run on parallel threads.
+* ``baseline``: the plain construction, :func:`reln.imitate.switching_reln` (a GDLN of 700 width-1
+  pathways whose gate schedule is part of the model) trained with :func:`reln.fit.fit_gdln`, one
+  seed after another, each with its own compilation.
+
+The ReLU run that provides the gates is trained once and not timed. Every time is the median of
+``--repeats`` runs, the two methods interleaved within each repeat; the ratio is baseline / ours.
+
+    .venv/bin/python benchmarks/bench_switching.py [--seeds 3] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from reln.config import load_config
+from reln.experiments import build_task
+from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
+from reln.imitate import switching_reln, switching_schedule
+from reln.relu import init_relu
+from reln.unit_gated import fit_switching_network
+
+
+def baseline(task, relu, initial, lr: float) -> np.ndarray:
+    losses = []
+    for s, weights in enumerate(initial):
+        starts, gates = switching_schedule(task, relu.snapshots["gates_0"][s], relu.snapshots["hidden_0"][s], relu.snapshot_epochs)
+        gdln, params = switching_reln(task, starts, gates, weights)
+        run = fit_gdln(task, gdln, init_params=params, singular_values=False, lr=lr,
+                       epochs=int(relu.snapshot_epochs[-1]), seeds=(0,))
+        losses.append(run.loss[0])
+    return np.stack(losses)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    config = load_config("contexts-diff")
+    task, seeds = build_task(config), tuple(range(args.seeds))
+    sizes = (task.n_in, *config.relu.hidden, task.n_out)
+    relu = fit_relu(task, config.relu.hidden, config.relu.init_std, seeds=seeds, epochs=8001, snapshot_every=10)
+    initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in seeds]
+    times = {"ours": [], "baseline": []}
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        ours, _ = fit_switching_network(task, relu, initial, lr=1e-3)
+        times["ours"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        plain = baseline(task, relu, initial, lr=1e-3)
+        times["baseline"].append(time.perf_counter() - start)
+    same = np.array_equal(ours.loss, plain)
+    ours_s, base_s = np.median(times["ours"]), np.median(times["baseline"])
+    print(f"switching ReLN of contexts-diff, {args.seeds} seeds, 8001 epochs, medians of {args.repeats}")
+    print(f"  unit-gated, one program:       {ours_s:6.2f} s  (runs {', '.join(f'{t:.2f}' for t in times['ours'])})")
+    print(f"  GDLN per seed, one by one:     {base_s:6.2f} s  (runs {', '.join(f'{t:.2f}' for t in times['baseline'])})")
+    print(f"  baseline / ours:               {base_s / ours_s:6.2f}x   identical losses: {same}")
+
+
+if __name__ == "__main__":
+    main()
