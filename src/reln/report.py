@@ -85,16 +85,7 @@ def _model_row(label: str, m: dict) -> list[str]:
 
 
 def _paper_row(label: str, numbers: dict) -> list[str]:
-    cells = []
-    for key, _ in COLUMNS:
-        low_high = numbers.get(key)
-        if low_high is None:
-            cells.append("")
-        elif low_high[0] == low_high[1]:
-            cells.append(_number(low_high[0]))
-        else:
-            cells.append(f"{_number(low_high[0])}–{_number(low_high[1])}")
-    return [label, "3"] + cells
+    return [label, "3"] + [_paper_cell(numbers.get(key)) for key, _ in COLUMNS]
 
 
 def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -211,6 +202,45 @@ def _experiment_section(out: Path, name: str) -> str:
     return "<section>" + "".join(parts) + "</section>"
 
 
+def _overview(out: Path, names: Sequence[str]) -> str:
+    """One row per experiment: the headline numbers, ours beside the reference implementation's."""
+    rows = []
+    for name in names:
+        folder = out / name
+        if not (folder / "metrics.json").is_file():
+            continue
+        metrics = json.loads((folder / "metrics.json").read_text())
+        paper = json.loads((folder / "config.json").read_text()).get("paper") or {}
+        relu, reln, theory = metrics.get("relu", {}), metrics.get("reln", {}), metrics.get("theory", {})
+        paper_gap = paper.get("ReLN", {}).get("gap_max")
+        layers = relu.get("layers")
+        mixed = (layers[-1]["selectivity"] if layers else relu.get("selectivity", {})).get("mixed")
+        rows.append([
+            name,
+            _spread(relu.get("epoch_below", {}).get("0.5")),
+            _paper_cell(paper.get("ReLU", {}).get("ep50")),
+            _spread(reln.get("gap_to_relu", {}).get("max")),
+            _paper_cell(paper_gap),
+            _spread(theory.get("gap_to_relu", {}).get("max")),
+            _paper_cell(paper.get("closed-form theory", {}).get("gap_max")),
+            _spread(mixed),
+        ])
+    if not rows:
+        return ""
+    return _table(
+        "At a glance (ours: mean [min–max] over seeds; reference implementation: its range)",
+        ["experiment", "ReLU ep(0.5)", "ref.", "identified ReLN max gap", "ref. hand-made ReLN",
+         "theory max gap", "ref. closed form", "ReLU mixed-selective share (last hidden layer)"],
+        rows,
+    )
+
+
+def _paper_cell(low_high) -> str:
+    if not low_high:
+        return ""
+    return _number(low_high[0]) if low_high[0] == low_high[1] else f"{_number(low_high[0])}–{_number(low_high[1])}"
+
+
 def report_page(out: Path, names: Sequence[str]) -> str:
     """The HTML of ``OUT/index.html`` for the experiments ``names`` written under ``out``."""
     out = Path(out)
@@ -224,5 +254,5 @@ def report_page(out: Path, names: Sequence[str]) -> str:
         "<p>Jarvis, Klein, Rosman &amp; Saxe (ICLR 2025). Every experiment of the paper as a preset of "
         "<code>reln</code>, run over seeds: ReLU networks, the ReLN identified from each of them, the "
         "paper's hand-made ReLN and controls, with the reference implementation's numbers beside ours.</p>"
-        f"<nav>{nav}</nav>{sections}</body></html>"
+        f"<nav>{nav}</nav>{_overview(out, names)}{sections}</body></html>"
     )
