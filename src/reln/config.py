@@ -72,7 +72,8 @@ class RelnConfig:
     it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
     follow the ReLU's checkpoints (``gate_threshold``: a unit is on in a context where its
     activity exceeds that fraction of its peak; ``gate_level = "sample"`` gates it on those samples
-    rather than whole contexts); with ``"fixed"`` they are the final identified
+    rather than whole contexts; per-sample gates are followed until ``fine_until``, by default the
+    ReLU's first drop, :func:`reln.imitate.first_drop_epoch`); with ``"fixed"`` they are the final identified
     context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
     in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """
@@ -83,6 +84,7 @@ class RelnConfig:
     gating: str = "switching"
     gate_threshold: float = 0.1
     gate_level: str = "context"
+    fine_until: int | None = None
     identify_threshold: float = 1e-3
     min_unit_weight: float = 1e-2
 

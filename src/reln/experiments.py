@@ -22,7 +22,9 @@ from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
 from reln.imitate import fit_imitating_reln, reln_structure, switching_schedule
 from reln.io import figure_writers, json_writer, npz_writer
-from reln.plots import MODEL_LABELS, loss_figure, representation_figures, singular_value_figure, structure_figure
+from reln.plots import (
+    MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
+)
 from reln.relu import init_relu
 from reln.tasks import Task, contextual_task, xor_task
 from reln.train import Progress, Trajectory
@@ -128,7 +130,8 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
             initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
-                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, identify_threshold=reln.identify_threshold,
+                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, fine_until=reln.fine_until,
+                identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
         for model in gdln_models(config):
@@ -205,16 +208,20 @@ def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
     layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
     entries = []
     for l in layers:
-        per_seed = [
-            selectivity(identify(
+        found = [
+            identify(
                 task, relu.snapshots[f"hidden_{l}"][s], relu.snapshots[f"unit_weight_{l}"][s], relu.snapshot_epochs,
                 activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
-            ), task.n_contexts)
+            )
             for s in range(relu.loss.shape[0])
         ]
+        per_seed = [selectivity(i, task.n_contexts) for i in found]
+        pathway_shares = [{frozenset(p.contexts): p.weight_share for p in i.pathways} for i in found]
         entries.append({
             "layer": l + 1,
             "context_weight_shares": _shares_table(_relu_context_shares(task, relu, l)),
+            # the identification's groups (activity above activity_threshold of the unit's peak)
+            "pathways": _shares_table(pathway_shares),
             "selectivity": {kind: [x[kind] for x in per_seed] for kind in SELECTIVITY_CLASSES},
         })
     return entries
@@ -346,6 +353,9 @@ def run_outputs(run: Run) -> dict:
         title=f"{run.config.name}: {run.task.name}",
         linear_floor=run.task.loss_linear_floor,
         plateaus={"start, ½‖Y‖² (small init)": run.task.loss_initial},
+        seeds=list(run.config.train.seeds),
+        # deep networks learn in sharp steps whose timing varies by seed: a real run, not the mean
+        bold="nearest" if len(run.config.relu.hidden) > 1 else "mean",
     )
     writers = {
         "config.json": json_writer(config),
@@ -353,6 +363,12 @@ def run_outputs(run: Run) -> dict:
         "metrics.json": json_writer(run.metrics),
         **figure_writers("loss", figure),
     }
+    layers = run.metrics.get("relu", {}).get("layers")
+    if layers:
+        writers |= figure_writers("layers", layer_structure_figure(
+            layers, run.task.n_contexts,
+            title=f"{run.config.name}: where the gating lives, ReLU units by the contexts they are active in",
+        ))
     for model, gdln in run.gdlns.items():
         trajectory = run.trajectories[model]
         if "singular_values" in trajectory.snapshots:
