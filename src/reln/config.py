@@ -111,6 +111,7 @@ class RunConfig:
 
     name: str = "run"
     description: str = ""
+    question: str = ""  # what the experiment tests, for the report
     models: tuple[str, ...] | None = None  # default: relu, reln, and reference when configured
     task: TaskConfig = TaskConfig()
     relu: ReluConfig = ReluConfig()

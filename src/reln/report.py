@@ -160,6 +160,8 @@ def _experiment_section(out: Path, name: str) -> str:
     folder = out / name
     config = json.loads((folder / "config.json").read_text())
     parts = [f'<h2 id="{html.escape(name)}">{html.escape(name)}</h2>', f"<p>{html.escape(config.get('description', ''))}</p>"]
+    if config.get("question"):
+        parts.append(f"<p><b>What it tests.</b> {html.escape(config['question'])}</p>")
     if (folder / "sweep.json").is_file():
         entries = json.loads((folder / "sweep.json").read_text())
         rows = [[
