@@ -42,6 +42,7 @@ def loss_figure(
     linear_floor: float | None = None,
     seeds: list[int] | None = None,
     plateaus: dict[str, float] | None = None,
+    bold: str = "mean",
 ) -> plt.Figure:
     """Loss curves on linear and log scales: every seed faint, the seed mean bold.
 
@@ -54,7 +55,12 @@ def loss_figure(
         plateaus: more loss levels to mark, label -> level (e.g. the start ``1/2 ||Y||^2`` of a
             small initialisation, or a theory's plateau), drawn as dotted lines named in the
             legend of the log panel.
+        bold: ``"mean"`` draws the seed mean bold; ``"nearest"`` draws bold the seed whose curve is
+            nearest the mean (least mean squared distance), the paper's style for the depth
+            figure: a real run, whose sharp steps a mean over seeds would smear.
     """
+    if bold not in ("mean", "nearest"):
+        raise ValueError(f"bold must be 'mean' or 'nearest', got {bold!r}")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for ax, scale in zip(axes, ("linear", "log")):
         for model, curves in losses.items():
@@ -62,8 +68,14 @@ def loss_figure(
             epochs = np.arange(curves.shape[1])
             for curve in curves:
                 ax.plot(epochs, curve, color=color, alpha=0.25, lw=0.8)
-            n = f" (mean of {len(curves)} seeds)" if len(curves) > 1 else ""
-            ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.8, label=MODEL_LABELS.get(model, model) + n)
+            label = MODEL_LABELS.get(model, model)
+            if bold == "nearest":
+                nearest = nearest_to_mean(curves)
+                n = f" (bold: seed {seeds[nearest] if seeds else nearest})" if len(curves) > 1 else ""
+                ax.plot(epochs, curves[nearest], color=color, lw=1.8, label=label + n)
+            else:
+                n = f" (mean of {len(curves)} seeds)" if len(curves) > 1 else ""
+                ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.8, label=label + n)
         if linear_floor is not None:
             ax.axhline(linear_floor, color="0.5", ls="--", lw=1, label=f"best linear map ({linear_floor:.2f})")
         for k, (name, level) in enumerate((plateaus or {}).items()):
@@ -75,12 +87,89 @@ def loss_figure(
     handles, labels = axes[0].get_legend_handles_labels()
     n_plateaus = len(plateaus or {})
     split = len(handles) - n_plateaus
-    axes[0].legend(handles[:split], labels[:split], frameon=False)
+    # deep runs: the bold-seed labels are long and the middle of the panel is full of steps
+    axes[0].legend(handles[:split], labels[:split], frameon=False, **({"loc": "upper right", "bbox_to_anchor": (1, 0.93), "fontsize": 8} if bold == "nearest" else {}))
     if n_plateaus:
         axes[1].legend(handles[split:], labels[split:], frameon=False, fontsize=8, loc="lower left")
     axes[1].set_title("log scale", fontsize=10)
-    axes[0].set_title("linear scale", fontsize=10)
+    axes[0].set_title("linear scale" + ("; faint: every seed, bold: the seed nearest the mean" if bold == "nearest" else ""), fontsize=10)
     fig.suptitle(title)
+    return fig
+
+
+def nearest_to_mean(curves: np.ndarray) -> int:
+    """Index of the row of ``curves`` ``(n, T)`` with the least mean squared distance to the row mean."""
+    curves = np.asarray(curves, dtype=float)
+    return int(np.argmin(((curves - curves.mean(axis=0)) ** 2).mean(axis=1)))
+
+
+def layer_structure_figure(layers: list[dict], n_contexts: int, *, title: str, min_share: float = 0.005) -> plt.Figure:
+    """Where the gating lives in a deep ReLU network: per hidden layer, the share of unit weight
+    in each context pattern (the contexts where a unit is active), and the selectivity classes.
+
+    Args:
+        layers: the ``relu.layers`` entries of ``metrics.json``: ``layer``, ``pathways``
+            (``contexts``, ``weight_share`` per seed, from the identification) and ``selectivity``.
+        n_contexts: K.
+        min_share: patterns below this mean share in every layer are pooled into "other".
+    """
+    patterns: dict[tuple, list] = {}
+    for i, layer in enumerate(layers):
+        for p in layer["pathways"]:
+            patterns.setdefault(tuple(p["contexts"]), [None] * len(layers))[i] = p["weight_share"]
+    def mean(v):
+        return float(np.mean(v)) if v is not None else 0.0
+    rows = sorted(
+        (c for c, v in patterns.items() if max(mean(x) for x in v) >= min_share),
+        key=lambda c: (-len(c), c),
+    )
+    n_layers = len(layers)
+    fig, axes = plt.subplots(
+        1, n_layers + 2, figsize=(2.2 + 2.6 * n_layers + 3.2, 1.4 + 0.3 * len(rows)),
+        gridspec_kw={"width_ratios": [0.35 * n_contexts] + [3] * n_layers + [3.2]}, constrained_layout=True,
+    )
+    grid, bars, summary = axes[0], axes[1:-1], axes[-1]
+    cells = np.zeros((len(rows), n_contexts))
+    for r, c in enumerate(rows):
+        cells[r, list(c)] = 1
+    grid.imshow(cells, cmap="Greys", vmin=0, vmax=1.4, aspect="auto")
+    grid.set_xticks(range(n_contexts), [str(c + 1) for c in range(n_contexts)])
+    grid.set_yticks(range(len(rows)), ["{" + ",".join(str(k + 1) for k in c) + "}" for c in rows])
+    grid.set_xlabel("context")
+    grid.set_title("active in", fontsize=10)
+    for ax, layer, i in zip(bars, layers, range(n_layers)):
+        values = [patterns[c][i] for c in rows]
+        shares = [mean(v) for v in values]
+        colors = [MODEL_COLORS["relu"] if len(c) == n_contexts else MODEL_COLORS["reln"] for c in rows]
+        ax.barh(range(len(rows)), shares, color=colors, alpha=0.75)
+        for r, v in enumerate(values):
+            if v is not None and len(v) > 1:
+                ax.plot(v, [r] * len(v), "o", color="black", ms=2.5)
+            right = max([shares[r]] + list(v if v is not None else []))
+            ax.text(right + 0.03, r, f"{shares[r]:.1%}", va="center", fontsize=7)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_yticks([])
+        ax.set_xlim(0, 1.18)
+        ax.set_xlabel("share of unit weight")
+        ax.set_title(f"hidden layer {layer['layer']}", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    kinds = [k for k in ("common", "mixed", "modular", "silent") if any(k in layer["selectivity"] for layer in layers)]
+    kind_colors = {"common": MODEL_COLORS["relu"], "mixed": MODEL_COLORS["reln"], "modular": MODEL_COLORS["modular"], "silent": "0.8"}
+    left = np.zeros(n_layers)
+    for kind in kinds:
+        width = np.array([np.mean(layer["selectivity"].get(kind, [0.0])) for layer in layers])
+        summary.barh(range(n_layers), width, left=left, color=kind_colors[kind], alpha=0.8, label=kind)
+        for i, (w, l0) in enumerate(zip(width, left)):
+            if w >= 0.06:
+                summary.text(l0 + w / 2, i, f"{w:.0%}", ha="center", va="center", fontsize=7, color="white" if kind != "silent" else "black")
+        left += width
+    summary.set_yticks(range(n_layers), [f"layer {layer['layer']}" for layer in layers])
+    summary.set_ylim(n_layers + 0.4, -0.5)  # a free row at the bottom for the legend
+    summary.set_xlim(0, 1)
+    summary.set_xlabel("share of unit weight (seed mean)")
+    summary.set_title("selectivity", fontsize=10)
+    summary.legend(frameon=False, fontsize=7, loc="lower center", ncol=len(kinds), handlelength=1, columnspacing=0.8)
+    fig.suptitle(title, fontsize=11)
     return fig
 
 

@@ -13,18 +13,34 @@ gradient descent on the total loss.
 The gates of every layer follow :func:`reln.imitate.switching_schedule` at the checkpoints of the
 ReLU run. Each seed's schedule is per-seed *data* of one compiled program
 (:func:`reln.train.train`'s ``data``), so seeds run on parallel threads.
+
+Depth (issue 6, measured on ``depth`` seed 0, ReLU ep(0.5) 12306): every gating rule whose gates
+are held fixed for even 2 epochs leaves the ReLU's 66 plateau ~2000-3000 epochs early and does not
+come back (max gap to the ReLU): context gates .325 (held 100 epochs) / .332 (10); the ReLU's own
+per-sample gates held 10, 5, 2 epochs .332 / .296 / .323; per-epoch gates from the co-trained ReLU
+(:func:`fit_concurrent_network`) with a threshold of .1 or .01 of the unit's peak .51 / .43, or
+with units below 1e-3 of the layer's largest cut off .275; only the ReLU's exact per-epoch gates
+(the ReLU itself) give 0. Why: on the 66 plateau (epochs 6000-9000) the only gates that flip are
+those of small units (below 5e-3 of the largest unit), 5-35 unit-sample pairs in layer 1 and ~10
+in layer 2, switching every 2-3 epochs; from ~10000 ~850 pairs in layer 1 and ~580 in layer 2
+chatter so (pre-activations within ~1e-4 of the unit's scale), units of up to 20% of the largest
+size among them. Gradient descent slides along the ReLU's kink there; a GDLN, with gates fixed
+between refreshes, has no kink to slide on and escapes the plateaus faster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
 from reln.imitate import switching_schedule
 from reln.losses import half_sse
+from reln.relu import relu_forward
 from reln.tasks import Task
 from reln.train import Progress, Trajectory, train
 
@@ -43,6 +59,14 @@ def unit_gated_forward(weights: Sequence, X, gates: Sequence):
     return weights[-1] @ h
 
 
+def per_hidden_layer(value, n_layers: int, what: str) -> list:
+    """Broadcast one value to every hidden layer, or check a per-layer list has ``n_layers`` entries."""
+    values = [value] * n_layers if isinstance(value, (str, int, float)) else list(value)
+    if len(values) != n_layers:
+        raise RelnError(f"{what} needs one value or {n_layers} (one per hidden layer), got {len(values)}: {value!r}")
+    return values
+
+
 def layer_schedules(
     task: Task,
     relu: Trajectory,
@@ -51,10 +75,13 @@ def layer_schedules(
     fine_until: int,
     fine_every: int,
     regroup_every: int,
-    gate_threshold: float,
-    gate_level: str,
+    gate_threshold: float | Sequence[float],
+    gate_level: str | Sequence[str],
+    silent_threshold: float = 1e-3,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The switching schedule of every hidden layer of one ReLU seed.
+
+    ``gate_threshold`` and ``gate_level`` are one value for every layer or one per hidden layer.
 
     Returns:
         ``(phase_starts (n_phases,), [phase_gates (n_phases, units_l, P) per layer])``.
@@ -62,12 +89,14 @@ def layer_schedules(
     layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
     if not layers:
         raise RelnError("the ReLU trajectory has no hidden_l snapshots to read gates from")
+    levels = per_hidden_layer(gate_level, len(layers), "gate_level")
+    thresholds = per_hidden_layer(gate_threshold, len(layers), "gate_threshold")
     starts, gates = None, []
     for l in layers:
         starts, phase_gates = switching_schedule(
             task, relu.snapshots[f"gates_{l}"][seed_index], relu.snapshots[f"hidden_{l}"][seed_index],
             relu.snapshot_epochs, fine_until=fine_until, fine_every=fine_every, regroup_every=regroup_every,
-            gate_threshold=gate_threshold, gate_level=gate_level,
+            gate_threshold=thresholds[l], gate_level=levels[l], silent_threshold=silent_threshold,
         )
         gates.append(phase_gates)
     return starts, gates
@@ -79,11 +108,12 @@ def fit_switching_network(
     relu_initial_weights: Sequence[Sequence[np.ndarray]],
     *,
     lr: float,
-    gate_threshold: float = 0.1,
-    gate_level: str = "context",
+    gate_threshold: float | Sequence[float] = 0.1,
+    gate_level: str | Sequence[str] = "context",
     fine_until: int | None = None,
     fine_every: int | None = None,
     regroup_every: int | None = None,
+    silent_threshold: float = 1e-3,
     x64: bool = False,
     progress: Progress | None = None,
 ) -> tuple[Trajectory, dict]:
@@ -107,7 +137,7 @@ def fit_switching_network(
     schedules = [
         layer_schedules(
             task, relu, s, fine_until=fine_until, fine_every=fine_every, regroup_every=regroup_every,
-            gate_threshold=gate_threshold, gate_level=gate_level,
+            gate_threshold=gate_threshold, gate_level=gate_level, silent_threshold=silent_threshold,
         )
         for s in range(relu.loss.shape[0])
     ]
@@ -130,4 +160,77 @@ def fit_switching_network(
         "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
         "gate_level": gate_level, "layers": len(gates),
         "schedule": {"fine_until": fine_until, "fine_every": fine_every, "regroup_every": regroup_every},
+    }
+
+
+def relu_rule_gates(pre, context_onehot, *, threshold: float, level: str, silent_threshold: float = 1e-3):
+    """The gates :func:`reln.imitate.switching_schedule` reads from one checkpoint, from a layer's
+    pre-activations ``(units, P)`` (JAX, for gates computed during training).
+
+    ``threshold = 0`` with ``level = "sample"`` is the ReLU's own gate ``1[pre > 0]``.
+    """
+    h = jnp.maximum(pre, 0)
+    peak = h.max(axis=1, keepdims=True)
+    on = (h > threshold * peak) & (peak > silent_threshold * h.max())
+    if level == "sample":
+        return on.astype(pre.dtype)
+    in_context = (on.astype(pre.dtype) @ context_onehot.T) > 0  # (units, K)
+    return in_context.astype(pre.dtype) @ context_onehot
+
+
+def fit_concurrent_network(
+    task: Task,
+    relu_initial_weights: Sequence[Sequence[np.ndarray]],
+    *,
+    lr: float,
+    epochs: int,
+    gate_threshold: float | Sequence[float] = 0.0,
+    gate_level: str | Sequence[str] = "sample",
+    fine_until: int = 100,
+    silent_threshold: float = 1e-3,
+    x64: bool = False,
+    progress: Progress | None = None,
+) -> tuple[Trajectory, dict]:
+    """The switching network with gates read from the ReLU at *every* epoch, computed on the fly.
+
+    The ReLU network trains alongside in the same compiled step (gradient descent on
+    ``L_relu(W_relu) + L_gated(W_gated)``: the two parameter sets have independent gradients, so
+    each follows its own gradient descent exactly), and at each epoch ``t`` the gated network's
+    gates are the rule of :func:`reln.imitate.switching_schedule` applied to the ReLU's state at
+    ``t`` (per-sample ``1[pre > 0]`` before ``fine_until``). No checkpoints are stored, so the
+    refresh costs no memory; a step costs about two ReLU steps. With ``gate_level = "sample"``
+    and ``gate_threshold = 0`` the gated network *is* the ReLU (same trajectory to rounding): the
+    rule is then a tautology, useful as the limit the coarser rules are measured against.
+
+    Returns:
+        ``(trajectory, description)``; the trajectory's ``final_params`` are the gated network's.
+    """
+    n_hidden = len(relu_initial_weights[0]) - 1
+    levels = per_hidden_layer(gate_level, n_hidden, "gate_level")
+    thresholds = per_hidden_layer(gate_threshold, n_hidden, "gate_threshold")
+    dtype = np.float64 if x64 else np.float32
+    stacked = [np.stack([np.asarray(w[l]) for w in relu_initial_weights]).astype(dtype) for l in range(n_hidden + 1)]
+    X, Y = task.X.astype(dtype), task.Y.astype(dtype)
+    onehot = (task.context[None, :] == np.arange(task.n_contexts)[:, None]).astype(dtype)
+
+    def objective(params, t):
+        gated, relu = params
+        gates, h = [], X
+        for l, W in enumerate(relu[:-1]):
+            pre = jax.lax.stop_gradient(W) @ h
+            rule = relu_rule_gates(pre, onehot, threshold=thresholds[l], level=levels[l], silent_threshold=silent_threshold)
+            gates.append(jnp.where(t < fine_until, (pre > 0).astype(pre.dtype), rule))
+            h = jnp.maximum(pre, 0)
+        relu_loss = half_sse(relu_forward(relu, X), Y)
+        loss = half_sse(unit_gated_forward(gated, X, gates), Y)
+        return loss + relu_loss, loss
+
+    trajectory = train(
+        objective, [stacked, [w.copy() for w in stacked]], lr=lr, epochs=epochs, snapshot_every=100,
+        progress=progress, epoch_aware=True,
+    )
+    trajectory = dataclasses.replace(trajectory, final_params=trajectory.final_params[0])
+    return trajectory, {
+        "gating": "concurrent", "gate_threshold": gate_threshold, "gate_level": gate_level,
+        "layers": n_hidden, "schedule": {"fine_until": fine_until, "refresh_every": 1},
     }

@@ -1,0 +1,160 @@
+"""Deep ReLU networks and their ReLNs: per-layer structure, the depth figures, the gating rules.
+
+Small deep networks here; the full ``depth`` preset (30001 epochs, ~25 s a seed) is ``slow``.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from reln.config import config_from_dict, load_config, with_overrides
+from reln.experiments import run_experiment, run_outputs
+from reln.fit import RELU_STREAM, fit_relu, seed_rng
+from reln.plots import layer_structure_figure, loss_figure, nearest_to_mean
+from reln.relu import init_relu
+from reln.tasks import contextual_task
+from reln.unit_gated import fit_concurrent_network, fit_switching_network, per_hidden_layer, relu_rule_gates
+from reln.errors import RelnError
+
+
+def test_nearest_to_mean_picks_the_middle_run():
+    t = np.linspace(0, 1, 50)
+    curves = np.stack([np.exp(-3 * t), np.exp(-3.6 * t), np.exp(-5 * t), np.exp(-2 * t)])
+    assert nearest_to_mean(curves) == int(np.argmin([np.sum((c - curves.mean(0)) ** 2) for c in curves]))
+    assert nearest_to_mean(curves) in (0, 1)
+
+
+def test_loss_figure_draws_a_real_seed_bold():
+    rng = np.random.default_rng(0)
+    losses = {"relu": 10 * np.exp(-np.linspace(0, 3, 40))[None] + rng.uniform(0, 0.5, (5, 1))}
+    figure = loss_figure(losses, title="depth", seeds=[10, 11, 12, 13, 14], bold="nearest")
+    bold = [line for line in figure.axes[0].lines if line.get_linewidth() > 1.5]
+    assert len(bold) == 1
+    nearest = nearest_to_mean(losses["relu"])
+    np.testing.assert_array_equal(bold[0].get_ydata(), losses["relu"][nearest])
+    assert f"seed {10 + nearest})" in bold[0].get_label()
+    with pytest.raises(ValueError, match="bold"):
+        loss_figure(losses, title="x", bold="median")
+
+
+def test_per_hidden_layer_broadcasts_and_checks_the_length():
+    assert per_hidden_layer("sample", 3, "gate_level") == ["sample"] * 3
+    assert per_hidden_layer([0.0, 0.1], 2, "gate_threshold") == [0.0, 0.1]
+    with pytest.raises(RelnError, match="one per hidden layer"):
+        per_hidden_layer(["sample"], 2, "gate_level")
+
+
+def test_context_rule_gates_whole_contexts_and_sample_rule_is_the_relu_gate():
+    task = contextual_task(4, 3, "hierarchy")
+    onehot = (task.context[None] == np.arange(3)[:, None]).astype(np.float32)
+    pre = np.random.default_rng(1).standard_normal((30, task.P)).astype(np.float32)
+    np.testing.assert_array_equal(relu_rule_gates(pre, onehot, threshold=0.0, level="sample", silent_threshold=0.0), pre > 0)
+    gates = np.asarray(relu_rule_gates(pre, onehot, threshold=0.5, level="context"))
+    for c in range(3):
+        block = gates[:, task.context == c]
+        assert np.all(block == block[:, :1])  # constant within a context
+        on = (np.maximum(pre, 0) > 0.5 * np.maximum(pre, 0).max(1, keepdims=True))[:, task.context == c].any(1)
+        np.testing.assert_array_equal(block[:, 0], on)
+
+
+@pytest.fixture(scope="module")
+def deep_relu():
+    task = contextual_task(4, 3, "hierarchy")
+    hidden, std, seeds = (16, 12), 0.1, (0, 1)
+    with jax.enable_x64(True):
+        relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=300, snapshot_every=10, x64=True)
+    initial = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, *hidden, task.n_out), std) for s in seeds]
+    return task, relu, initial
+
+
+def test_concurrent_gates_of_the_relu_retrace_it(deep_relu):
+    """Gates computed on the fly from the co-trained ReLU at every epoch (sample level, no
+    threshold, no silent cut) make the gated network the ReLU itself."""
+    task, relu, initial = deep_relu
+    with jax.enable_x64(True):
+        gated, description = fit_concurrent_network(task, initial, lr=0.02, epochs=300, silent_threshold=0.0, x64=True)
+    assert description["gating"] == "concurrent" and description["layers"] == 2
+    np.testing.assert_allclose(gated.loss, relu.loss, rtol=1e-9, atol=1e-12 * task.loss_initial)
+    assert [w.shape for w in gated.final_params] == [(2, 16, task.n_in), (2, 12, 16), (2, task.n_out, 12)]
+
+
+def test_concurrent_with_a_coarser_rule_differs_from_the_relu(deep_relu):
+    """The context rule is a different network: it must not retrace the ReLU (the test above is
+    not vacuous)."""
+    task, relu, initial = deep_relu
+    with jax.enable_x64(True):
+        gated, _ = fit_concurrent_network(task, initial, lr=0.02, epochs=300, gate_level="context", gate_threshold=0.1, fine_until=20, x64=True)
+    assert np.abs(gated.loss - relu.loss).max() > 1e-6 * task.loss_initial
+
+
+def test_per_layer_gate_levels_in_the_switching_network(deep_relu):
+    """A list of gate levels applies per hidden layer: sample gates in layer 1 and context gates
+    in layer 2 give a network between the all-sample and the all-context ones."""
+    task, relu, initial = deep_relu
+    runs = {}
+    with jax.enable_x64(True):
+        for name, level in {"sample": "sample", "mixed": ["sample", "context"], "context": "context"}.items():
+            runs[name], description = fit_switching_network(
+                task, relu, initial, lr=0.02, gate_level=level, gate_threshold=0.0, x64=True, regroup_every=10, fine_until=50,
+            )
+            assert description["gate_level"] == level
+    assert not np.allclose(runs["mixed"].loss, runs["sample"].loss)
+    assert not np.allclose(runs["mixed"].loss, runs["context"].loss)
+    with pytest.raises(RelnError, match="gate_level"):
+        fit_switching_network(task, relu, initial, lr=0.02, gate_level=["sample"] * 3)
+
+
+def _small_deep_config(hidden):
+    return config_from_dict({
+        "models": ["relu", "reln"],
+        "task": {"kind": "contexts", "items": 4, "contexts": 3, "structures": "hierarchy", "common": "hierarchy"},
+        "relu": {"hidden": hidden, "init_std": 0.1, "snapshot_every": 10},
+        "reln": {"pathways": "auto", "gating": "switching"},
+        "train": {"lr": 0.02, "epochs": 300, "seeds": [0, 1]},
+    }, name="small-deep")
+
+
+def test_deep_run_reports_every_layer_and_draws_the_layer_figure():
+    run = run_experiment(_small_deep_config([16, 12, 8]))
+    layers = run.metrics["relu"]["layers"]
+    assert [entry["layer"] for entry in layers] == [1, 2, 3]
+    for entry in layers:
+        total = np.sum([p["weight_share"] for p in entry["pathways"]], axis=0) + np.asarray(entry["selectivity"]["silent"])
+        np.testing.assert_allclose(total, 1.0, atol=1e-6)  # pathways and unassigned weight cover the layer
+        kind = {3: "common", 2: "mixed", 1: "modular"}
+        for name in ("common", "mixed", "modular"):
+            want = np.sum([p["weight_share"] for p in entry["pathways"] if kind[len(p["contexts"])] == name] or [[0.0, 0.0]], axis=0)
+            np.testing.assert_allclose(entry["selectivity"][name], want, atol=1e-6)
+    outputs = run_outputs(run)
+    assert "layers.png" in outputs and "loss.png" in outputs
+
+
+def test_one_hidden_layer_run_has_no_layer_figure():
+    run = run_experiment(_small_deep_config([16]))
+    assert "layers" not in run.metrics["relu"]
+    assert "layers.png" not in run_outputs(run)
+
+
+def test_layer_structure_figure_shows_every_layer():
+    layers = [
+        {"layer": 1, "pathways": [{"contexts": [0, 1, 2], "weight_share": [0.99, 1.0]}],
+         "selectivity": {"common": [0.99, 1.0], "mixed": [0.0, 0.0], "modular": [0.0, 0.0], "silent": [0.01, 0.0]}},
+        {"layer": 2, "pathways": [{"contexts": [0, 1, 2], "weight_share": [0.8, 0.7]}, {"contexts": [0, 1], "weight_share": [0.2, 0.3]}],
+         "selectivity": {"common": [0.8, 0.7], "mixed": [0.2, 0.3], "modular": [0.0, 0.0], "silent": [0.0, 0.0]}},
+    ]
+    figure = layer_structure_figure(layers, 3, title="t")
+    titles = [ax.get_title() for ax in figure.axes]
+    assert "hidden layer 1" in titles and "hidden layer 2" in titles and "selectivity" in titles
+
+
+@pytest.mark.slow
+def test_depth_preset_relu_matches_the_reference_and_its_plateaus():
+    """THEORY.md §7.1: ReLU ep(0.5) 11946-12213 (within 5%), plateaus 96 -> 66 -> 30 -> ~12."""
+    config = with_overrides(load_config("depth"), seeds=(0,), models=("relu",))
+    run = run_experiment(config)
+    loss = run.trajectories["relu"].loss[0]
+    assert 0.95 * 11946 <= run.metrics["relu"]["epoch_below"]["0.5"][0] <= 1.05 * 12213
+    assert abs(loss[3000] - 96) < 0.5 and abs(loss[7000] - 66) < 1.5 and abs(loss[15000] - 30) < 2
+    assert loss[-1] < 13
