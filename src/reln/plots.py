@@ -653,6 +653,7 @@ def representation_figures(
     * GDLN models (``gdln_gates``): the hidden layer computed from the final parameters with the
       gates in force at the end (:func:`reln.representation.gdln_hidden`,
       :func:`reln.representation.unit_gated_hidden`), since GDLN runs keep no hidden snapshots;
+      an MDS trajectory when the run records ``hidden_l`` (the switching ReLN does);
       the output at the chosen epochs from ``output`` or pathway ``maps`` snapshots
       (:func:`reln.representation.outputs_from_maps`) when the trajectory has them, else at the
       final epoch from the final parameters. With no hidden trajectory they have an
@@ -711,6 +712,11 @@ def representation_figures(
             hidden[model] = rep.gdln_hidden(weights, gates, X, input_masks)
             final = rep.gdln_output(weights, gates, X, input_masks, output_masks)
         snap = np.asarray(trajectory.snapshot_epochs)
+        key = _last_hidden_key(trajectory.snapshots)
+        if key is not None:  # a model that records its hidden layer (the switching ReLN) gets MDS
+            path = rep.mds_trajectory(trajectory.snapshots[key][0], n_snapshots=mds_snapshots)
+            trajectories_2d[model] = (snap[path.indices], path.points)
+            mds_notes[model] = f"last hidden layer; 2-D fit: Stress-1 {path.stress:.2f}"
         picks = None if columns is None else np.unique(np.searchsorted(snap, columns).clip(0, len(snap) - 1))
         if picks is not None and "output" in trajectory.snapshots:
             outputs[model] = (snap[picks], np.asarray(trajectory.snapshots["output"][0])[picks])

@@ -142,7 +142,8 @@ def train(
         data: a pytree of per-seed constants (seeds on the first axis, like ``params``), passed
             as ``objective(params, t, data)`` and never differentiated or updated: per-seed gate
             schedules, so that seeds with different gates share one compilation and run on
-            parallel threads. Implies ``epoch_aware``.
+            parallel threads. Implies ``epoch_aware``; ``snapshot`` is then called as
+            ``snapshot(params, t, data)`` too.
 
     Returns:
         The :class:`Trajectory`. Results do not depend on the grouping.
@@ -155,11 +156,15 @@ def train(
         raise RelnError(f"the learning rate must be positive and finite, got lr={lr!r}")
     started = time.perf_counter()
     epochs, every = int(epochs), int(min(snapshot_every, epochs))
-    snapshot = snapshot or (lambda p: {})
+    if snapshot is None:
+        snapshot = lambda params, t=None, data=None: {}  # noqa: E731
+    elif data is None:
+        snapshot = (lambda plain: lambda params, t=None, data=None: plain(params))(snapshot)
     n_seeds = jax.tree_util.tree_leaves(params)[0].shape[0]
 
     one_seed = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), params)
-    shapes = jax.eval_shape(snapshot, one_seed)
+    one_data = None if data is None else jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), data)
+    shapes = jax.eval_shape(snapshot, one_seed, jax.ShapeDtypeStruct((), np.int32), one_data)
     schedule = snapshot_schedule(epochs, every)
     bytes_per_seed = len(schedule) * sum(np.prod(s.shape) * s.dtype.itemsize for s in shapes.values())
     groups, n_workers = _seed_groups(n_seeds, bytes_per_seed, seeds_per_group, workers, memory_budget)
@@ -228,13 +233,13 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
         return (params, t + 1, data), loss
 
     def chunk(carry, _):
-        records = snapshot(carry[0])
+        records = snapshot(*carry)
         carry, losses = jax.lax.scan(step, carry, None, length=every)
         return carry, (losses, records)
 
     def block(carry, chunks: int):
         carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
-        return carry, records, (objective(carry[0], epochs, carry[2])[1], snapshot(carry[0]))
+        return carry, records, (objective(carry[0], epochs, carry[2])[1], snapshot(*carry))
 
     cache: dict = {}
 

@@ -148,13 +148,27 @@ def fit_switching_network(
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     phase_starts = jnp.asarray(starts, dtype=jnp.int32)
 
-    def objective(weights, t, layer_gates):
+    def gates_at(t, layer_gates):
         phase = jnp.searchsorted(phase_starts, t, side="right") - 1
-        loss = half_sse(unit_gated_forward(weights, X, [g[phase] for g in layer_gates]), Y)
+        return [g[phase] for g in layer_gates]
+
+    def objective(weights, t, layer_gates):
+        loss = half_sse(unit_gated_forward(weights, X, gates_at(t, layer_gates)), Y)
         return loss, loss
 
+    def snapshot(weights, t, layer_gates):
+        """Hidden activity ``g_l ⊙ (W_l h_{l-1})`` of every layer and the output, for the
+        representation figures (as ``fit_relu`` records them)."""
+        records, h = {}, X
+        for l, (W, g) in enumerate(zip(weights[:-1], gates_at(t, layer_gates))):
+            h = g * (W @ h)
+            records[f"hidden_{l}"] = h
+        records["output"] = weights[-1] @ h
+        return records
+
     trajectory = train(
-        objective, params, lr=lr, epochs=epochs, snapshot_every=max(100, spacing), progress=progress, data=gates,
+        objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=max(100, spacing),
+        progress=progress, data=gates,
     )
     return trajectory, {
         "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
