@@ -11,6 +11,7 @@ import pytest
 
 from reln.config import config_from_dict, load_config, with_overrides
 from reln.experiments import run_experiment, run_outputs
+from reln.io import write_all
 from reln.fit import RELU_STREAM, fit_relu, seed_rng
 from reln.plots import layer_structure_figure, loss_figure, nearest_to_mean
 from reln.relu import init_relu
@@ -116,7 +117,7 @@ def _small_deep_config(hidden):
     }, name="small-deep")
 
 
-def test_deep_run_reports_every_layer_and_draws_the_layer_figure():
+def test_deep_run_reports_every_layer_and_draws_the_layer_figure(tmp_path):
     run = run_experiment(_small_deep_config([16, 12, 8]))
     layers = run.metrics["relu"]["layers"]
     assert [entry["layer"] for entry in layers] == [1, 2, 3]
@@ -127,14 +128,14 @@ def test_deep_run_reports_every_layer_and_draws_the_layer_figure():
         for name in ("common", "mixed", "modular"):
             want = np.sum([p["weight_share"] for p in entry["pathways"] if kind[len(p["contexts"])] == name] or [[0.0, 0.0]], axis=0)
             np.testing.assert_allclose(entry["selectivity"][name], want, atol=1e-6)
-    outputs = run_outputs(run)
-    assert "layers.png" in outputs and "loss.png" in outputs
+    written = {p.name: p for p in write_all(tmp_path, run_outputs(run))}  # writing closes the figures
+    assert written["layers.png"].stat().st_size > 5_000 and "loss.png" in written
 
 
-def test_one_hidden_layer_run_has_no_layer_figure():
+def test_one_hidden_layer_run_has_no_layer_figure(tmp_path):
     run = run_experiment(_small_deep_config([16]))
     assert "layers" not in run.metrics["relu"]
-    assert "layers.png" not in run_outputs(run)
+    assert "layers.png" not in {p.name for p in write_all(tmp_path, run_outputs(run))}
 
 
 def test_layer_structure_figure_shows_every_layer():
