@@ -82,3 +82,43 @@ def selectivity(identification, n_contexts: int) -> dict[str, float]:
         shares[kind] += pathway.weight_share
     shares["silent"] = identification.unassigned_share
     return shares
+
+
+def path_sequence_shares(weights: Sequence[np.ndarray], gates: Sequence[np.ndarray], task: Task) -> dict:
+    """Share of a deep ReLU network's path weight by the sequence of context sets its units have.
+
+    In a network of several hidden layers a pathway of the ReLN is a *sequence* of groups, one per
+    layer (issue: deep ReLNs). A path from the input through units ``j_1, ..., j_L`` to the output
+    carries ``||W_1[j_1, :]|| |W_2[j_2, j_1]| ... |W_L[j_L, j_{L-1}]| ||W_{L+1}[:, j_L]||``, the
+    product of the sizes of its weights (with one hidden layer, the unit size
+    ``||w_in|| ||w_out||`` of DESIGN.md). Each unit is labelled by the contexts in which it is on for
+    at least one item (as :func:`unit_weight_shares`); the path weight is summed over the paths
+    whose units carry the labels ``(a_1, ..., a_L)`` and normalised to 1.
+
+    Args:
+        weights: ``[W_1 (h_1, n_in), ..., W_{L+1} (n_out, h_L)]`` of one seed.
+        gates: per hidden layer, ``(h_l, P)`` on/off patterns of that seed.
+
+    Returns:
+        ``{(frozenset(a_1), ..., frozenset(a_L)): share}``, shares summing to 1.
+    """
+    labels, onehots = [], []
+    for g in gates:
+        active = np.stack([np.asarray(g)[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
+        keys = [frozenset(int(c) for c in np.flatnonzero(row)) for row in active]
+        unique = sorted(set(keys), key=lambda k: (len(k), sorted(k)))
+        labels.append(unique)
+        onehots.append(np.array([[k == u for u in unique] for k in keys], dtype=np.float64))
+    W = [np.abs(np.asarray(w, dtype=np.float64)) for w in weights]
+    flow = np.linalg.norm(weights[0], axis=1)[:, None] * onehots[0]  # (h_1, groups_1)
+    for l in range(1, len(gates)):
+        # (h_l, groups_1 ... groups_{l-1}) -> (h_l, groups_1 ... groups_l)
+        carried = np.tensordot(W[l], flow, axes=(1, 0))
+        flow = carried[..., None] * onehots[l].reshape(onehots[l].shape[0], *([1] * (carried.ndim - 1)), -1)
+    out_norm = np.linalg.norm(weights[-1], axis=0)
+    total = np.tensordot(out_norm, flow, axes=(0, 0))  # (groups_1, ..., groups_L)
+    total = total / total.sum()
+    shares = {}
+    for index in zip(*np.nonzero(total)):
+        shares[tuple(labels[l][i] for l, i in enumerate(index))] = float(total[index])
+    return shares

@@ -14,7 +14,9 @@ from importlib.metadata import PackageNotFoundError, version
 import jax
 import numpy as np
 
-from reln.analysis import SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, selectivity, unit_weight_shares
+from reln.analysis import (
+    SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
+)
 from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
 from reln.errors import RelnError
 from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
@@ -227,6 +229,22 @@ def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
     return entries
 
 
+def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:
+    """The deep ReLU's pathways as sequences of per-layer context sets, by share of path weight
+    (:func:`reln.analysis.path_sequence_shares`), at the last epoch; the ``top`` largest by mean."""
+    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
+    per_seed = [
+        path_sequence_shares(
+            [w[s] for w in relu.final_params], [relu.snapshots[f"gates_{l}"][s, -1] for l in layers], task
+        )
+        for s in range(relu.loss.shape[0])
+    ]
+    keys = sorted(set().union(*per_seed), key=lambda k: -np.mean([d.get(k, 0.0) for d in per_seed]))[:top]
+    return [
+        {"contexts": [sorted(a) for a in key], "weight_share": [d.get(key, 0.0) for d in per_seed]} for key in keys
+    ]
+
+
 def _explicit_pathways(gdln: GDLN, shares: list[dict] | None) -> list[dict]:
     """Pathway entries of an explicit GDLN; weight shares from ReLU units on the same contexts."""
     entries = []
@@ -288,6 +306,7 @@ def compute_metrics(
                 activity_threshold=first.activity_threshold if first else 1e-3,
                 min_unit_weight=first.min_unit_weight if first else 1e-2,
             )
+            metrics["relu"]["path_sequences"] = _path_sequences(task, relu)
         if identifications is not None:
             per_seed = [selectivity(i, task.n_contexts) for i in identifications]
             metrics["relu"]["selectivity"] = {

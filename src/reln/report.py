@@ -156,6 +156,19 @@ def _layer_table(relu: dict) -> str:
     return _table("ReLU weight share by selectivity, per hidden layer", ["layer", *kinds], rows)
 
 
+def _sequence_table(relu: dict) -> str:
+    """The deep ReLU's largest pathways as sequences of per-layer context sets."""
+    sequences = relu.get("path_sequences")
+    if not sequences:
+        return ""
+    name = lambda contexts: "{" + ",".join(str(c + 1) for c in contexts) + "}" if contexts else "silent"  # noqa: E731
+    rows = [[" → ".join(name(c) for c in entry["contexts"]), _spread(entry["weight_share"])] for entry in sequences]
+    return _table(
+        "Pathways as sequences of per-layer groups (contexts a unit is on in, layer by layer): share of path weight",
+        ["layer 1 → … → last layer", "share"], rows,
+    )
+
+
 def _experiment_section(out: Path, name: str) -> str:
     folder = out / name
     config = json.loads((folder / "config.json").read_text())
@@ -197,6 +210,7 @@ def _experiment_section(out: Path, name: str) -> str:
         if "relu" in metrics:
             parts.append(_selectivity_table(metrics["relu"]))
             parts.append(_layer_table(metrics["relu"]))
+            parts.append(_sequence_table(metrics["relu"]))
         for model, section in metrics.items():
             if isinstance(section, dict) and "pathways" in section and model == "reln":
                 parts.append(_pathway_table(section, model))
