@@ -221,7 +221,32 @@ def train(
     )
 
 
-def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int):
+@dataclasses.dataclass
+class _CompiledBlocks:
+    """Compiled blocks of a run, one per (chunks, group size), compiled ahead of time on demand.
+
+    ``uses_lapack`` is set when a compiled program calls LAPACK (``jnp.linalg.svd``, ``eigh``...):
+    such calls hang when two runs execute them at once on the CPU (seen with jax 0.10.2), so the
+    caller then runs groups one at a time.
+    """
+
+    block: Callable
+    cache: dict = dataclasses.field(default_factory=dict)
+    uses_lapack: bool = False
+
+    def __call__(self, chunks: int, example):
+        """The block of ``chunks`` chunks for these (params, data) shapes."""
+        example_params, example_data = example
+        n_seeds = jax.tree_util.tree_leaves(example_params)[0].shape[0]
+        if (chunks, n_seeds) not in self.cache:
+            carry = (example_params, np.zeros(n_seeds, dtype=np.int32), example_data)
+            lowered = jax.jit(jax.vmap(functools.partial(self.block, chunks=chunks))).lower(carry)
+            self.cache[chunks, n_seeds] = lowered.compile()
+            self.uses_lapack = self.uses_lapack or "lapack" in lowered.as_text().lower()
+        return self.cache[chunks, n_seeds]
+
+
+def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int) -> _CompiledBlocks:
     """A factory of compiled blocks: ``chunks`` chunks (each a snapshot, then ``every`` steps),
     then the loss and snapshot of the state the block ends in; vmapped over a group of seeds."""
 
@@ -241,23 +266,7 @@ def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, ep
         carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
         return carry, records, (objective(carry[0], epochs, carry[2])[1], snapshot(*carry))
 
-    cache: dict = {}
-
-    def compiled(chunks: int, example):
-        """The block of ``chunks`` chunks, compiled ahead of time for these (params, data) shapes."""
-        example_params, example_data = example
-        n_seeds = jax.tree_util.tree_leaves(example_params)[0].shape[0]
-        if (chunks, n_seeds) not in cache:
-            carry = (example_params, np.zeros(n_seeds, dtype=np.int32), example_data)
-            lowered = jax.jit(jax.vmap(functools.partial(block, chunks=chunks))).lower(carry)
-            cache[chunks, n_seeds] = lowered.compile()
-            # LAPACK custom calls (jnp.linalg.svd, eigh, ...) hang when two runs execute them at
-            # once on the CPU (seen with jax 0.10.2): such programs run one at a time.
-            compiled.uses_lapack = compiled.uses_lapack or "lapack" in lowered.as_text().lower()
-        return cache[chunks, n_seeds]
-
-    compiled.uses_lapack = False
-    return compiled
+    return _CompiledBlocks(block)
 
 
 def _run_group(block, part, epochs: int, every: int, lr: float, progress: Callable) -> dict:
