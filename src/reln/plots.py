@@ -62,10 +62,13 @@ def loss_figure(
     if bold not in ("mean", "nearest"):
         raise ValueError(f"bold must be 'mean' or 'nearest', got {bold!r}")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    # ~2000 points per curve are more than the panel has pixels; drawing (and the PDF) stays fast
+    keep = {model: _plot_epochs(curves.shape[1]) for model, curves in losses.items()}
+    losses = {model: np.asarray(curves)[:, keep[model]] for model, curves in losses.items()}
     for ax, scale in zip(axes, ("linear", "log")):
         for model, curves in losses.items():
             color = model_color(model, list(losses))
-            epochs = np.arange(curves.shape[1])
+            epochs = keep[model]
             for curve in curves:
                 ax.plot(epochs, curve, color=color, alpha=0.25, lw=0.8)
             label = MODEL_LABELS.get(model, model)
@@ -95,6 +98,12 @@ def loss_figure(
     axes[0].set_title("linear scale" + ("; faint: every seed, bold: the seed nearest the mean" if bold == "nearest" else ""), fontsize=10)
     fig.suptitle(title)
     return fig
+
+
+def _plot_epochs(n: int, points: int = 2000) -> np.ndarray:
+    """About ``points`` evenly spaced epochs of ``0..n-1``, always with the first and the last."""
+    stride = max(1, n // points)
+    return np.unique(np.append(np.arange(0, n, stride), n - 1))
 
 
 def nearest_to_mean(curves: np.ndarray) -> int:
