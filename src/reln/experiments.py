@@ -155,24 +155,34 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                     )
                     for s in range(len(train.seeds))
                 ]
-            trajectories["theory"], theory_gdln = _theory(config, task, theory_ids)
+            trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"))
     metrics = compute_metrics(task, trajectories, gdlns, identifications, build)
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
     return Run(config, task, trajectories, gdlns, metrics, identifications)
 
 
-def _theory(config: RunConfig, task: Task, identifications: list[Identification] | None) -> tuple[Trajectory, GDLN]:
-    """The theory's prediction as a trajectory (:mod:`reln.theory.predict`): per ReLU seed from its
-    identified ReLN and initial units, or once from explicit ``[[reln.pathways]]`` and their init law.
-    Snapshots: ``singular_values`` ``(n, snapshots, pathways, r)``; ``final_params``: the maps."""
-    from reln.theory.predict import predict_explicit, predict_identified
+def _theory(
+    config: RunConfig, task: Task, identifications: list[Identification] | None, relu: Trajectory | None = None
+) -> tuple[Trajectory, GDLN]:
+    """The theory's prediction as a trajectory (:mod:`reln.theory.predict`): per ReLU seed, the
+    identified ReLN's pathways with units switching at the ReLU's checkpoints (weights carried
+    across, from the effective init of its own units), or once from explicit ``[[reln.pathways]]``
+    and their init law. Snapshots: ``singular_values`` ``(n, snapshots, pathways, r)``;
+    ``final_params``: the maps."""
+    from reln.theory.predict import predict_explicit, predict_identified, predict_switching
 
     train = config.train
     if config.reln.pathways == "auto":
         sizes = (task.n_in, *config.relu.hidden, task.n_out)
         initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
-        prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
+        if relu is not None and "hidden_0" in relu.snapshots:
+            prediction = predict_switching(
+                task, identifications, initial, relu.snapshots["hidden_0"], relu.snapshot_epochs,
+                lr=train.lr, epochs=train.epochs, gate_threshold=config.reln.gate_threshold,
+            )
+        else:
+            prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
     else:
         prediction = predict_explicit(task, build_reln(config, task, "reln"), lr=train.lr, epochs=train.epochs)
     trajectory = Trajectory(

@@ -2,11 +2,21 @@
 
 from reln.theory.balanced import FlowResult, integrate_flow
 from reln.theory.correlations import PathwayCorrelations, alignment_report, pathway_correlations
+from reln.theory.deep import balanced_factors, deep_end_to_end_flow
 from reln.theory.flow import effective_initial_maps, end_to_end_flow, flow_loss
-from reln.theory.predict import Prediction, expected_initial_maps, predict_explicit, predict_identified
+from reln.theory.predict import (
+    Prediction, expected_initial_maps, predict_explicit, predict_identified, predict_switching, unit_context_schedule,
+)
+from reln.theory.switching import (
+    SwitchingResult, effective_unit_weights, expected_mode_strength, integrate_switching, perron_sign,
+    relu_effective_unit_weights,
+)
 
 __all__ = [
-    "FlowResult", "PathwayCorrelations", "Prediction", "alignment_report", "effective_initial_maps",
-    "end_to_end_flow", "expected_initial_maps", "flow_loss", "integrate_flow", "pathway_correlations",
-    "predict_explicit", "predict_identified",
+    "FlowResult", "PathwayCorrelations", "Prediction", "SwitchingResult", "alignment_report", "balanced_factors",
+    "deep_end_to_end_flow",
+    "effective_initial_maps", "effective_unit_weights", "end_to_end_flow", "expected_initial_maps",
+    "expected_mode_strength", "flow_loss", "integrate_flow", "integrate_switching", "pathway_correlations",
+    "perron_sign", "predict_explicit", "predict_identified", "predict_switching", "relu_effective_unit_weights",
+    "unit_context_schedule",
 ]

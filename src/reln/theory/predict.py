@@ -1,25 +1,37 @@
 """The theory as a model of a run: predicted loss and singular values, per ReLU seed or from the init law.
 
-Two sources of a prediction, both with no fitted constant:
+Three sources of a prediction, none with a fitted constant:
 
-* :func:`predict_identified`: the ReLN identified from each ReLU seed (one pathway per context set,
-  :func:`reln.imitate.imitating_reln`), started from the *effective* balanced maps of the ReLU's own
-  initial units (:func:`reln.theory.effective_initial_maps`), integrated by the balanced flow
-  (:func:`reln.theory.balanced.integrate_flow`). The structure is the union over seeds, so every
-  seed shares one compilation; a pathway a seed lacks starts at zero and stays there.
+* :func:`predict_switching` (what ``reln run`` uses with a ReLU run): the ReLU's units as balanced
+  linear units grouped into pathways by the contexts they are active in, read from the ReLU's
+  checkpoints every 100 epochs; a unit that switches pathway carries its share of the pathway's
+  map (:mod:`reln.theory.switching`). Started from each unit's effective balanced weights.
+* :func:`predict_identified`: the ReLN identified from each ReLU seed with *fixed* gates (one
+  pathway per context set, :func:`reln.imitate.imitating_reln`), from the effective balanced maps
+  of the ReLU's own initial units (:func:`reln.theory.effective_initial_maps`), integrated by the
+  balanced flow (:func:`reln.theory.balanced.integrate_flow`). The structure is the union over
+  seeds; a pathway a seed lacks starts at zero and stays there.
 * :func:`predict_explicit`: an explicit GDLN and its init law (width ``H``, stds ``sigma_1``,
   ``sigma_2``): each mode starts at its expected effective strength
   ``E[1/4 sum_h (a_h + b_h)^2] = H (sigma_1^2 + sigma_2^2) / 4`` (:func:`expected_initial_maps`).
 
 Measured against the ReLU (``reln run PRESET --models relu,theory``, seeds 0, 1, 2), max / mean
-``gap_to_relu`` and ``loss_final / loss_initial``: contexts-diff .043-.048 / .018, 4.4-4.9e-3;
-contexts-3 .033-.036 / .009, 1.9-2.3e-3; contexts-4 .023-.026 / .004-.006, 1.5e-5; contexts-5
-.047-.059 / .002-.003, 6e-7. On contexts-diff and -3 the largest gap is in the context-specific
-phase, which the theory predicts too slow (and its tail too: 4e-3 of L(0) left at epoch 8001,
-converging to the structure's least-squares optimum later), because the ReLU's context units
-switch their gates during training, starting in the common group with grown weights, which fixed
-gates do not describe. On contexts-4 and -5 it is a timing offset on a drop (epochs 230-720)
-where the ReLU is 5-20 epochs earlier.
+``gap_to_relu`` and ``loss_final / loss_initial``:
+
+================  ==================================  =====================================
+preset            switching (``predict_switching``)   fixed gates (``predict_identified``)
+================  ==================================  =====================================
+contexts-diff     .010-.013 / .002-.003, 1.5-2.3e-4   .043-.048 / .018, 4.4-4.9e-3
+contexts-3        .014-.018 / .004-.007, 1.7-2.7e-4   .033-.036 / .009, 1.9-2.3e-3
+contexts-4        .010-.015 / .004-.006, 0.7-1.5e-5   .023-.026 / .004-.006, 1.5e-5
+contexts-5        .027-.032 / .003-.005, 0.2-2.4e-5   .047-.059 / .002-.003, 6e-7
+================  ==================================  =====================================
+
+With fixed gates the largest gap is in the context-specific phase, predicted too slow: the
+ReLU's context units start in the common group and switch with grown weights. With switching
+units the largest gap is a timing offset on a drop of the common phase (``contexts-5``: epoch
+~600, the theory 5-7 epochs early) or in the context phase (``contexts-diff``, -3: epoch
+2500-2700).
 """
 
 from __future__ import annotations
@@ -38,6 +50,11 @@ from reln.tasks import Task
 from reln.theory.balanced import integrate_flow
 from reln.theory.correlations import PathwayCorrelations, pathway_correlations
 from reln.theory.flow import effective_initial_maps
+from reln.theory.switching import effective_unit_weights, integrate_switching, relu_effective_unit_weights
+
+# The ReLU run's checkpoints (its default ``snapshot_every``) at which the switching theory reads
+# the units' context sets; a coarser snapshot spacing is used as it is.
+SWITCH_EVERY = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +144,123 @@ def predict_identified(
     prediction = _predict(task, gdln, maps, lr=lr, epochs=epochs, snapshot_every=snapshot_every,
                           source="identified ReLN of each ReLU seed, effective init from its units")
     return dataclasses.replace(prediction, seconds=prediction.seconds + setup / len(maps))
+
+
+def unit_context_schedule(
+    task: Task, hidden: np.ndarray, snapshot_epochs: np.ndarray, *, every: int = SWITCH_EVERY,
+    gate_threshold: float = 0.1, silent_threshold: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's context set at the ReLU's checkpoints every ``every`` epochs (from ``t = 0``).
+
+    The rule of :func:`reln.imitate.switching_schedule` at the level of contexts: a unit is on in
+    context ``c`` when its activity on some item of ``c`` exceeds ``gate_threshold`` times its own
+    peak, and off everywhere when its peak is below ``silent_threshold`` times the layer's.
+
+    Args:
+        hidden: ``(snapshots, H, P)`` one seed's post-ReLU activity; ``snapshot_epochs`` theirs.
+
+    Returns:
+        ``(phase_starts (n_phases,), on (n_phases, H, K))`` boolean.
+    """
+    epochs = np.asarray(snapshot_epochs)
+    spacing = int(epochs[1] - epochs[0]) if len(epochs) > 1 else 1
+    every = max(every, spacing)
+    last = int(epochs[-1])
+    index = {int(t): k for k, t in enumerate(epochs)}
+    wanted = [t for t in range(0, max(last, 1), every) if t in index]
+    if not wanted or wanted[0] != 0:
+        raise RelnError(f"the switching theory reads the ReLU's checkpoints every {every} epochs from 0; "
+                        f"the run has snapshots at {epochs[:3].tolist()}...")
+    on = []
+    for t in wanted:
+        h = np.asarray(hidden[index[t]], np.float64)
+        peak = h.max(axis=1, keepdims=True)
+        active = (h > gate_threshold * peak) & (peak > silent_threshold * h.max())
+        on.append(np.stack([active[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1))
+    return np.array(wanted), np.stack(on)
+
+
+def predict_switching(
+    task: Task,
+    identifications: Sequence[Identification],
+    relu_initial_weights: Sequence[Sequence[np.ndarray]],
+    relu_hidden: np.ndarray,
+    snapshot_epochs: np.ndarray,
+    *,
+    lr: float,
+    epochs: int,
+    gate_threshold: float = 0.1,
+    method: str = "gd",
+    early_flow: bool = False,
+    snapshot_every: int = 50,
+) -> Prediction:
+    """Predict each ReLU seed's loss by pathways whose units switch at the ReLU's checkpoints.
+
+    Each unit starts from its effective balanced weights (:func:`effective_unit_weights`, on the
+    always-on correlation ``Y X^T / P``: every unit is active in every context at ``t = 0``) and
+    learns with its context gates read every :data:`SWITCH_EVERY` epochs from the ReLU run
+    (:func:`unit_context_schedule`); a unit that changes pathway carries its share of the
+    pathway's map (:mod:`reln.theory.switching`). Units at zero (grown against the Perron mode) or
+    never on are dropped: they stay exactly zero. The pathways reported (singular values, final
+    maps) are the identified ReLN's context sets (union over seeds); units in another set count in
+    the loss only.
+
+    ``method="gd"`` (default) takes one Euler step per epoch, which *is* gradient descent with
+    learning rate ``lr`` on the balanced units, the algorithm the ReLU is trained with; the
+    gradient flow (``"rk4"``) grows a mode by ``e^rho`` per epoch where gradient descent grows it
+    by ``1 + rho`` (``rho = 2 s / tau``, .055 for the top mode of ``contexts-diff``), so it runs
+    ~3% ahead in time. Measured (seeds 0, 1, 2), max gap to the ReLU ``gd`` / ``rk4``:
+    ``contexts-diff`` .010-.013 / .017-.020, ``contexts-5`` .027-.032 / .037-.042.
+
+    Args:
+        relu_hidden: ``(seeds, snapshots, H, P)`` the ReLU's activity at its checkpoints.
+        snapshot_epochs: the checkpoints' epochs.
+        method: ``"gd"`` or ``"rk4"`` (:func:`reln.theory.integrate_switching`).
+        early_flow: start from :func:`reln.theory.relu_effective_unit_weights` (each unit's own
+            early dynamics, gradient descent when ``method="gd"``) instead of the leading-order
+            rule; measured numbers for both in :mod:`reln.theory.switching`.
+    """
+    if any(len(w) != 2 for w in relu_initial_weights):
+        raise RelnError("the theory describes one-hidden-layer networks; this ReLU network has more layers")
+    start = time.perf_counter()
+    gdln, _ = imitating_reln(task, identifications, relu_initial_weights)
+    sets = [tuple(c) for c in gdln.contexts]
+    yx = task.Y @ task.X.T / task.P
+    runs = []
+    for (w_in, w_out), hidden in zip(relu_initial_weights, relu_hidden):
+        starts, on = unit_context_schedule(task, hidden, snapshot_epochs, gate_threshold=gate_threshold)
+        if early_flow:
+            W1, W2 = relu_effective_unit_weights(task.X, task.Y, w_in, w_out, lr=lr if method == "gd" else None)
+        else:
+            W1, W2 = effective_unit_weights(yx, task.X, w_in, w_out, relu=True)
+        keep = on.any(axis=(0, 2)) & (np.linalg.norm(W1, axis=1) > 0)
+        runs.append((starts, on[:, keep], W1[keep], W2[:, keep]))
+    width = max(1, max(r[1].shape[1] for r in runs))
+    setup = time.perf_counter() - start
+    bits = 2 ** np.arange(task.n_contexts)  # a context set as an integer
+    wanted = np.array([bits[list(c)].sum() for c in sets])
+
+    def integrate(run):
+        starts, on, W1, W2 = run
+        pad = width - W1.shape[0]  # zero units stay zero: one compilation for every seed
+        on = np.pad(on, ((0, 0), (0, pad), (0, 0)))
+        W1, W2 = np.pad(W1, ((0, pad), (0, 0))), np.pad(W2, ((0, 0), (0, pad)))
+        membership = ((on.astype(np.int64) @ bits)[:, None, :] == wanted[None, :, None]).astype(float)
+        return integrate_switching(
+            task.X, task.Y, starts, on[:, :, task.context].astype(float), membership, W1, W2,
+            lr=lr, epochs=epochs, snapshot_every=snapshot_every, method=method, stride=1 if method == "gd" else 5,
+        )
+
+    results = [integrate(run) for run in runs]  # the first compiles, the others reuse it
+    return Prediction(
+        gdln=gdln,
+        loss=np.stack([r.loss for r in results]),
+        snapshot_epochs=results[0].snapshot_epochs,
+        singular_values=np.stack([r.singular_values for r in results]),
+        final_maps=np.stack([r.final_maps for r in results]),
+        seconds=np.array([r.seconds for r in results]) + setup / len(results),
+        source="identified ReLN of each ReLU seed, units switching at its checkpoints, effective init from its units",
+    )
 
 
 def predict_explicit(task: Task, gdln: GDLN, *, lr: float, epochs: int, snapshot_every: int = 10) -> Prediction:

@@ -1,0 +1,331 @@
+"""Pathways whose units switch gates: the balanced flow with weight carried across switches (THEORY.md §2, §7.3).
+
+A one-hidden-layer ReLU network does not keep its pathways fixed. At epoch ~500 all its weight sits
+in units active in every context; units serving the common structure then turn off in one context
+(``contexts-diff``: over epochs ~1000-6000) and *carry their grown weight* into an all-but-one
+pathway. A fixed-gate ReLN whose context pathways start from the initialisation learns the
+context-specific phase too slowly (max gap to the ReLU .043-.048 on ``contexts-diff``, 4e-3 of
+``L(0)`` left at epoch 8001).
+
+**Units carry their share of a balanced pathway.** Take a pathway of ``H`` units with balanced
+factors, ``W_1 = R B`` (``H x n_in``), ``W_2 = A R^T`` with ``A^T A = B B^T`` and ``R`` ``(H x r)``
+with orthonormal columns. Under gradient flow ``tau dW_1/dt = W_2^T G = R A^T G`` and
+``tau dB/dt = A^T G``: ``R`` is constant, and the pathway's map ``W = A B`` follows the balanced
+end-to-end flow of :mod:`reln.theory.flow`. The part of the map carried by a subset ``S`` of units
+is ``A R_S^T R_S B`` at every time, and the units left behind, ``A R_K^T``, ``R_K B``, are balanced
+again (``R_K A^T A R_K^T = R_K B B^T R_K^T``). So when units switch pathway, each pathway hands
+over exactly the map its switching units carry, and the pathways stay balanced flows. Holding
+``R`` for every pathway is holding each unit's balanced weights; that is how it is computed here
+(``W_1``, ``W_2`` of the units, cheaper than per-pathway factors when switches are many).
+
+**Gates.** A unit's context set at each checkpoint of the ReLU run is read as by
+:func:`reln.imitate.switching_schedule` at the level of whole contexts (active in a context when its
+activity on some item exceeds ``gate_threshold`` of its own peak; off everywhere when its peak is
+below ``silent_threshold`` of the layer's); between checkpoints the gates are fixed. The thresholds
+are those of the switching ReLN (``[reln] gate_threshold = 0.1``; ``1e-3``), not set here. Nothing
+else is read from the ReLU run but its initial weights: the weights evolve by the flow alone.
+
+**Initial condition** (:func:`effective_unit_weights`, THEORY.md §2 "Effective pi0"). While the
+weights are small, a unit's projections ``a = v_k . w_in``, ``b = u_k . w_out`` on a mode of
+``Sigma_yx`` obey ``tau d(a+b)/dt = s_k (a+b)``, ``tau d(a-b)/dt = -s_k (a-b)``: the unit becomes
+the balanced unit ``w_in = sum_k c_k v_k``, ``w_out = sum_k c_k u_k`` with ``c_k = (a_k + b_k)/2``.
+For a bias-free ReLU unit one more fact enters: a non-negative ``Sigma_yx`` (non-negative targets
+and inputs) has a Perron mode with ``v_1 . x_i > 0`` on every sample, so a unit with ``c_1 < 0``
+grows along ``-v_1``, turns off on every sample and carries no growth: it starts at zero. On
+``contexts-diff`` such units hold 3% of the ReLU's unit weight at epoch 300. The expected mode
+strength is then ``E[pi_k(0)] = H E[c_k^2 1(c_1 > 0)] = H (sigma_1^2 + sigma_2^2) / 8`` (half the
+linear network's; :func:`expected_mode_strength`).
+
+That rule is the leading order. Exactly, a ReLU unit's gates are random at first (on ~half the
+samples), which slows or speeds its growth before they settle; :func:`relu_effective_unit_weights`
+integrates each unit's own early dynamics (units do not interact while ``E = Y``) and reads the
+effective ``c_k`` off after the gates settle. Against simulated ReLU networks it holds per draw
+within 0.2% (``tests/test_theory_init.py``), and it shows the leading-order law off by the gating
+transient: -6% to -7% (two contexts, equal stds), -3% (three), -23% to +16% for stds ten times apart. Used as the
+initial condition of the switching theory it predicts the presets' first drops *earlier* than the
+leading-order rule (``contexts-diff`` ep(0.5) 829-833 against 849-853, ReLU 837-843) and the max
+gap to the ReLU is .007-.013 / .020-.024 / .029-.034 / .057-.060 on ``contexts-diff`` / 3 / 4 / 5
+(leading order: .010-.013 / .014-.018 / .010-.015 / .027-.032). The later dynamics, with units
+fully on across their contexts, grow faster than the ReLU's units, which are on for only some
+items; the leading-order rule, which starts the units smaller, offsets this. Which of the two a
+run uses is :func:`reln.theory.predict_switching`'s ``early_flow`` option (default: the
+leading-order rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from reln.theory.balanced import output_basis
+
+
+@dataclasses.dataclass(frozen=True)
+class SwitchingResult:
+    """A predicted trajectory of switching pathways.
+
+    Attributes:
+        loss: ``(epochs + 1,)``.
+        snapshot_epochs: ``(n_snapshots,)``.
+        singular_values: ``(n_snapshots, p, r)`` of each pathway's map (the sum over the units in
+            it at that time), descending.
+        final_maps: ``(p, n_out, n_in)`` the pathways' maps at the last epoch.
+        seconds: wall seconds, compilation included.
+    """
+
+    loss: np.ndarray
+    snapshot_epochs: np.ndarray
+    singular_values: np.ndarray
+    final_maps: np.ndarray
+    seconds: float
+
+
+def perron_sign(yx: np.ndarray, X: np.ndarray) -> float:
+    """``+1`` or ``-1`` orienting the top mode of ``Sigma_yx`` so that ``v_1 . x_i > 0`` on every
+    sample, or ``0`` when no orientation does (then no unit is switched off by the rule below)."""
+    _, _, Vt = np.linalg.svd(yx, full_matrices=False)
+    projections = Vt[0] @ X
+    scale = np.abs(projections).max(initial=0.0)
+    if scale == 0:
+        return 0.0
+    for sign in (1.0, -1.0):
+        if np.all(sign * projections > 1e-12 * scale):
+            return sign
+    return 0.0
+
+
+def effective_unit_weights(
+    yx: np.ndarray, X: np.ndarray, w_in: np.ndarray, w_out: np.ndarray, *, relu: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's balanced weights after the early linear phase (module docstring).
+
+    Args:
+        yx: ``(n_out, n_in)`` the input-output correlation the units first learn from.
+        X: ``(n_in, P)`` the inputs (to orient the Perron mode).
+        w_in: ``(H, n_in)``, ``w_out``: ``(n_out, H)`` the initial weights.
+        relu: whether the units are bias-free ReLU units (those growing against the Perron mode
+            start at zero).
+
+    Returns:
+        ``(W_1 (H, n_in), W_2 (n_out, H))``, balanced unit by unit (``||w_in|| = ||w_out||``) and
+        as a layer (``W_2^T W_2 = W_1 W_1^T``).
+    """
+    U, s, Vt = np.linalg.svd(yx, full_matrices=False)
+    keep = s > 1e-12 * max(s.max(initial=0.0), 1e-300)
+    U, Vt = U[:, keep], Vt[keep]
+    c = 0.5 * (np.asarray(w_in, np.float64) @ Vt.T + np.asarray(w_out, np.float64).T @ U)
+    sign = perron_sign(yx, X) if relu and keep.any() else 0.0
+    if sign:
+        c[sign * c[:, 0] < 0] = 0.0
+    return c @ Vt, U @ c.T
+
+
+def relu_effective_unit_weights(
+    X: np.ndarray, Y: np.ndarray, w_in: np.ndarray, w_out: np.ndarray, *, growth: float = 1e4, steps_per_unit: int = 40,
+    lr: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each ReLU unit's balanced weights after its own early flow, extrapolated back to ``t = 0``.
+
+    While the weights are small the error is ``E = Y`` and the units do not interact: each follows
+
+        tau dw_in/dt = (1/P) sum_i g_i (w_out . y_i) x_i,   tau dw_out/dt = (1/P) sum_i g_i (w_in . x_i) y_i,
+
+    with its own gate ``g_i = 1[w_in . x_i > 0]``. The flow is homogeneous (degree 1), so it is
+    integrated from the unit's initial weights scaled to norm 1 and scaled back. Once a unit's gate
+    has settled on every sample its mode projections obey the linear law, ``(a_k + b_k)(t) =
+    (a_k + b_k)(t_0) e^{s_k (t - t_0)/tau}``; so ``c_k = (a_k + b_k)(T)/2 e^{-s_k T/tau}`` is the
+    strength of the balanced unit that, started at ``t = 0``, is where the ReLU unit is at ``T``.
+    A unit that switched off everywhere stays at its (small) init and gets ``c ~ 0``; one whose
+    random initial gate slowed it gets a smaller ``c`` than ``(a_k + b_k)(0)/2``.
+
+    Args:
+        X: ``(n_in, P)``, ``Y``: ``(n_out, P)`` the task.
+        w_in: ``(H, n_in)``, ``w_out``: ``(n_out, H)`` the initial weights.
+        growth: how far the top mode grows during the early flow, ``T = tau ln(growth)/s_1``
+            (1e4: other modes' share then shrinks by ``growth^{1 - s_k/s_1}``, and gates settle).
+        steps_per_unit: RK4 steps per unit of ``s_1 t/tau`` (the top mode's e-folding time).
+        lr: ``None`` for the gradient flow; a learning rate for gradient descent (one step per
+            epoch, the modes then grow by ``1 + P lr s_k`` per epoch).
+
+    Returns:
+        ``(W_1 (H, n_in), W_2 (n_out, H))`` balanced unit by unit: ``w_in = sum_k c_k v_k``,
+        ``w_out = sum_k c_k u_k``.
+    """
+    X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    P = X.shape[1]
+    U, s, Vt = np.linalg.svd(Y @ X.T / P, full_matrices=False)
+    keep = s > 1e-12 * max(s.max(initial=0.0), 1e-300)
+    U, s, Vt = U[:, keep], s[keep], Vt[keep]
+    w_in, w_out = np.asarray(w_in, np.float64), np.asarray(w_out, np.float64).T  # (H, n_in), (H, n_out)
+    norm = np.sqrt(np.sum(w_in**2, axis=1) + np.sum(w_out**2, axis=1))
+    scale = np.where(norm > 0, norm, 1.0)[:, None]
+    a, b = w_in / scale, w_out / scale
+
+    def velocity(a, b):
+        pre = a @ X
+        g = pre > 0
+        return ((b @ Y) * g) @ X.T / P, (g * pre) @ Y.T / P
+
+    if lr is None:  # gradient flow, time in units of tau
+        T = np.log(growth) / s[0]
+        n = int(np.ceil(steps_per_unit * np.log(growth)))
+        h = T / n
+        for _ in range(n):
+            k1 = velocity(a, b)
+            k2 = velocity(a + 0.5 * h * k1[0], b + 0.5 * h * k1[1])
+            k3 = velocity(a + 0.5 * h * k2[0], b + 0.5 * h * k2[1])
+            k4 = velocity(a + h * k3[0], b + h * k3[1])
+            a = a + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+            b = b + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+        decay = np.exp(-s * T)
+    else:  # gradient descent, one step per epoch: tau = 1/(P lr), modes grow by (1 + P lr s) per epoch
+        rho = P * lr
+        n = int(np.ceil(np.log(growth) / np.log1p(rho * s[0])))
+        for _ in range(n):
+            da, db = velocity(a, b)
+            a, b = a + rho * da, b + rho * db
+        decay = (1 + rho * s) ** -float(n)
+    c = 0.5 * (a @ Vt.T + b @ U) * decay * scale
+    return c @ Vt, U @ c.T
+
+
+def expected_mode_strength(width: int, init_std: tuple[float, float], *, relu: bool) -> float:
+    """``E[pi_k(0)]`` of a pathway of ``width`` units with ``N(0, sigma_1^2)``, ``N(0, sigma_2^2)``
+    input and output weights: ``c_k = (a + b)/2 ~ N(0, (sigma_1^2 + sigma_2^2)/4)``, so
+    ``E[sum_h c_k^2] = H (sigma_1^2 + sigma_2^2)/4`` for linear units, and half of it for ReLU
+    units (only the ``c_1 > 0`` half grow; ``c_k`` and ``c_1`` are independent for ``k > 1``)."""
+    strength = width * (init_std[0] ** 2 + init_std[1] ** 2) / 4
+    return strength / 2 if relu else strength
+
+
+@functools.partial(jax.jit, static_argnames=("stride", "tail", "method"))
+def _integrate(W1, W2, X, Y, unit_gates, membership, step_phase, tau, *, stride, tail, method):
+    """RK4 in the units' weights; losses inside a step by cubic Hermite interpolation (as
+    :mod:`reln.theory.balanced`). ``step_phase`` ``(blocks, steps)``; ``-1`` leaves the state."""
+    P = X.shape[1]
+
+    def axpy(a, x, y):
+        return jax.tree.map(lambda u, v: u + a * v, y, x)
+
+    def velocity(state, g):
+        W1, W2 = state
+        hidden = g * (W1 @ X)
+        E = Y - W2 @ hidden
+        dW1 = ((W2.T @ E) * g) @ X.T / P
+        dW2 = E @ hidden.T / P
+        return (dW1, dW2), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dW1**2) + jnp.sum(dW2**2))
+
+    def rk4(state, f0, g, h):
+        k2 = velocity(axpy(0.5 * h / tau, f0, state), g)[0]
+        k3 = velocity(axpy(0.5 * h / tau, k2, state), g)[0]
+        k4 = velocity(axpy(h / tau, k3, state), g)[0]
+        increment = jax.tree.map(lambda a, b, c, d: (a + 2 * b + 2 * c + d) / 6, f0, k2, k3, k4)
+        return axpy(h / tau, increment, state)
+
+    theta = jnp.arange(stride) / stride
+    h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
+    h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
+
+    def step(carry, phase):
+        state, (f0, L0, dL0), f_phase = carry
+        g = unit_gates[jnp.maximum(phase, 0)]
+        # the velocity at the step's start is the last step's end velocity unless the gates changed
+        f0, L0, dL0 = jax.lax.cond(phase == f_phase, lambda: (f0, L0, dL0), lambda: velocity(state, g))
+        new = axpy(1.0 / tau, f0, state) if method == "gd" else rk4(state, f0, g, stride)
+        f1, L1, dL1 = velocity(new, g)
+        scale = stride / tau
+        losses = h00 * L0 + h10 * scale * dL0 + h01 * L1 + h11 * scale * dL1
+        carry = jax.tree.map(
+            lambda a, b: jnp.where(phase >= 0, a, b), (new, (f1, L1, dL1), phase), (state, (f0, L0, dL0), f_phase)
+        )
+        return carry, losses
+
+    def singular_values(state, phase):
+        W1, W2 = state
+        maps = jnp.einsum("ph,oh,hi->poi", membership[phase], W2, W1)
+        return jnp.linalg.svd(maps, compute_uv=False)
+
+    def block(carry, phases):
+        sv = singular_values(carry[0], jnp.maximum(phases[0], 0))
+        carry, losses = jax.lax.scan(step, carry, phases)
+        return carry, (losses.ravel(), sv)
+
+    first = jnp.maximum(step_phase[0, 0], 0)
+    carry = ((W1, W2), velocity((W1, W2), unit_gates[first]), first)
+    (state, _, _), (losses, sv) = jax.lax.scan(block, carry, step_phase)
+    tail_losses = []
+    for phase in tail[:-1]:  # the last epochs (fewer than a stride), one-epoch steps
+        g = unit_gates[phase]
+        f, L, _ = velocity(state, g)
+        tail_losses.append(L)
+        state = axpy(1.0 / tau, f, state) if method == "gd" else rk4(state, f, g, 1)
+    tail_losses.append(velocity(state, unit_gates[tail[-1]])[1])
+    return state, losses.ravel(), jnp.stack(tail_losses), sv, singular_values(state, tail[-1])
+
+
+def integrate_switching(
+    X: np.ndarray,
+    Y: np.ndarray,
+    phase_starts: np.ndarray,
+    unit_gates: np.ndarray,
+    membership: np.ndarray,
+    W1: np.ndarray,
+    W2: np.ndarray,
+    *,
+    lr: float,
+    epochs: int,
+    method: str = "rk4",
+    stride: int = 5,
+    snapshot_every: int = 10,
+) -> SwitchingResult:
+    """Gradient flow of units whose gates change at given epochs, from balanced weights.
+
+    Args:
+        X: ``(n_in, P)``, ``Y``: ``(n_out, P)``.
+        phase_starts: ``(n_phases,)`` epochs (``0`` first, multiples of ``stride``).
+        unit_gates: ``(n_phases, H, P)`` each unit's gate per phase.
+        membership: ``(n_phases, p, H)`` 0/1, which units form pathway ``p`` in each phase (for
+            the singular values and final maps only; the loss counts every unit).
+        W1: ``(H, n_in)``, ``W2``: ``(n_out, H)`` initial weights (e.g. :func:`effective_unit_weights`).
+        lr: the learning rate described, ``tau = 1 / (P lr)``; ``epochs``: the length.
+        stride: epochs per RK4 step (5: the loss within 3e-5 of ``L(0)`` of a 1-epoch stride on
+            the presets; the fastest rate is below 0.1 per epoch, see :mod:`reln.theory.balanced`).
+        snapshot_every: epochs between singular-value snapshots (rounded to the stride).
+    """
+    start = time.perf_counter()
+    epochs, stride = int(epochs), int(stride)
+    if method not in ("rk4", "gd") or stride < 1 or (method == "gd" and stride != 1):
+        raise ValueError(f"method must be 'rk4' (any stride >= 1) or 'gd' (stride 1), got {method!r}, {stride}")
+    phase_starts = np.asarray(phase_starts, int)
+    if phase_starts[0] != 0 or np.any(np.diff(phase_starts) <= 0) or np.any(phase_starts % stride):
+        raise ValueError(f"phase starts must begin at 0, increase and be multiples of {stride}: {phase_starts[:5]}...")
+    P = X.shape[1]
+    W1, W2 = np.asarray(W1, np.float64), np.asarray(W2, np.float64)
+    Q = output_basis(Y, W2[None], np.ones((1, Y.shape[0])))  # W2's columns stay in span(Y, W2(0))
+    main = epochs - epochs % stride
+    every = stride * max(1, -(-min(int(snapshot_every), max(main, 1)) // stride))
+    steps_per_block = every // stride
+    n_blocks = max(1, -(-main // every))
+    step_starts = np.arange(n_blocks * steps_per_block) * stride
+    step_phase = np.searchsorted(phase_starts, step_starts, side="right") - 1
+    step_phase[step_starts >= main] = -1
+    tail = np.searchsorted(phase_starts, np.arange(main, epochs + 1), side="right") - 1
+    with jax.enable_x64(True):
+        data = [jnp.asarray(a, jnp.float64) for a in (W1, Q.T @ W2, X, Q.T @ Y, unit_gates, membership)]
+        (W1f, W2f), losses, tail_losses, sv, final_sv = jax.device_get(_integrate(
+            *data, jnp.asarray(step_phase.reshape(n_blocks, steps_per_block)), jnp.float64(1.0 / (P * lr)),
+            stride=stride, tail=tuple(int(k) for k in tail), method=method,
+        ))
+    final_maps = np.einsum("ph,oh,hi->poi", membership[tail[-1]], Q @ W2f, W1f)
+    return SwitchingResult(
+        loss=np.concatenate([np.asarray(losses)[:main], np.asarray(tail_losses)]),
+        snapshot_epochs=np.append(np.arange(n_blocks) * every, epochs),
+        singular_values=np.concatenate([np.asarray(sv), np.asarray(final_sv)[None]]),
+        final_maps=final_maps,
+        seconds=time.perf_counter() - start,
+    )
