@@ -13,7 +13,8 @@ are the final epoch's.
 
 Seeds: a group of seeds runs through ``jax.vmap``, and groups run on parallel threads. On a CPU
 the step is bound by the arithmetic of its matrix products, so vmapping seeds gains nothing per
-seed while separate cores do: the default is one seed per group and one thread per core.
+seed while separate cores do: the default is one seed per group and one thread per
+group (up to twice the cores: 3 seeds on 2 cores share them rather than leave one idle).
 
 Time convention: index ``t`` of a trajectory is the state after ``t`` updates; ``loss[0]`` is the
 loss at initialisation (the reference implementation's index ``i`` is our ``t = i + 1``).
@@ -82,13 +83,18 @@ def _blocks(n_chunks: int, target_blocks: int = 20) -> tuple[int, int]:
 def _seed_groups(n_seeds: int, bytes_per_seed: int, group: int | None, workers: int | None, budget: int):
     """Split seeds into vmapped groups and pick how many groups run at once, within the budget.
 
-    Defaults: on a CPU one seed per group and one thread per core; on an accelerator one group.
+    Defaults: on a CPU one seed per group and, up to twice the cores, one thread per group;
+    on an accelerator one group. Every group at once beats one thread per core when the groups do
+    not divide evenly: 3 seeds on 2 cores took 18.4 s instead of 28.0 s (``depth`` ReLU, 30001
+    epochs) and 1.6 s instead of 2.1 s (``contexts-diff``), because no core idles while the last
+    seed runs alone.
     """
     on_cpu = jax.default_backend() == "cpu"
     fits = max(1, budget // max(bytes_per_seed, 1))
     group = max(1, min(group or (1 if on_cpu else n_seeds), n_seeds, fits))
-    workers = workers or ((os.cpu_count() or 1) if on_cpu else 1)
     n_groups = -(-n_seeds // group)
+    cores = os.cpu_count() or 1
+    workers = workers or ((n_groups if n_groups <= 2 * cores else cores) if on_cpu else 1)
     workers = max(1, min(workers, n_groups, fits // group))
     return [list(range(i, min(i + group, n_seeds))) for i in range(0, n_seeds, group)], workers
 
