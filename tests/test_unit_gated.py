@@ -61,3 +61,20 @@ def test_one_hidden_layer_equals_the_switching_reln_gdln():
         gdln, params = switching_reln(task, starts, gates, initial[0])
         reference = fit_gdln(task, gdln, init_params=params, singular_values=False, lr=0.02, epochs=600, seeds=(0,), x64=True)
     np.testing.assert_allclose(gated.loss, reference.loss, rtol=1e-9)
+
+
+def test_pathway_maps_partition_the_output_once_gates_are_whole_contexts():
+    """After the per-sample phase every unit is on in whole contexts, so the recorded output is
+    the sum of the maps of the pathways on in each sample's context."""
+    task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    with jax.enable_x64(True):
+        relu = fit_relu(task, (20,), 0.02, seeds=(3, 4), lr=0.02, epochs=600, snapshot_every=10, x64=True)
+        initial = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, 20, task.n_out), 0.02) for s in (3, 4)]
+        gated, description = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
+    sets = description["pathway_sets"]
+    assert sets and all(0 < len(c) <= 3 for c in sets)
+    for s in range(2):
+        maps, output = gated.snapshots["pathway_maps"][s, -1], gated.snapshots["output"][s, -1]
+        on = np.array([[task.context[i] in c for i in range(task.P)] for c in sets], dtype=float)  # (p, P)
+        rebuilt = sum((maps[p] @ task.X) * on[p] for p in range(len(sets)))
+        np.testing.assert_allclose(rebuilt, output, atol=1e-10)

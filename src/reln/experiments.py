@@ -374,6 +374,20 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The switching ReLN's pathway maps (units grouped by the contexts they are on in, as
+    recorded by :func:`reln.unit_gated.fit_switching_network`), as singular values by pathway name."""
+    reln = run.trajectories.get("reln")
+    sets = run.metrics.get("reln", {}).get("pathway_sets")
+    if reln is None or not sets or "pathway_maps" not in reln.snapshots:
+        return {}
+    values = np.linalg.svd(np.asarray(reln.snapshots["pathway_maps"], np.float64), compute_uv=False)
+    return {
+        "{" + ",".join(str(c + 1) for c in contexts) + "}": (reln.snapshot_epochs, values[:, :, p])
+        for p, contexts in enumerate(sets)
+    }
+
+
 def run_outputs(run: Run) -> dict:
     """File name -> writer, for :func:`reln.io.write_all`. Every figure is written as PNG and PDF."""
     config = config_to_dict(run.config) | {"reln_version": package_version()}
@@ -409,7 +423,9 @@ def run_outputs(run: Run) -> dict:
     if theory is not None and "singular_values" in theory.snapshots:
         writers |= figure_writers("theory_singular_values", singular_value_figure(
             theory.snapshot_epochs, theory.snapshots["singular_values"], run.metrics["theory"]["pathways"],
-            title=f"{run.config.name}: theory, predicted singular values of each identified pathway (one prediction per ReLU seed)",
+            title=f"{run.config.name}: singular values of each identified pathway, predicted by the theory (solid) "
+            "and measured in the trained ReLN (dashed)",
+            measured=_measured_pathway_singular_values(run), measured_label="ReLN (dashed)",
         ))
     if run.identifications is not None:
         structure = structure_figure(

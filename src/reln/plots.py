@@ -222,7 +222,14 @@ def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> pl
 
 
 def singular_value_figure(
-    epochs: np.ndarray, singular_values: np.ndarray, names: list[str], *, title: str, top: int = 4
+    epochs: np.ndarray,
+    singular_values: np.ndarray,
+    names: list[str],
+    *,
+    title: str,
+    top: int = 4,
+    measured: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    measured_label: str = "measured",
 ) -> plt.Figure:
     """Singular values of every pathway's end-to-end map over training, one panel per pathway.
 
@@ -231,6 +238,9 @@ def singular_value_figure(
         singular_values: ``(seeds, snapshots, pathways, k)``; seeds faint, their mean bold.
         names: a label per pathway.
         top: how many of the largest singular values to draw.
+        measured: pathway name -> ``(epochs, (seeds, snapshots, k))`` of another model's pathway
+            of the same name (e.g. the trained ReLN's, beside the theory's), drawn dashed (mean
+            over seeds) in the same colours.
     """
     n = len(names)
     columns = min(n, 4)
@@ -248,6 +258,10 @@ def singular_value_figure(
             for seed in singular_values[:, :, p, k]:
                 ax.plot(epochs, seed, color=colors[k], alpha=0.25, lw=0.7)
             ax.plot(epochs, singular_values[:, :, p, k].mean(axis=0), color=colors[k], lw=1.5, label=f"σ{k + 1}")
+            if measured and names[p] in measured:
+                at, values = measured[names[p]]
+                ax.plot(at, np.asarray(values)[:, :, k].mean(axis=0), color=colors[k], lw=1.2, ls="--",
+                        label=measured_label if k == min(top, singular_values.shape[-1]) - 1 else None)
         ax.set_title(f"pathway {names[p]}", fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[-1]:

@@ -156,14 +156,30 @@ def fit_switching_network(
         loss = half_sse(unit_gated_forward(weights, X, gates_at(t, layer_gates)), Y)
         return loss, loss
 
+    # With one hidden layer, the units on in the same contexts at a time form a pathway of the
+    # ReLN: record each such pathway's end-to-end map, keyed by every context set any unit of any
+    # seed has in any phase, to set against the theory's pathways.
+    bits = 2 ** np.arange(task.n_contexts)
+    in_context = (task.context[None, :] == np.arange(task.n_contexts)[:, None]).astype(dtype)  # (K, P)
+    pathway_sets = []
+    if len(gates) == 1:
+        codes = (np.einsum("sqhp,kp->sqhk", gates[0], in_context) > 0).astype(np.int64) @ bits
+        pathway_sets = [int(c) for c in np.unique(codes) if c > 0]
+
     def snapshot(weights, t, layer_gates):
         """Hidden activity ``g_l ⊙ (W_l h_{l-1})`` of every layer and the output, for the
-        representation figures (as ``fit_relu`` records them)."""
+        representation figures (as ``fit_relu`` records them); with one hidden layer, the map of
+        every pathway (units grouped by the contexts they are on in)."""
         records, h = {}, X
-        for l, (W, g) in enumerate(zip(weights[:-1], gates_at(t, layer_gates))):
+        current = gates_at(t, layer_gates)
+        for l, (W, g) in enumerate(zip(weights[:-1], current)):
             h = g * (W @ h)
             records[f"hidden_{l}"] = h
         records["output"] = weights[-1] @ h
+        if pathway_sets:
+            code = ((current[0] @ in_context.T) > 0).astype(jnp.int32) @ jnp.asarray(bits, dtype=jnp.int32)
+            member = (code[None, :] == jnp.asarray(pathway_sets, dtype=jnp.int32)[:, None]).astype(dtype)
+            records["pathway_maps"] = jnp.einsum("ph,oh,hi->poi", member, weights[1], weights[0])
         return records
 
     trajectory = train(
@@ -173,6 +189,7 @@ def fit_switching_network(
     return trajectory, {
         "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
         "gate_level": gate_level, "layers": len(gates),
+        "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in pathway_sets],
         "schedule": {"fine_until": fine_until, "fine_every": fine_every, "regroup_every": regroup_every},
     }
 
