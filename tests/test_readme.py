@@ -15,6 +15,7 @@ def test_readme_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "'0.5'" in out and "max" in out and "(0, 1, 2)" in out
+    assert "'theory'" in out and "'reference'" in out
 
 
 def test_readme_config_example_is_a_valid_config(tmp_path):

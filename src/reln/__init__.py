@@ -5,7 +5,7 @@ Structured Mixed Selectivity in Feature Learning ReLU Networks" (ICLR 2025).
 """
 
 from reln.analysis import crossing_epochs, epoch_below, gap_to_reference, unit_weight_shares
-from reln.config import RunConfig, load_config, preset_names
+from reln.config import RunConfig, load_config, preset_names, with_overrides
 from reln.errors import RelnError
 from reln.experiments import Run, run_experiment
 from reln.fit import fit_gdln, fit_relu
@@ -22,5 +22,5 @@ __all__ = [
     "fit_imitating_reln", "fit_relu", "gap_to_reference", "identify", "imitating_reln", "gdln_forward", "hierarchy", "init_relu", "load_config",
     "pathway_maps", "pathway_outputs", "preset_names", "relu_forward", "relu_gates",
     "relu_hidden", "ring", "run_experiment", "switching_reln", "switching_schedule", "train",
-    "unit_weight_shares", "xor_task",
+    "unit_weight_shares", "with_overrides", "xor_task",
 ]
