@@ -39,7 +39,7 @@ def test_gd_method_is_gradient_descent_on_the_switching_units():
     sets = np.unique(codes)
     membership = (codes[:, None, :] == sets[None, :, None]).astype(float)
     result = integrate_switching(task.X, task.Y, starts, gates, membership, W1, W2, lr=lr, epochs=epochs,
-                                 method="gd", stride=1, snapshot_every=50)
+                                 method="gd", stride=1, snapshot_every=50, x64=True)
     a, b, losses = W1.copy(), W2.copy(), []
     for t in range(epochs + 1):
         g = gates[np.searchsorted(starts, t, side="right") - 1]

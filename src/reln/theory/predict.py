@@ -36,6 +36,8 @@ units the largest gap is a timing offset on a drop of the common phase (``contex
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -193,6 +195,7 @@ def predict_switching(
     method: str = "gd",
     early_flow: bool = False,
     snapshot_every: int = 50,
+    x64: bool = False,
 ) -> Prediction:
     """Predict each ReLU seed's loss by pathways whose units switch at the ReLU's checkpoints.
 
@@ -219,6 +222,8 @@ def predict_switching(
         early_flow: start from :func:`reln.theory.relu_effective_unit_weights` (each unit's own
             early dynamics, gradient descent when ``method="gd"``) instead of the leading-order
             rule; measured numbers for both in :mod:`reln.theory.switching`.
+        x64: integrate in float64 (:func:`reln.theory.integrate_switching`); seeds run on
+            parallel threads either way.
     """
     if any(len(w) != 2 for w in relu_initial_weights):
         raise RelnError("the theory describes one-hidden-layer networks; this ReLU network has more layers")
@@ -249,9 +254,13 @@ def predict_switching(
         return integrate_switching(
             task.X, task.Y, starts, on[:, :, task.context].astype(float), membership, W1, W2,
             lr=lr, epochs=epochs, snapshot_every=snapshot_every, method=method, stride=1 if method == "gd" else 5,
+            x64=x64,
         )
 
-    results = [integrate(run) for run in runs]  # the first compiles, the others reuse it
+    # the first compiles; the others reuse it on parallel threads (the program holds no LAPACK call)
+    first = integrate(runs[0])
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(runs) - 1)) as pool:
+        results = [first, *pool.map(integrate, runs[1:])]
     return Prediction(
         gdln=gdln,
         loss=np.stack([r.loss for r in results]),
