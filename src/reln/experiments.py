@@ -23,7 +23,7 @@ from reln.errors import RelnError
 from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
-from reln.imitate import fit_imitating_reln, reln_structure, switching_schedule
+from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure, switching_schedule
 from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
     MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
@@ -179,9 +179,18 @@ def _theory(
         sizes = (task.n_in, *config.relu.hidden, task.n_out)
         initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
         if relu is not None and "hidden_0" in relu.snapshots:
+            # per-sample gates until the ReLU's first drop, read at the snapshot spacing, as the
+            # switching ReLN does
+            epochs_seen = relu.snapshot_epochs
+            spacing = int(epochs_seen[1] - epochs_seen[0]) if len(epochs_seen) > 1 else 1
+            fine_until = config.reln.fine_until
+            if fine_until is None:
+                fine_until = first_drop_epoch(relu.loss, epochs_seen)
+            fine_until = int(np.ceil(fine_until / spacing) * spacing)
             prediction = predict_switching(
-                task, identifications, initial, relu.snapshots["hidden_0"], relu.snapshot_epochs,
+                task, identifications, initial, relu.snapshots["hidden_0"], epochs_seen,
                 lr=train.lr, epochs=train.epochs, gate_threshold=config.reln.gate_threshold, x64=train.x64,
+                fine_until=fine_until, fine_every=spacing,
             )
         else:
             prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
