@@ -190,7 +190,7 @@ def _theory(
             prediction = predict_switching(
                 task, identifications, initial, relu.snapshots["hidden_0"], epochs_seen,
                 lr=train.lr, epochs=train.epochs, gate_threshold=config.reln.gate_threshold, x64=train.x64,
-                fine_until=fine_until, fine_every=spacing,
+                fine_until=fine_until, fine_every=spacing, gate_level=config.reln.gate_level,
             )
         else:
             prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
