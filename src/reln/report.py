@@ -141,7 +141,8 @@ def _selectivity_table(relu: dict) -> str:
     kinds = [k for k in ("common", "mixed", "modular", "silent") if k in selectivity]
     rows = [[kind, _spread(selectivity[kind])] for kind in kinds]
     return _table(
-        f"ReLU units by selectivity (weight share; activity threshold {selectivity.get('activity_threshold')} of each unit's peak)",
+        f"ReLU units{' of the first hidden layer' if relu.get('layers') else ''} by selectivity "
+        f"(weight share; activity threshold {selectivity.get('activity_threshold')} of each unit's peak)",
         ["class", "weight share"], rows,
     )
 
