@@ -122,3 +122,18 @@ def path_sequence_shares(weights: Sequence[np.ndarray], gates: Sequence[np.ndarr
     for index in zip(*np.nonzero(total)):
         shares[tuple(labels[l][i] for l, i in enumerate(index))] = float(total[index])
     return shares
+
+
+def layer_imbalance(lower, upper):
+    """How far two consecutive weight matrices are from balanced, in ``[0, 1]``.
+
+    ``||W_u^T W_u - W_l W_l^T||_F / (||W_u^T W_u||_F + ||W_l W_l^T||_F)`` for ``W_l`` ``(h, n)``
+    feeding ``W_u`` ``(m, h)``. It is 0 exactly when ``W_u^T W_u = W_l W_l^T``, the balance that
+    gradient flow keeps in a linear network started balanced, and which makes the layers' singular
+    vectors align (the deep-pathway analysis of THEORY.md §2 and :mod:`reln.theory.deep` rest on
+    it); 1 when the two Gram matrices are orthogonal. Scale-free, and written with products and
+    sums only so that it can run inside a compiled scan on NumPy or JAX arrays.
+    """
+    a, b = upper.T @ upper, lower @ lower.T
+    norm = lambda m: ((m * m).sum()) ** 0.5  # noqa: E731
+    return norm(a - b) / (norm(a) + norm(b) + 1e-30)

@@ -241,8 +241,16 @@ def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
         ]
         per_seed = [selectivity(i, task.n_contexts) for i in found]
         pathway_shares = [{frozenset(p.contexts): p.weight_share for p in i.pathways} for i in found]
+        imbalance = {}
+        if f"imbalance_{l}" in relu.snapshots:  # deep networks: balance of the layer's two sides
+            picks = np.unique(np.linspace(0, len(relu.snapshot_epochs) - 1, 11).round().astype(int))
+            imbalance = {"imbalance": {
+                "epochs": relu.snapshot_epochs[picks].tolist(),
+                "seeds": np.asarray(relu.snapshots[f"imbalance_{l}"])[:, picks].tolist(),
+            }}
         entries.append({
             "layer": l + 1,
+            **imbalance,
             "context_weight_shares": _shares_table(_relu_context_shares(task, relu, l)),
             # the identification's groups (activity above activity_threshold of the unit's peak)
             "pathways": _shares_table(pathway_shares),

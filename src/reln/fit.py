@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reln.analysis import layer_imbalance
 from reln.flat import flat_maps, flat_objective, from_flat, to_flat
 from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
@@ -55,7 +56,9 @@ def fit_relu(
 
     Snapshots (every ``snapshot_every`` epochs), for every hidden layer ``l``: ``hidden_l``
     ``(units, P)`` post-ReLU activity, ``gates_l`` ``(units, P)`` bool, ``unit_weight_l``
-    ``(units,)`` (``||w_in|| ||w_out||``); and ``output`` ``(n_out, P)``. Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
+    ``(units,)`` (``||w_in|| ||w_out||``); ``output`` ``(n_out, P)``; and, for a network of
+    several hidden layers, ``imbalance_l`` of the weights into and out of hidden layer ``l``
+    (:func:`reln.analysis.layer_imbalance`). Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
     """
     dtype = _dtype(x64)
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
@@ -73,6 +76,9 @@ def fit_relu(
             records[f"hidden_{l}"] = hidden_l
             records[f"gates_{l}"] = gates
             records[f"unit_weight_{l}"] = sizes_l
+        if len(weights) > 2:  # deep networks: how far each hidden layer's two sides are from balanced
+            for l in range(len(weights) - 1):
+                records[f"imbalance_{l}"] = layer_imbalance(weights[l], weights[l + 1])
         return records
 
     return train(

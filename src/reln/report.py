@@ -153,8 +153,16 @@ def _layer_table(relu: dict) -> str:
     if not layers:
         return ""
     kinds = ("common", "mixed", "modular", "silent")
-    rows = [[f"layer {entry['layer']}"] + [_spread(entry["selectivity"][k]) for k in kinds] for entry in layers]
-    return _table("ReLU weight share by selectivity, per hidden layer", ["layer", *kinds], rows)
+    rows = [
+        [f"layer {entry['layer']}"] + [_spread(entry["selectivity"][k]) for k in kinds]
+        + [_spread([seed[-1] for seed in entry["imbalance"]["seeds"]]) if "imbalance" in entry else ""]
+        for entry in layers
+    ]
+    return _table(
+        "ReLU weight share by selectivity, per hidden layer; imbalance ||W_out^T W_out − W_in W_in^T|| / (sum of norms) "
+        "of the layer's two sides at the end (0: balanced, as the deep-pathway theory assumes)",
+        ["layer", *kinds, "imbalance"], rows,
+    )
 
 
 def _sequence_table(relu: dict) -> str:
