@@ -8,12 +8,12 @@ from reln.theory.predict import (
     Prediction, expected_initial_maps, predict_explicit, predict_identified, predict_switching, unit_context_schedule,
 )
 from reln.theory.switching import (
-    SwitchingResult, effective_unit_weights, expected_mode_strength, integrate_switching, perron_sign,
+    effective_unit_weights, expected_mode_strength, integrate_switching, perron_sign,
     relu_effective_unit_weights,
 )
 
 __all__ = [
-    "FlowResult", "PathwayCorrelations", "Prediction", "SwitchingResult", "alignment_report", "balanced_factors",
+    "FlowResult", "PathwayCorrelations", "Prediction", "alignment_report", "balanced_factors",
     "deep_end_to_end_flow",
     "effective_initial_maps", "effective_unit_weights", "end_to_end_flow", "expected_initial_maps",
     "expected_mode_strength", "flow_loss", "integrate_flow", "integrate_switching", "pathway_correlations",

@@ -37,6 +37,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reln.theory.deep import balanced_factors
+from reln.theory.stepping import check_method, step_schedule, stepper
+
 
 @dataclasses.dataclass(frozen=True)
 class FlowResult:
@@ -61,91 +64,33 @@ class FlowResult:
 def _integrate(A0, B0, Xp, Yj, out, gate_table, step_phase, tau, *, method, stride, tail_phases, masked):
     """The compiled integration (one compilation per shape and static setting, shared by seeds)."""
     P = Xp.shape[-1]
-    n_blocks = step_phase.shape[0]
 
     def mask(M):  # M_out^p M, in the reduced output basis
         return jnp.einsum("pkl,pl...->pk...", out, M) if masked else M
 
-    def axpy(a, x, y):
-        return jax.tree.map(lambda u, v: u + a * v, y, x)
-
-    def loss(state, g):
-        A, B = state
-        maps = mask(jnp.einsum("por,prn->pon", A, jnp.einsum("pri,pin->prn", B, Xp)))
-        E = Yj - jnp.einsum("pn,pon->on", g, maps)
-        return 0.5 * jnp.sum(E**2), E
-
     def velocity(state, g):
         """``tau d(A, B)/dt``, the loss and ``tau dL/dt = -P (||dA||^2 + ||dB||^2)``."""
         A, B = state
-        L, E = loss(state, g)
+        maps = mask(jnp.einsum("por,prn->pon", A, jnp.einsum("pri,pin->prn", B, Xp)))
+        E = Yj - jnp.einsum("pn,pon->on", g, maps)
         G = mask(jnp.einsum("on,pn,pin->poi", E, g, Xp)) / P
         dA, dB = jnp.einsum("poi,pri->por", G, B), jnp.einsum("por,poi->pri", A, G)
-        return (dA, dB), L, -P * (jnp.sum(dA**2) + jnp.sum(dB**2))
-
-    def rk4(state, f0, g, h):  # one step of h epochs from state with velocity f0
-        k2 = velocity(axpy(0.5 * h / tau, f0, state), g)[0]
-        k3 = velocity(axpy(0.5 * h / tau, k2, state), g)[0]
-        k4 = velocity(axpy(h / tau, k3, state), g)[0]
-        increment = jax.tree.map(lambda a, b, c, d: (a + 2 * b + 2 * c + d) / 6, f0, k2, k3, k4)
-        return axpy(h / tau, increment, state)
-
-    # cubic Hermite basis on theta = (epochs into the step) / stride
-    theta = jnp.arange(stride) / stride
-    h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
-    h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
-
-    def step(carry, phase):
-        state, (f0, L0, dL0), f_phase = carry
-        g = gate_table[jnp.maximum(phase, 0)]
-        f0, L0, dL0 = jax.lax.cond(phase == f_phase, lambda: (f0, L0, dL0), lambda: velocity(state, g))
-        if method == "gd":
-            new = axpy(1.0 / tau, f0, state)
-        else:
-            new = rk4(state, f0, g, stride)
-        f1, L1, dL1 = velocity(new, g)
-        # the loss inside the step: Hermite interpolation from its values and slopes at the ends
-        scale = stride / tau
-        losses = h00 * L0 + h10 * scale * dL0 + h01 * L1 + h11 * scale * dL1
-        keep = phase >= 0
-        carry = jax.tree.map(
-            lambda a, b: jnp.where(keep, a, b), (new, (f1, L1, dL1), phase), (state, (f0, L0, dL0), f_phase)
-        )
-        return carry, losses
+        return (dA, dB), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dA**2) + jnp.sum(dB**2))
 
     def singular_values(state):
         A, B = state
         return jnp.linalg.svd(jnp.einsum("por,pri->poi", A, B), compute_uv=False)
+
+    first_carry, step, tail = stepper(velocity, gate_table, tau, stride=stride, method=method)
 
     def block(carry, phases):
         sv = singular_values(carry[0])
         carry, losses = jax.lax.scan(step, carry, phases)
         return carry, (losses.ravel(), sv)
 
-    state = (A0, B0)
-    if n_blocks:
-        first = step_phase[0, 0]
-        carry = (state, velocity(state, gate_table[jnp.maximum(first, 0)]), first)
-        carry, (losses, sv) = jax.lax.scan(block, carry, step_phase)
-        losses, state = losses.ravel(), carry[0]
-    else:
-        losses, sv = jnp.zeros(0), jnp.zeros((0, A0.shape[0], min(A0.shape[1], B0.shape[2])))
-    # steps filling the last block idle: their (repeated) losses are cut by the caller
-    tail = []
-    for phase in tail_phases[:-1]:  # the last epochs, one RK4 (or GD) step each
-        g = gate_table[phase]
-        tail.append(loss(state, g)[0])
-        f = velocity(state, g)[0]
-        state = axpy(1.0 / tau, f, state) if method == "gd" else rk4(state, f, g, 1)
-    final = loss(state, gate_table[tail_phases[-1]])[0]
-    return state, (losses, jnp.stack(tail + [final])), sv, singular_values(state)
-
-
-def balanced_factors(W0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Balanced factors ``A = U S^{1/2}`` ``(p, n_out, r)``, ``B = S^{1/2} V^T`` ``(p, r, n_in)`` of maps ``W0``."""
-    U, s, Vt = np.linalg.svd(np.asarray(W0, np.float64), full_matrices=False)
-    root = np.sqrt(s)
-    return U * root[:, None, :], root[:, :, None] * Vt
+    carry, (losses, sv) = jax.lax.scan(block, first_carry((A0, B0), step_phase[0, 0]), step_phase)
+    state, tail_losses = tail(carry[0], tail_phases)
+    return state, (losses.ravel(), tail_losses), sv, singular_values(state)
 
 
 def output_basis(Y: np.ndarray, W0: np.ndarray, output_masks: np.ndarray, tol: float = 1e-10) -> np.ndarray:
@@ -214,8 +159,7 @@ def integrate_flow(
     """
     start = time.perf_counter()
     epochs, stride = int(epochs), int(stride)
-    if method not in ("rk4", "gd") or stride < 1 or (method == "gd" and stride != 1):
-        raise ValueError(f"method must be 'rk4' (any stride >= 1) or 'gd' (stride 1), got {method!r}, {stride}")
+    check_method(method, stride)
     gates = np.asarray(gates, np.float64)
     if gates.ndim == 2:
         gates, phase_starts = gates[None], np.array([0])
@@ -228,18 +172,10 @@ def integrate_flow(
     tau = 1.0 / (P * lr)
     W0 = np.asarray(W0, np.float64) * output_masks[:, :, None] * input_masks[:, None, :]
     Q = output_basis(Y, W0, output_masks)
-    A0, B0 = balanced_factors(np.einsum("ok,poi->pki", Q, W0))
+    B0, A0 = balanced_factors(np.einsum("ok,poi->pki", Q, W0), depth=2)
     Y, output_masks = Q.T @ Y, np.einsum("ok,po,ol->pkl", Q, output_masks, Q)
 
-    # Strided steps cover [0, main); the remaining epochs (< stride) take one-epoch steps.
-    main = epochs - epochs % stride
-    every = stride * max(1, -(-min(int(snapshot_every), max(main, 1)) // stride))
-    steps_per_block = every // stride
-    n_blocks = -(-main // every)
-    step_starts = np.arange(n_blocks * steps_per_block) * stride
-    step_phase = np.searchsorted(phase_starts, step_starts, side="right") - 1
-    step_phase[step_starts >= main] = -1  # steps filling the last block leave the state as it is
-    tail_phases = np.searchsorted(phase_starts, np.arange(main, epochs + 1), side="right") - 1
+    main, every, step_phase, tail_phases = step_schedule(phase_starts, epochs, stride, snapshot_every)
 
     masked = not np.allclose(output_masks, np.eye(len(Y)))
     with jax.enable_x64(True):
@@ -247,12 +183,12 @@ def integrate_flow(
             A0, B0, X[None] * input_masks[:, :, None], Y, output_masks, gates,
         )]
         (A, B), losses, sv, final_sv = jax.device_get(_integrate(
-            *data, jnp.asarray(step_phase.reshape(n_blocks, steps_per_block)), jnp.float64(tau), method=method, stride=stride,
-            tail_phases=tuple(int(k) for k in tail_phases), masked=masked,
+            *data, jnp.asarray(step_phase), jnp.float64(tau), method=method, stride=stride,
+            tail_phases=tail_phases, masked=masked,
         ))
     return FlowResult(
         loss=np.concatenate([np.asarray(losses[0])[:main], np.asarray(losses[1])]),
-        snapshot_epochs=np.append(np.arange(n_blocks) * every, epochs),
+        snapshot_epochs=np.append(np.arange(len(step_phase)) * every, epochs),
         singular_values=np.concatenate([np.asarray(sv), np.asarray(final_sv)[None]]),
         final_maps=np.einsum("ko,por,pri->pki", Q, A, B),
         seconds=time.perf_counter() - start,

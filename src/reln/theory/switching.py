@@ -54,7 +54,6 @@ leading-order rule).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 
@@ -62,27 +61,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reln.theory.balanced import output_basis
-
-
-@dataclasses.dataclass(frozen=True)
-class SwitchingResult:
-    """A predicted trajectory of switching pathways.
-
-    Attributes:
-        loss: ``(epochs + 1,)``.
-        snapshot_epochs: ``(n_snapshots,)``.
-        singular_values: ``(n_snapshots, p, r)`` of each pathway's map (the sum over the units in
-            it at that time), descending.
-        final_maps: ``(p, n_out, n_in)`` the pathways' maps at the last epoch.
-        seconds: wall seconds, compilation included.
-    """
-
-    loss: np.ndarray
-    snapshot_epochs: np.ndarray
-    singular_values: np.ndarray
-    final_maps: np.ndarray
-    seconds: float
+from reln.theory.balanced import FlowResult, output_basis
+from reln.theory.stepping import check_method, step_schedule, stepper
 
 
 def perron_sign(yx: np.ndarray, X: np.ndarray) -> float:
@@ -205,12 +185,9 @@ def expected_mode_strength(width: int, init_std: tuple[float, float], *, relu: b
 
 @functools.partial(jax.jit, static_argnames=("stride", "tail", "method"))
 def _integrate(W1, W2, X, Y, unit_gates, membership, step_phase, tau, *, stride, tail, method):
-    """RK4 in the units' weights; losses inside a step by cubic Hermite interpolation (as
-    :mod:`reln.theory.balanced`). ``step_phase`` ``(blocks, steps)``; ``-1`` leaves the state."""
+    """The units' weights stepped by :func:`reln.theory.stepping.stepper`; ``step_phase``
+    ``(blocks, steps)``, ``-1`` leaves the state; pathway maps once per block."""
     P = X.shape[1]
-
-    def axpy(a, x, y):
-        return jax.tree.map(lambda u, v: u + a * v, y, x)
 
     def velocity(state, g):
         W1, W2 = state
@@ -220,53 +197,22 @@ def _integrate(W1, W2, X, Y, unit_gates, membership, step_phase, tau, *, stride,
         dW2 = E @ hidden.T / P
         return (dW1, dW2), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dW1**2) + jnp.sum(dW2**2))
 
-    def rk4(state, f0, g, h):
-        k2 = velocity(axpy(0.5 * h / tau, f0, state), g)[0]
-        k3 = velocity(axpy(0.5 * h / tau, k2, state), g)[0]
-        k4 = velocity(axpy(h / tau, k3, state), g)[0]
-        increment = jax.tree.map(lambda a, b, c, d: (a + 2 * b + 2 * c + d) / 6, f0, k2, k3, k4)
-        return axpy(h / tau, increment, state)
-
-    theta = jnp.arange(stride) / stride
-    h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
-    h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
-
-    def step(carry, phase):
-        state, (f0, L0, dL0), f_phase = carry
-        g = unit_gates[jnp.maximum(phase, 0)]
-        # the velocity at the step's start is the last step's end velocity unless the gates changed
-        f0, L0, dL0 = jax.lax.cond(phase == f_phase, lambda: (f0, L0, dL0), lambda: velocity(state, g))
-        new = axpy(1.0 / tau, f0, state) if method == "gd" else rk4(state, f0, g, stride)
-        f1, L1, dL1 = velocity(new, g)
-        scale = stride / tau
-        losses = h00 * L0 + h10 * scale * dL0 + h01 * L1 + h11 * scale * dL1
-        carry = jax.tree.map(
-            lambda a, b: jnp.where(phase >= 0, a, b), (new, (f1, L1, dL1), phase), (state, (f0, L0, dL0), f_phase)
-        )
-        return carry, losses
-
     def pathway_maps(state, phase):
         # singular values are taken afterwards in NumPy: LAPACK inside a compiled program hangs
         # when two threads run it at once, and seeds run on threads (predict_switching)
         W1, W2 = state
         return jnp.einsum("ph,oh,hi->poi", membership[phase], W2, W1)
 
-    def block(carry, phases):
-        sv = pathway_maps(carry[0], jnp.maximum(phases[0], 0))
-        carry, losses = jax.lax.scan(step, carry, phases)
-        return carry, (losses.ravel(), sv)
+    first_carry, step, run_tail = stepper(velocity, unit_gates, tau, stride=stride, method=method)
 
-    first = jnp.maximum(step_phase[0, 0], 0)
-    carry = ((W1, W2), velocity((W1, W2), unit_gates[first]), first)
-    (state, _, _), (losses, sv) = jax.lax.scan(block, carry, step_phase)
-    tail_losses = []
-    for phase in tail[:-1]:  # the last epochs (fewer than a stride), one-epoch steps
-        g = unit_gates[phase]
-        f, L, _ = velocity(state, g)
-        tail_losses.append(L)
-        state = axpy(1.0 / tau, f, state) if method == "gd" else rk4(state, f, g, 1)
-    tail_losses.append(velocity(state, unit_gates[tail[-1]])[1])
-    return state, losses.ravel(), jnp.stack(tail_losses), sv, pathway_maps(state, tail[-1])
+    def block(carry, phases):
+        maps = pathway_maps(carry[0], jnp.maximum(phases[0], 0))
+        carry, losses = jax.lax.scan(step, carry, phases)
+        return carry, (losses.ravel(), maps)
+
+    carry, (losses, maps) = jax.lax.scan(block, first_carry((W1, W2), step_phase[0, 0]), step_phase)
+    state, tail_losses = run_tail(carry[0], tail)
+    return state, losses.ravel(), tail_losses, maps, pathway_maps(state, tail[-1])
 
 
 def integrate_switching(
@@ -284,7 +230,7 @@ def integrate_switching(
     stride: int = 5,
     snapshot_every: int = 10,
     x64: bool = False,
-) -> SwitchingResult:
+) -> FlowResult:
     """Gradient flow of units whose gates change at given epochs, from balanced weights.
 
     Args:
@@ -304,33 +250,24 @@ def integrate_switching(
     """
     start = time.perf_counter()
     epochs, stride = int(epochs), int(stride)
-    if method not in ("rk4", "gd") or stride < 1 or (method == "gd" and stride != 1):
-        raise ValueError(f"method must be 'rk4' (any stride >= 1) or 'gd' (stride 1), got {method!r}, {stride}")
+    check_method(method, stride)
     phase_starts = np.asarray(phase_starts, int)
     if phase_starts[0] != 0 or np.any(np.diff(phase_starts) <= 0) or np.any(phase_starts % stride):
         raise ValueError(f"phase starts must begin at 0, increase and be multiples of {stride}: {phase_starts[:5]}...")
     P = X.shape[1]
     W1, W2 = np.asarray(W1, np.float64), np.asarray(W2, np.float64)
     Q = output_basis(Y, W2[None], np.ones((1, Y.shape[0])))  # W2's columns stay in span(Y, W2(0))
-    main = epochs - epochs % stride
-    every = stride * max(1, -(-min(int(snapshot_every), max(main, 1)) // stride))
-    steps_per_block = every // stride
-    n_blocks = max(1, -(-main // every))
-    step_starts = np.arange(n_blocks * steps_per_block) * stride
-    step_phase = np.searchsorted(phase_starts, step_starts, side="right") - 1
-    step_phase[step_starts >= main] = -1
-    tail = np.searchsorted(phase_starts, np.arange(main, epochs + 1), side="right") - 1
+    main, every, step_phase, tail = step_schedule(phase_starts, epochs, stride, snapshot_every)
     dtype = jnp.float64 if x64 else jnp.float32
     with jax.enable_x64(x64):
         data = [jnp.asarray(a, dtype) for a in (W1, Q.T @ W2, X, Q.T @ Y, unit_gates, membership)]
         (W1f, W2f), losses, tail_losses, maps, last_maps = jax.device_get(_integrate(
-            *data, jnp.asarray(step_phase.reshape(n_blocks, steps_per_block)), dtype(1.0 / (P * lr)),
-            stride=stride, tail=tuple(int(k) for k in tail), method=method,
+            *data, jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method,
         ))
     final_maps = np.einsum("ph,oh,hi->poi", membership[tail[-1]], Q @ W2f, W1f)
-    return SwitchingResult(
+    return FlowResult(
         loss=np.concatenate([np.asarray(losses)[:main], np.asarray(tail_losses)]),
-        snapshot_epochs=np.append(np.arange(n_blocks) * every, epochs),
+        snapshot_epochs=np.append(np.arange(len(step_phase)) * every, epochs),
         singular_values=np.linalg.svd(
             np.concatenate([np.asarray(maps), np.asarray(last_maps)[None]]).astype(np.float64), compute_uv=False
         ),
