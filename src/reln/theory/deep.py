@@ -25,6 +25,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from reln.theory.correlations import PathwayCorrelations
+from reln.theory.flow import error_correlation
 
 
 def balanced_factors(W0: np.ndarray, depth: int) -> list[np.ndarray]:
@@ -86,7 +87,7 @@ def deep_end_to_end_flow(
     def rhs(_t, flat):
         A = unpack(flat)
         W = _product(A)
-        G = correlations.yx - np.einsum("po,qoj,qpji->poi", output_masks, W, correlations.xx)
+        G = error_correlation(correlations, output_masks, W)
         grads = []
         for k in range(depth):
             left = _product(A[k + 1:]) if k + 1 < depth else None  # (p, n_out, rows of A_k)

@@ -24,10 +24,15 @@ from reln.tasks import Task
 from reln.theory.correlations import PathwayCorrelations
 
 
+def error_correlation(correlations: PathwayCorrelations, output_masks: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``G_p = Sigma_yx(p) - sum_q M_out^p W_q Sigma_x(q, p)`` for maps ``W`` ``(p, n_out, n_in)``:
+    the input-output correlation of the error on pathway ``p``'s samples, which drives it."""
+    return correlations.yx - np.einsum("po,qoj,qpji->poi", output_masks, W, correlations.xx)
+
+
 def _velocity(W: np.ndarray, correlations: PathwayCorrelations, output_masks: np.ndarray) -> np.ndarray:
     """``tau dW/dt`` for every pathway, ``W`` of shape ``(p, n_out, n_in)``."""
-    coupling = np.einsum("po,qoj,qpji->poi", output_masks, W, correlations.xx)
-    G = correlations.yx - coupling
+    G = error_correlation(correlations, output_masks, W)
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     left = np.einsum("pok,pk,pjk->poj", U, s, U) @ G
     right = G @ np.einsum("pki,pk,pkj->pij", Vt, s, Vt)

@@ -49,7 +49,7 @@ from reln.gdln import GDLN
 from reln.identify import Identification
 from reln.imitate import imitating_reln
 from reln.tasks import Task
-from reln.theory.balanced import integrate_flow
+from reln.theory.balanced import FlowResult, integrate_flow
 from reln.theory.correlations import PathwayCorrelations, pathway_correlations
 from reln.theory.flow import effective_initial_maps
 from reln.theory.switching import effective_unit_weights, integrate_switching, relu_effective_unit_weights
@@ -102,6 +102,20 @@ def expected_initial_maps(correlations: PathwayCorrelations, widths: np.ndarray,
     return maps
 
 
+def _stacked(gdln: GDLN, results: Sequence[FlowResult], source: str, setup_seconds: float = 0.0) -> Prediction:
+    """One :class:`Prediction` from per-seed results (seeds on the first axis); the setup time is
+    shared out equally."""
+    return Prediction(
+        gdln=gdln,
+        loss=np.stack([r.loss for r in results]),
+        snapshot_epochs=results[0].snapshot_epochs,
+        singular_values=np.stack([r.singular_values for r in results]),
+        final_maps=np.stack([r.final_maps for r in results]),
+        seconds=np.array([r.seconds for r in results]) + setup_seconds / len(results),
+        source=source,
+    )
+
+
 def _predict(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: float, epochs: int,
              snapshot_every: int, source: str) -> Prediction:
     results = []
@@ -110,15 +124,7 @@ def _predict(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: 
             task.X, task.Y, gdln.gates, gdln.input_masks, gdln.output_masks, W0, lr=lr, epochs=epochs,
             snapshot_every=snapshot_every,
         ))
-    return Prediction(
-        gdln=gdln,
-        loss=np.stack([r.loss for r in results]),
-        snapshot_epochs=results[0].snapshot_epochs,
-        singular_values=np.stack([r.singular_values for r in results]),
-        final_maps=np.stack([r.final_maps for r in results]),
-        seconds=np.array([r.seconds for r in results]),
-        source=source,
-    )
+    return _stacked(gdln, results, source)
 
 
 def predict_identified(
@@ -301,14 +307,9 @@ def predict_switching(
     first = integrate(runs[0])
     with concurrent.futures.ThreadPoolExecutor(max(1, len(runs) - 1)) as pool:
         results = [first, *pool.map(integrate, runs[1:])]
-    return Prediction(
-        gdln=gdln,
-        loss=np.stack([r.loss for r in results]),
-        snapshot_epochs=results[0].snapshot_epochs,
-        singular_values=np.stack([r.singular_values for r in results]),
-        final_maps=np.stack([r.final_maps for r in results]),
-        seconds=np.array([r.seconds for r in results]) + setup / len(results),
-        source="identified ReLN of each ReLU seed, units switching at its checkpoints, effective init from its units",
+    return _stacked(
+        gdln, results, "identified ReLN of each ReLU seed, units switching at its checkpoints, effective init from its units",
+        setup_seconds=setup,
     )
 
 
