@@ -26,9 +26,8 @@ import numpy as np
 
 from reln.config import load_config
 from reln.experiments import build_task
-from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
+from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.imitate import switching_reln, switching_schedule
-from reln.relu import init_relu
 from reln.unit_gated import fit_switching_network
 
 
@@ -50,9 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config("contexts-diff")
     task, seeds = build_task(config), tuple(range(args.seeds))
-    sizes = (task.n_in, *config.relu.hidden, task.n_out)
     relu = fit_relu(task, config.relu.hidden, config.relu.init_std, seeds=seeds, epochs=8001, snapshot_every=10)
-    initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in seeds]
+    initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, seeds)
     times = {"ours": [], "baseline": []}
     for _ in range(args.repeats):
         start = time.perf_counter()

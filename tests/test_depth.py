@@ -12,9 +12,8 @@ import pytest
 from reln.config import config_from_dict, load_config, with_overrides
 from reln.experiments import run_experiment, run_outputs
 from reln.io import write_all
-from reln.fit import RELU_STREAM, fit_relu, seed_rng
+from reln.fit import fit_relu, relu_initial_weights
 from reln.plots import layer_structure_figure, loss_figure, nearest_to_mean
-from reln.relu import init_relu
 from reln.tasks import contextual_task
 from reln.unit_gated import fit_concurrent_network, fit_switching_network, per_hidden_layer, relu_rule_gates
 from reln.errors import RelnError
@@ -66,7 +65,7 @@ def deep_relu():
     hidden, std, seeds = (16, 12), 0.1, (0, 1)
     with jax.enable_x64(True):
         relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=300, snapshot_every=10, x64=True)
-    initial = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, *hidden, task.n_out), std) for s in seeds]
+    initial = relu_initial_weights(task, hidden, std, seeds)
     return task, relu, initial
 
 

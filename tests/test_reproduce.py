@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
+from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.imitate import switching_reln, switching_schedule
 from reln.relu import init_relu, relu_forward, relu_gates
 from reln.tasks import contextual_task
@@ -33,7 +33,7 @@ def small_relu():
     hidden, std, seeds = (24, 16), 0.05, (0, 1)
     with jax.enable_x64(True):
         relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=400, snapshot_every=1, x64=True)
-    initial = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, *hidden, task.n_out), std) for s in seeds]
+    initial = relu_initial_weights(task, hidden, std, seeds)
     return task, relu, initial
 
 
@@ -55,7 +55,7 @@ def test_one_hidden_layer_equals_the_switching_reln_gdln():
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     with jax.enable_x64(True):
         relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
-        initial = [init_relu(seed_rng(3, RELU_STREAM), (task.n_in, 20, task.n_out), 0.02)]
+        initial = relu_initial_weights(task, (20,), 0.02, (3,))
         gated, _ = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
         starts, gates = switching_schedule(task, relu.snapshots["gates_0"][0], relu.snapshots["hidden_0"][0], relu.snapshot_epochs)
         gdln, params = switching_reln(task, starts, gates, initial[0])
@@ -69,7 +69,7 @@ def test_pathway_maps_partition_the_output_once_gates_are_whole_contexts():
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     with jax.enable_x64(True):
         relu = fit_relu(task, (20,), 0.02, seeds=(3, 4), lr=0.02, epochs=600, snapshot_every=10, x64=True)
-        initial = [init_relu(seed_rng(s, RELU_STREAM), (task.n_in, 20, task.n_out), 0.02) for s in (3, 4)]
+        initial = relu_initial_weights(task, (20,), 0.02, (3, 4))
         gated, description = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
     sets = description["pathway_sets"]
     assert sets and all(0 < len(c) <= 3 for c in sets)

@@ -20,7 +20,7 @@ from reln.analysis import (
 )
 from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
 from reln.errors import RelnError
-from reln.fit import RELU_STREAM, fit_gdln, fit_relu, seed_rng
+from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
 from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure, switching_schedule
@@ -28,7 +28,6 @@ from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
     MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
 )
-from reln.relu import init_relu
 from reln.tasks import Task, contextual_task, xor_task
 from reln.train import Progress, Trajectory
 
@@ -129,8 +128,7 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
             )
         if "reln" in config.models and config.reln.pathways == "auto":
             reln = config.reln
-            sizes = (task.n_in, *config.relu.hidden, task.n_out)
-            initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
+            initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
                 gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, fine_until=reln.fine_until,
@@ -176,8 +174,7 @@ def _theory(
     train = config.train
     started = time.perf_counter()
     if config.reln.pathways == "auto":
-        sizes = (task.n_in, *config.relu.hidden, task.n_out)
-        initial = [init_relu(seed_rng(s, RELU_STREAM), sizes, config.relu.init_std) for s in train.seeds]
+        initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         if relu is not None and "hidden_0" in relu.snapshots:
             # per-sample gates until the ReLU's first drop, read at the snapshot spacing, as the
             # switching ReLN does

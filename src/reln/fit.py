@@ -36,6 +36,15 @@ def stack_seeds(per_seed: list[list[np.ndarray]], dtype) -> list[np.ndarray]:
     return [np.stack(layer).astype(dtype) for layer in zip(*per_seed)]
 
 
+def relu_initial_weights(
+    task: Task, hidden: Sequence[int], init_std: float | Sequence[float], seeds: Sequence[int]
+) -> list[list[np.ndarray]]:
+    """Per seed, the initial weights :func:`fit_relu` starts from: what a ReLN built from the
+    ReLU's own units (:mod:`reln.imitate`, :mod:`reln.unit_gated`) and the theory start from."""
+    sizes = (task.n_in, *hidden, task.n_out)
+    return [init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds]
+
+
 def _dtype(x64: bool):
     return np.float64 if x64 else np.float32
 
@@ -62,8 +71,7 @@ def fit_relu(
     """
     dtype = _dtype(x64)
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
-    sizes = (task.n_in, *hidden, task.n_out)
-    params = stack_seeds([init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds], dtype)
+    params = stack_seeds(relu_initial_weights(task, hidden, init_std, seeds), dtype)
 
     def objective(weights):
         loss = half_sse(relu_forward(weights, X), Y)
