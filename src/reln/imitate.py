@@ -112,6 +112,20 @@ def imitating_reln(
     return gdln, [W0, W1]
 
 
+def active_units(hidden, gate_threshold: float, silent_threshold: float = 1e-3):
+    """``(units, P)`` bool: a unit is on where its activity exceeds ``gate_threshold`` of its own
+    peak, and off everywhere when its peak is below ``silent_threshold`` of the layer's largest.
+    Array operations only, so NumPy and JAX arrays both work (the rule of every switching schedule,
+    of the theory's gates and of gates computed during training)."""
+    peak = hidden.max(axis=1, keepdims=True)
+    return (hidden > gate_threshold * peak) & (peak > silent_threshold * hidden.max())
+
+
+def contexts_on(task: Task, on: np.ndarray) -> np.ndarray:
+    """``(units, K)`` bool: the contexts in which each unit is on for at least one item."""
+    return np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
+
+
 def switching_schedule(
     task: Task,
     gates: np.ndarray,
@@ -162,13 +176,11 @@ def switching_schedule(
         if t < fine_until:
             phases.append(gates[k].astype(np.float64))
         else:
-            peak = hidden[k].max(axis=1, keepdims=True)
-            on = (hidden[k] > gate_threshold * peak) & (peak > silent_threshold * hidden[k].max())
+            on = active_units(hidden[k], gate_threshold, silent_threshold)
             if gate_level == "sample":
                 phases.append(on.astype(np.float64))
             else:
-                in_context = np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
-                phases.append(in_context[:, task.context].astype(np.float64))
+                phases.append(contexts_on(task, on)[:, task.context].astype(np.float64))
         starts.append(t)
     return np.array(starts), np.stack(phases)
 

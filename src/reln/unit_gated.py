@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
-from reln.imitate import switching_schedule
+from reln.imitate import active_units, switching_schedule
 from reln.losses import half_sse
 from reln.relu import relu_forward
 from reln.tasks import Task
@@ -200,9 +200,7 @@ def relu_rule_gates(pre, context_onehot, *, threshold: float, level: str, silent
 
     ``threshold = 0`` with ``level = "sample"`` is the ReLU's own gate ``1[pre > 0]``.
     """
-    h = jnp.maximum(pre, 0)
-    peak = h.max(axis=1, keepdims=True)
-    on = (h > threshold * peak) & (peak > silent_threshold * h.max())
+    on = active_units(jnp.maximum(pre, 0), threshold, silent_threshold)
     if level == "sample":
         return on.astype(pre.dtype)
     in_context = (on.astype(pre.dtype) @ context_onehot.T) > 0  # (units, K)

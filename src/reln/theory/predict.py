@@ -47,7 +47,7 @@ import numpy as np
 from reln.errors import RelnError
 from reln.gdln import GDLN
 from reln.identify import Identification
-from reln.imitate import imitating_reln
+from reln.imitate import active_units, contexts_on, imitating_reln
 from reln.tasks import Task
 from reln.theory.balanced import FlowResult, integrate_flow
 from reln.theory.correlations import PathwayCorrelations, pathway_correlations
@@ -181,19 +181,9 @@ def unit_context_schedule(
                         f"the run has snapshots at {epochs[:3].tolist()}...")
     on = []
     for t in wanted:
-        h = np.asarray(hidden[index[t]], np.float64)
-        peak = h.max(axis=1, keepdims=True)
-        active = (h > gate_threshold * peak) & (peak > silent_threshold * h.max())
-        on.append(np.stack([active[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1))
+        active = active_units(np.asarray(hidden[index[t]], np.float64), gate_threshold, silent_threshold)
+        on.append(contexts_on(task, active))
     return np.array(wanted), np.stack(on)
-
-
-def _active_samples(h: np.ndarray, gate_threshold: float, silent_threshold: float = 1e-3) -> np.ndarray:
-    """``(H, P)``: a unit is on where its activity exceeds ``gate_threshold`` of its own peak (and
-    off everywhere when its peak is below ``silent_threshold`` of the layer's), as
-    :func:`unit_context_schedule` reads it before taking whole contexts."""
-    peak = h.max(axis=1, keepdims=True)
-    return (h > gate_threshold * peak) & (peak > silent_threshold * h.max())
 
 
 def predict_switching(
@@ -266,7 +256,7 @@ def predict_switching(
         gates = on[:, :, task.context]
         if gate_level == "sample":
             index = {int(t): k for k, t in enumerate(snapshot_epochs)}
-            gates = np.stack([_active_samples(np.asarray(hidden[index[int(t)]], np.float64), gate_threshold) for t in starts])
+            gates = np.stack([active_units(np.asarray(hidden[index[int(t)]], np.float64), gate_threshold) for t in starts])
         if fine_until > 0:
             index = {int(t): k for k, t in enumerate(snapshot_epochs)}
             fine = np.arange(0, fine_until, fine_every)
@@ -278,7 +268,7 @@ def predict_switching(
             starts = np.concatenate([fine, starts[later]])
             gates = np.concatenate([np.stack([np.asarray(hidden[index[int(t)]]) > 0 for t in fine]), gates[later]])
             # a unit's context set in the per-sample phase: the contexts it is on in for some item
-            on = np.stack([gates[:, :, task.context == c].any(axis=2) for c in range(task.n_contexts)], axis=2)
+            on = np.stack([contexts_on(task, g) for g in gates])
         if early_flow:
             W1, W2 = relu_effective_unit_weights(task.X, task.Y, w_in, w_out, lr=lr if method == "gd" else None)
         else:
