@@ -112,10 +112,7 @@ def test_identified_reln_max_gap_to_relu(runs, preset):
 @pytest.mark.parametrize(
     "preset",
     [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=(
-            "known: on contexts-3 the ReLU's tail (t > 2700) is slower than any fixed-gate GDLN; "
-            "mean gap 0.0075-0.0093 (a replay of its exact per-sample gates still gives 0.013)"
-        ))) if p == "contexts-3" else p
+        p
         for p in sorted(GAP_BOUNDS)
     ],
 )

@@ -1,10 +1,8 @@
 """The identified ReLN on task configurations nobody tuned anything for (issue 3).
 
-Measured (seeds 0, 1, 2; `reln run` on these configs, switching at the ReLU's first drop), the identified ReLN:
-16 items, 3 contexts: max gap .016-.027, mean .0025-.0027; 6 contexts (same structure, width 700,
-context scale 1): max .031-.037, mean .0061-.0064; 2 contexts: max .054-.056, mean .019-.020. The
-structure is found everywhere; the gap bounds are not met at K = 2, and the test says so rather
-than loosen the bound.
+Measured (seeds 0, 1, 2; `reln run` on these configs, per-sample gates with pinned kinks), the
+identified ReLN: see each test. The structure is found everywhere; where a bound is not met
+(the mean gap at K = 2, seed 0), the test says so rather than loosen the bound.
 """
 
 from __future__ import annotations
@@ -69,7 +67,17 @@ def test_theory_on_untuned_configurations(sixteen_items, six_contexts):
         assert theory["loss_final"][0] <= 1e-3 * metrics["task"]["loss_initial"]
 
 
-@pytest.mark.xfail(strict=True, reason="known: max gap .054-.056, mean .019-.020 at K = 2 (bounds .03 / .005)")
-def test_two_contexts_gap_within_issue_bound():
-    gap = run_experiment(config_from_dict(_config(8, 2, "hierarchy"), name="two-contexts")).metrics["reln"]["gap_to_relu"]
-    assert gap["max"][0] <= 0.03 and gap["mean"][0] <= 0.005
+@pytest.fixture(scope="module")
+def two_contexts():
+    return run_experiment(config_from_dict(_config(8, 2, "hierarchy"), name="two-contexts")).metrics
+
+
+def test_two_contexts_max_gap_within_issue_bound(two_contexts):
+    """Two contexts, whose all-but-one pathways are single contexts: max gap .011-.018 over
+    seeds 0-2 with pinned kinks (.054-.056 with whole-context gates and nothing pinned)."""
+    assert two_contexts["reln"]["gap_to_relu"]["max"][0] <= 0.03
+
+
+@pytest.mark.xfail(strict=True, reason="known: mean gap .0052 on seed 0 at K = 2 (.0024-.0041 on seeds 1, 2; bound .005)")
+def test_two_contexts_mean_gap_within_issue_bound(two_contexts):
+    assert two_contexts["reln"]["gap_to_relu"]["mean"][0] <= 0.005

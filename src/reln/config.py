@@ -70,9 +70,10 @@ class RelnConfig:
 
     ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identify`) and builds
     it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
-    follow the ReLU's checkpoints (``gate_threshold``: a unit is on in a context where its
-    activity exceeds that fraction of its peak; ``gate_level = "sample"`` gates it on those samples
-    rather than whole contexts; per-sample gates are followed until ``fine_until``, by default the
+    follow the ReLU's checkpoints (``gate_threshold``: a unit is on for the samples where its
+    pre-activation exceeds that fraction of its largest, and with ``pin_kinks`` its pre-activation
+    is held where it lies within that band of zero, :func:`reln.imitate.kink_gates`;
+    ``gate_level = "context"`` gates it on whole contexts instead; the ReLU's own per-sample gates are followed until ``fine_until``, by default the
     ReLU's first drop, :func:`reln.imitate.first_drop_epoch`); with ``"fixed"`` they are the final identified
     context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
     in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
@@ -83,7 +84,8 @@ class RelnConfig:
     snapshot_every: int = 10
     gating: str = "switching"
     gate_threshold: float = 0.1
-    gate_level: str = "context"
+    gate_level: str = "sample"
+    pin_kinks: bool = True
     fine_until: int | None = None
     identify_threshold: float = 1e-3
     min_unit_weight: float = 1e-2
@@ -97,6 +99,22 @@ class TrainConfig:
     epochs: int = 8001
     seeds: tuple[int, ...] = (0, 1, 2)
     x64: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoryConfig:
+    """``[theory]``: the gates the switching theory (:func:`reln.theory.predict_switching`) reads
+    from the ReLU's checkpoints, with ``[reln]``'s ``gate_threshold`` and ``fine_until``.
+
+    Its own defaults differ from the switching ReLN's: the theory's units are balanced effective
+    units, not the ReLU's, so a pair pinned at the ReLU's kink is not at the theory unit's kink.
+    Measured (seeds 0, 1, 2; max gap to the ReLU, loss_final / L0): ``contexts-3`` whole contexts
+    .013-.015, ~2e-4; per sample with pinned kinks .018-.027, 4e-3 (held pairs leave a floor);
+    two contexts whole contexts .051-.057, with pins .049-.061.
+    """
+
+    gate_level: str = "context"
+    pin_kinks: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +134,7 @@ class RunConfig:
     task: TaskConfig = TaskConfig()
     relu: ReluConfig = ReluConfig()
     reln: RelnConfig = RelnConfig()
+    theory: TheoryConfig = TheoryConfig()
     reference: RelnConfig | None = None  # an explicit GDLN to compare, e.g. the paper's hand-made ReLN
     modular: RelnConfig | None = None  # the strictly modular control; built automatically if absent
     candidates: dict[str, RelnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
@@ -194,6 +213,9 @@ def _validate(config: RunConfig) -> RunConfig:
     )
     _check_type(relu.snapshot_every, int, "[relu] snapshot_every", "a positive integer")
     reln = _validate_reln(reln, "reln")
+    if config.theory.gate_level not in ("context", "sample"):
+        raise RelnError(f"[theory] gate_level must be 'context' or 'sample', got '{config.theory.gate_level}'")
+    _check_type(config.theory.pin_kinks, bool, "[theory] pin_kinks", "true or false")
     reference = None if config.reference is None else _validate_reln(config.reference, "reference")
     modular = None if config.modular is None else _validate_reln(config.modular, "modular")
     if modular is not None and modular.pathways == "auto":
@@ -259,6 +281,7 @@ def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
         raise RelnError(f"[{table}] gating must be one of {', '.join(GATINGS)}, got '{reln.gating}'")
     if reln.gate_level not in ("context", "sample"):
         raise RelnError(f"[{table}] gate_level must be 'context' or 'sample', got '{reln.gate_level}'")
+    _check_type(reln.pin_kinks, bool, f"[{table}] pin_kinks", "true or false")
     for key in ("gate_threshold", "identify_threshold", "min_unit_weight"):
         value = getattr(reln, key)
         _check_type(value, (int, float), f"[{table}] {key}", "a number in [0, 1)")
@@ -286,6 +309,7 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
         "task": (TaskConfig, data.pop("task", {})),
         "relu": (ReluConfig, data.pop("relu", {})),
         "train": (TrainConfig, data.pop("train", {})),
+        "theory": (TheoryConfig, data.pop("theory", {})),
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
     built["reln"] = _reln_table(data.pop("reln", {}), "reln")

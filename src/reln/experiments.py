@@ -131,7 +131,8 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
             initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
-                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, fine_until=reln.fine_until,
+                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, pin_kinks=reln.pin_kinks,
+                fine_until=reln.fine_until,
                 identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
@@ -175,7 +176,7 @@ def _theory(
     started = time.perf_counter()
     if config.reln.pathways == "auto":
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-        if relu is not None and "hidden_0" in relu.snapshots:
+        if relu is not None and "pre_0" in relu.snapshots:
             # per-sample gates until the ReLU's first drop, read at the snapshot spacing, as the
             # switching ReLN does
             epochs_seen = relu.snapshot_epochs
@@ -185,9 +186,10 @@ def _theory(
                 fine_until = first_drop_epoch(relu.loss, epochs_seen)
             fine_until = int(np.ceil(fine_until / spacing) * spacing)
             prediction = predict_switching(
-                task, identifications, initial, relu.snapshots["hidden_0"], epochs_seen,
+                task, identifications, initial, relu.snapshots["pre_0"], epochs_seen,
                 lr=train.lr, epochs=train.epochs, gate_threshold=config.reln.gate_threshold, x64=train.x64,
-                fine_until=fine_until, fine_every=spacing, gate_level=config.reln.gate_level,
+                fine_until=fine_until, fine_every=spacing, gate_level=config.theory.gate_level,
+                pin_kinks=config.theory.pin_kinks,
             )
         else:
             prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
@@ -214,7 +216,7 @@ def _curve_metrics(trajectory: Trajectory) -> dict:
 
 def _relu_context_shares(task: Task, relu: Trajectory, layer: int = 0) -> list[np.ndarray]:
     """Per seed, ``{contexts: weight share}`` of one hidden layer of the ReLU at the last epoch."""
-    gates, sizes = relu.snapshots[f"gates_{layer}"][:, -1], relu.snapshots[f"unit_weight_{layer}"][:, -1]
+    gates, sizes = relu.snapshots[f"pre_{layer}"][:, -1] > 0, relu.snapshots[f"unit_weight_{layer}"][:, -1]
     return [unit_weight_shares(g, w, task) for g, w in zip(gates, sizes)]
 
 
@@ -262,7 +264,7 @@ def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:
     layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
     per_seed = [
         path_sequence_shares(
-            [w[s] for w in relu.final_params], [relu.snapshots[f"gates_{l}"][s, -1] for l in layers], task
+            [w[s] for w in relu.final_params], [relu.snapshots[f"pre_{l}"][s, -1] > 0 for l in layers], task
         )
         for s in range(relu.loss.shape[0])
     ]
@@ -380,7 +382,9 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
             keep[:] = True
         arrays[f"{model}_snapshot_epochs"] = trajectory.snapshot_epochs[keep]
         for key, value in trajectory.snapshots.items():
-            if not key.startswith("hidden_"):  # 4x the rest; gates and unit sizes summarise it
+            if key.startswith("pre_"):  # the file keeps the gates; activity is 4x the rest
+                arrays[f"{model}_gates_{key[4:]}"] = value[:, keep] > 0
+            elif not key.startswith("hidden_"):
                 arrays[f"{model}_{key}"] = value[:, keep]
         for l, weights in enumerate(trajectory.final_params):
             arrays[f"{model}_final_W{l}"] = weights
@@ -459,8 +463,8 @@ def run_outputs(run: Run) -> dict:
             layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
             gates["reln"] = ([
                 switching_schedule(
-                    run.task, relu.snapshots[f"gates_{l}"][0], relu.snapshots[f"hidden_{l}"][0],
-                    relu.snapshot_epochs, gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, **schedule,
+                    run.task, relu.snapshots[f"pre_{l}"][0], relu.snapshot_epochs,
+                    gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, **schedule,
                 )[1][-1]
                 for l in layers
             ], None, None)

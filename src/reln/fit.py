@@ -18,7 +18,7 @@ from reln.analysis import layer_imbalance
 from reln.flat import flat_maps, flat_objective, from_flat, to_flat
 from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
-from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden, unit_weights
+from reln.relu import init_relu, relu_forward, relu_hidden, relu_preactivations, unit_weights
 from reln.tasks import Task
 from reln.train import Progress, Trajectory, train
 
@@ -64,7 +64,8 @@ def fit_relu(
     """Train a bias-free ReLU network ``n_in -> hidden... -> n_out`` by full-batch GD.
 
     Snapshots (every ``snapshot_every`` epochs), for every hidden layer ``l``: ``hidden_l``
-    ``(units, P)`` post-ReLU activity, ``gates_l`` ``(units, P)`` bool, ``unit_weight_l``
+    ``(units, P)`` post-ReLU activity, ``pre_l`` ``(units, P)`` pre-activations (the gates are
+    ``pre_l > 0``; the switching ReLN also reads how near each unit is to its kink), ``unit_weight_l``
     ``(units,)`` (``||w_in|| ||w_out||``); ``output`` ``(n_out, P)``; and, for a network of
     several hidden layers, ``imbalance_l`` of the weights into and out of hidden layer ``l``
     (:func:`reln.analysis.layer_imbalance`). Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
@@ -79,10 +80,10 @@ def fit_relu(
 
     def snapshot(weights):
         records = {"output": relu_forward(weights, X)}
-        layers = zip(relu_hidden(weights, X), relu_gates(weights, X), unit_weights(weights))
-        for l, (hidden_l, gates, sizes_l) in enumerate(layers):
+        layers = zip(relu_hidden(weights, X), relu_preactivations(weights, X), unit_weights(weights))
+        for l, (hidden_l, pre, sizes_l) in enumerate(layers):
             records[f"hidden_{l}"] = hidden_l
-            records[f"gates_{l}"] = gates
+            records[f"pre_{l}"] = pre
             records[f"unit_weight_{l}"] = sizes_l
         if len(weights) > 2:  # deep networks: how far each hidden layer's two sides are from balanced
             for l in range(len(weights) - 1):

@@ -11,7 +11,9 @@ from the same function up to the gating, and trained by plain gradient descent o
   structure and only switch their gates between epochs ~1000 and 6000.
 * :func:`switching_reln` with :func:`switching_schedule` (``gating = "switching"``, the default):
   the same units, whose gates follow the ReLU's checkpoints; at any time the units with equal gates
-  form the pathways of a ReLN. Max gap 0.008-0.009 on ``contexts-diff``.
+  form the pathways of a ReLN. After the ReLU's first drop a unit is gated per sample and its
+  kinks are pinned (:mod:`reln.kinks`): max gap .010-.013, mean .0022-.0027 on ``contexts-diff``,
+  and within issue 3's bounds on ``contexts-3/4/5``, 2 contexts (max), 6 contexts and 16 items.
 
 Inputs (claim 8, checked on the data rather than assumed): a pathway reads the context inputs
 only if they correlate with what it has to fit. The always-on pathway fits ``Y``; a pathway gated
@@ -33,6 +35,7 @@ from reln.errors import RelnError
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.fit import fit_gdln
 from reln.identify import Identification, identify
+from reln.kinks import kink_gates
 from reln.tasks import Task
 from reln.train import Trajectory
 
@@ -112,15 +115,6 @@ def imitating_reln(
     return gdln, [W0, W1]
 
 
-def active_units(hidden, gate_threshold: float, silent_threshold: float = 1e-3):
-    """``(units, P)`` bool: a unit is on where its activity exceeds ``gate_threshold`` of its own
-    peak, and off everywhere when its peak is below ``silent_threshold`` of the layer's largest.
-    Array operations only, so NumPy and JAX arrays both work (the rule of every switching schedule,
-    of the theory's gates and of gates computed during training)."""
-    peak = hidden.max(axis=1, keepdims=True)
-    return (hidden > gate_threshold * peak) & (peak > silent_threshold * hidden.max())
-
-
 def contexts_on(task: Task, on: np.ndarray) -> np.ndarray:
     """``(units, K)`` bool: the contexts in which each unit is on for at least one item."""
     return np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
@@ -128,8 +122,7 @@ def contexts_on(task: Task, on: np.ndarray) -> np.ndarray:
 
 def switching_schedule(
     task: Task,
-    gates: np.ndarray,
-    hidden: np.ndarray,
+    pre: np.ndarray,
     snapshot_epochs: np.ndarray,
     *,
     fine_until: int = 100,
@@ -137,29 +130,33 @@ def switching_schedule(
     regroup_every: int = 100,
     gate_threshold: float = 0.1,
     silent_threshold: float = 1e-3,
-    gate_level: str = "context",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit gates over time, read from a ReLU run's checkpoints.
+    gate_level: str = "sample",
+    pin_kinks: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-unit gates (and pinned unit-sample pairs) over time, read from a ReLU run's checkpoints.
 
     * ``t < fine_until``: every ``fine_every`` epochs, each unit's own per-sample gate
       ``1[w_j x > 0]``. Early on a ReLU unit is on for about half the samples (0.51 at t = 0,
       0.91 at t = 200 on the three-context task); any gate held fixed from the start learns the
       first drop too fast (all on) or too slow (the initial gate).
-    * later, every ``regroup_every`` epochs, each unit is gated on the whole of the contexts in
-      which its activity exceeds ``gate_threshold`` times its own peak (none if its peak is below
-      ``silent_threshold`` times the layer's at that checkpoint). Units switch from the common group to an
-      all-but-one group over epochs ~1000-6000; a unit barely on in a context is off there.
-      With ``gate_level = "sample"`` the unit is gated on the samples themselves where its
-      activity exceeds that threshold: tasks whose gating lives within contexts (XOR) need it.
+    * later, every ``regroup_every`` epochs, :func:`kink_gates` of the checkpoint: a unit is on
+      where its pre-activation exceeds ``gate_threshold`` of its scale, and, with ``pin_kinks``,
+      pinned where it lies within that band of zero (off, its pre-activation held until the next
+      checkpoint). With ``gate_level = "context"`` it is instead on in the whole of every context
+      where it is on for some item (pinned only where that leaves it off), the ReLN of whole
+      context sets; units switch from the common group to an all-but-one group over epochs
+      ~1000-6000.
 
     Args:
-        gates: ``(snapshots, units, P)`` the ReLU's gate patterns; ``hidden`` its activity.
+        pre: ``(snapshots, units, P)`` the ReLU's pre-activations at its checkpoints.
         snapshot_epochs: the epochs of the snapshots; they must include every epoch the schedule
             reads (snapshot the ReLU every ``fine_every`` epochs, or every ``gcd`` of the two).
 
     Returns:
-        ``(phase_starts (n_phases,), phase_gates (n_phases, units, P))``.
+        ``(phase_starts (n_phases,), phase_gates (n_phases, units, P), pinned (n_phases, units, P) bool)``.
     """
+    if gate_level not in ("context", "sample"):
+        raise RelnError(f"gate_level must be 'context' or 'sample', got '{gate_level}'")
     epochs = np.asarray(snapshot_epochs)
     last = int(epochs[-1])
     wanted = list(range(0, min(fine_until, last), fine_every)) + list(range(fine_until, last, regroup_every))
@@ -170,19 +167,19 @@ def switching_schedule(
             f"not have; train the ReLU with snapshot_every = {fine_every}"
         )
     index = {int(t): k for k, t in enumerate(epochs)}
-    starts, phases = [], []
+    phases, pins = [], []
     for t in wanted:
-        k = index[t]
+        z = np.asarray(pre[index[t]])
         if t < fine_until:
-            phases.append(gates[k].astype(np.float64))
+            on, pinned = z > 0, np.zeros(z.shape, bool)
         else:
-            on = active_units(hidden[k], gate_threshold, silent_threshold)
-            if gate_level == "sample":
-                phases.append(on.astype(np.float64))
-            else:
-                phases.append(contexts_on(task, on)[:, task.context].astype(np.float64))
-        starts.append(t)
-    return np.array(starts), np.stack(phases)
+            on, pinned = kink_gates(z, gate_threshold, silent_threshold)
+            if gate_level == "context":
+                on = contexts_on(task, on)[:, task.context]
+                pinned &= ~on
+        phases.append(on.astype(np.float64))
+        pins.append(pinned & pin_kinks)
+    return np.array(wanted), np.stack(phases), np.stack(pins)
 
 
 def switching_reln(
@@ -219,7 +216,8 @@ def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray) -> int:
     so the set of contexts it is on in means nothing yet; during the drop the units grow and their
     gates settle. Measured (seeds 0, 1, 2; max gap to the ReLU, switching at epoch 100 instead):
     contexts-diff .0063-.0077 (.0077-.0092), contexts-3 .016-.020 (.025-.028), contexts-4
-    .010-.015 (.023-.024), contexts-5 .011-.016 (.026-.027), 6 contexts .031-.037 (.059-.065).
+    .010-.015 (.023-.024), contexts-5 .011-.016 (.026-.027), 6 contexts .031-.037 (.059-.065),
+    with whole-context gates and nothing pinned (the measurements that chose this epoch).
     Following per-sample gates longer is worse (contexts-5 at 1500 epochs: .020-.021; all run long:
     contexts-3 mean gap .013 instead of .0045-.0057): the ReLN's weights drift from the ReLU's and
     the ReLU's per-sample gates stop fitting them.
@@ -238,7 +236,8 @@ def fit_imitating_reln(
     *,
     gating: str = "switching",
     gate_threshold: float = 0.1,
-    gate_level: str = "context",
+    gate_level: str = "sample",
+    pin_kinks: bool = True,
     fine_until: int | None = None,
     identify_threshold: float = 1e-3,
     min_unit_weight: float = 1e-2,
@@ -288,6 +287,6 @@ def fit_imitating_reln(
         fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)
     trajectory, description = fit_switching_network(
         task, relu, relu_initial_weights, lr=lr, gate_threshold=gate_threshold, gate_level=gate_level,
-        fine_until=fine_until, x64=x64, progress=progress,
+        pin_kinks=pin_kinks, fine_until=fine_until, x64=x64, progress=progress,
     )
     return trajectory, identifications, description

@@ -74,14 +74,20 @@ def relu_forward(weights: Weights, X: jax.Array) -> jax.Array:
     return weights[-1] @ hidden[-1]
 
 
-def relu_gates(weights: Weights, X: jax.Array) -> list[jax.Array]:
-    """On/off pattern ``G_l = 1[pre-activation > 0]`` of every hidden unit and sample (bool)."""
-    gates, h = [], X
+def relu_preactivations(weights: Weights, X: jax.Array) -> list[jax.Array]:
+    """Pre-activations ``Z_l = W_{l-1} H_{l-1}`` of every hidden layer, each ``(h_l, P)``: the gate
+    pattern is ``Z_l > 0``, and ``|Z_l|`` says how near each unit sits to its kink."""
+    pres, h = [], X
     for W in weights[:-1]:
         pre = W @ h
-        gates.append(pre > 0)
+        pres.append(pre)
         h = jax.nn.relu(pre)
-    return gates
+    return pres
+
+
+def relu_gates(weights: Weights, X: jax.Array) -> list[jax.Array]:
+    """On/off pattern ``G_l = 1[pre-activation > 0]`` of every hidden unit and sample (bool)."""
+    return [pre > 0 for pre in relu_preactivations(weights, X)]
 
 
 def unit_weights(weights: Weights) -> list[jax.Array]:

@@ -5,7 +5,7 @@ from reln.theory.correlations import PathwayCorrelations, alignment_report, path
 from reln.theory.deep import balanced_factors, deep_end_to_end_flow
 from reln.theory.flow import effective_initial_maps, end_to_end_flow, flow_loss
 from reln.theory.predict import (
-    Prediction, expected_initial_maps, predict_explicit, predict_identified, predict_switching, unit_context_schedule,
+    Prediction, expected_initial_maps, predict_explicit, predict_identified, predict_switching,
 )
 from reln.theory.switching import (
     effective_unit_weights, expected_mode_strength, integrate_switching, perron_sign,
@@ -18,5 +18,4 @@ __all__ = [
     "effective_initial_maps", "effective_unit_weights", "end_to_end_flow", "expected_initial_maps",
     "expected_mode_strength", "flow_loss", "integrate_flow", "integrate_switching", "pathway_correlations",
     "perron_sign", "predict_explicit", "predict_identified", "predict_switching", "relu_effective_unit_weights",
-    "unit_context_schedule",
 ]

@@ -47,7 +47,8 @@ import numpy as np
 from reln.errors import RelnError
 from reln.gdln import GDLN
 from reln.identify import Identification
-from reln.imitate import active_units, contexts_on, imitating_reln
+from reln.imitate import contexts_on, imitating_reln, switching_schedule
+from reln.kinks import kink_projectors
 from reln.tasks import Task
 from reln.theory.balanced import FlowResult, integrate_flow
 from reln.theory.correlations import PathwayCorrelations, pathway_correlations
@@ -154,43 +155,11 @@ def predict_identified(
     return dataclasses.replace(prediction, seconds=prediction.seconds + setup / len(maps))
 
 
-def unit_context_schedule(
-    task: Task, hidden: np.ndarray, snapshot_epochs: np.ndarray, *, every: int = SWITCH_EVERY,
-    gate_threshold: float = 0.1, silent_threshold: float = 1e-3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each unit's context set at the ReLU's checkpoints every ``every`` epochs (from ``t = 0``).
-
-    The rule of :func:`reln.imitate.switching_schedule` at the level of contexts: a unit is on in
-    context ``c`` when its activity on some item of ``c`` exceeds ``gate_threshold`` times its own
-    peak, and off everywhere when its peak is below ``silent_threshold`` times the layer's.
-
-    Args:
-        hidden: ``(snapshots, H, P)`` one seed's post-ReLU activity; ``snapshot_epochs`` theirs.
-
-    Returns:
-        ``(phase_starts (n_phases,), on (n_phases, H, K))`` boolean.
-    """
-    epochs = np.asarray(snapshot_epochs)
-    spacing = int(epochs[1] - epochs[0]) if len(epochs) > 1 else 1
-    every = max(every, spacing)
-    last = int(epochs[-1])
-    index = {int(t): k for k, t in enumerate(epochs)}
-    wanted = [t for t in range(0, max(last, 1), every) if t in index]
-    if not wanted or wanted[0] != 0:
-        raise RelnError(f"the switching theory reads the ReLU's checkpoints every {every} epochs from 0; "
-                        f"the run has snapshots at {epochs[:3].tolist()}...")
-    on = []
-    for t in wanted:
-        active = active_units(np.asarray(hidden[index[t]], np.float64), gate_threshold, silent_threshold)
-        on.append(contexts_on(task, active))
-    return np.array(wanted), np.stack(on)
-
-
 def predict_switching(
     task: Task,
     identifications: Sequence[Identification],
     relu_initial_weights: Sequence[Sequence[np.ndarray]],
-    relu_hidden: np.ndarray,
+    relu_pre: np.ndarray,
     snapshot_epochs: np.ndarray,
     *,
     lr: float,
@@ -203,6 +172,7 @@ def predict_switching(
     fine_until: int = 0,
     fine_every: int = 10,
     gate_level: str = "context",
+    pin_kinks: bool = False,
 ) -> Prediction:
     """Predict each ReLU seed's loss by pathways whose units switch at the ReLU's checkpoints.
 
@@ -221,7 +191,7 @@ def predict_switching(
     Each unit starts from its effective balanced weights (:func:`effective_unit_weights`, on the
     always-on correlation ``Y X^T / P``: every unit is active in every context at ``t = 0``) and
     learns with its context gates read every :data:`SWITCH_EVERY` epochs from the ReLU run
-    (:func:`unit_context_schedule`); a unit that changes pathway carries its share of the
+    (:func:`reln.imitate.switching_schedule`, with pinned kinks held as in the switching ReLN); a unit that changes pathway carries its share of the
     pathway's map (:mod:`reln.theory.switching`). Units at zero (grown against the Perron mode) or
     never on are dropped: they stay exactly zero. The pathways reported (singular values, final
     maps) are the identified ReLN's context sets (union over seeds); units in another set count in
@@ -235,7 +205,7 @@ def predict_switching(
     ``contexts-diff`` .010-.013 / .017-.020, ``contexts-5`` .027-.032 / .037-.042.
 
     Args:
-        relu_hidden: ``(seeds, snapshots, H, P)`` the ReLU's activity at its checkpoints.
+        relu_pre: ``(seeds, snapshots, H, P)`` the ReLU's pre-activations at its checkpoints.
         snapshot_epochs: the checkpoints' epochs.
         method: ``"gd"`` or ``"rk4"`` (:func:`reln.theory.integrate_switching`).
         early_flow: start from :func:`reln.theory.relu_effective_unit_weights` (each unit's own
@@ -251,46 +221,38 @@ def predict_switching(
     sets = [tuple(c) for c in gdln.contexts]
     yx = task.Y @ task.X.T / task.P
     runs = []
-    for (w_in, w_out), hidden in zip(relu_initial_weights, relu_hidden):
-        starts, on = unit_context_schedule(task, hidden, snapshot_epochs, gate_threshold=gate_threshold)
-        gates = on[:, :, task.context]
-        if gate_level == "sample":
-            index = {int(t): k for k, t in enumerate(snapshot_epochs)}
-            gates = np.stack([active_units(np.asarray(hidden[index[int(t)]], np.float64), gate_threshold) for t in starts])
-        if fine_until > 0:
-            index = {int(t): k for k, t in enumerate(snapshot_epochs)}
-            fine = np.arange(0, fine_until, fine_every)
-            missing = [int(t) for t in fine if int(t) not in index]
-            if missing:
-                raise RelnError(f"the theory reads the ReLU's gates every {fine_every} epochs until {fine_until}; "
-                                f"the run has no snapshots at {missing[:3]}...")
-            later = starts >= fine_until
-            starts = np.concatenate([fine, starts[later]])
-            gates = np.concatenate([np.stack([np.asarray(hidden[index[int(t)]]) > 0 for t in fine]), gates[later]])
-            # a unit's context set in the per-sample phase: the contexts it is on in for some item
-            on = np.stack([contexts_on(task, g) for g in gates])
+    for (w_in, w_out), pre in zip(relu_initial_weights, relu_pre):
+        # the switching ReLN's schedule (reln.imitate.switching_schedule), regrouped every
+        # SWITCH_EVERY epochs; per-sample gates until fine_until
+        starts, gates, pinned = switching_schedule(
+            task, pre, snapshot_epochs, fine_until=fine_until, fine_every=fine_every,
+            regroup_every=max(SWITCH_EVERY, fine_every), gate_threshold=gate_threshold,
+            gate_level=gate_level, pin_kinks=pin_kinks,
+        )
+        on = np.stack([contexts_on(task, g > 0) for g in gates])  # each unit's context set
         if early_flow:
             W1, W2 = relu_effective_unit_weights(task.X, task.Y, w_in, w_out, lr=lr if method == "gd" else None)
         else:
             W1, W2 = effective_unit_weights(yx, task.X, w_in, w_out, relu=True)
         keep = gates.any(axis=(0, 2)) & (np.linalg.norm(W1, axis=1) > 0)
-        runs.append((starts, on[:, keep], gates[:, keep], W1[keep], W2[:, keep]))
+        runs.append((starts, on[:, keep], gates[:, keep], pinned[:, keep], W1[keep], W2[:, keep]))
     width = max(1, max(r[1].shape[1] for r in runs))
     setup = time.perf_counter() - start
     bits = 2 ** np.arange(task.n_contexts)  # a context set as an integer
     wanted = np.array([bits[list(c)].sum() for c in sets])
 
     def integrate(run):
-        starts, on, gates, W1, W2 = run
+        starts, on, gates, pinned, W1, W2 = run
         pad = width - W1.shape[0]  # zero units stay zero: one compilation for every seed
         on = np.pad(on, ((0, 0), (0, pad), (0, 0)))
         gates = np.pad(gates, ((0, 0), (0, pad), (0, 0)))
+        held = kink_projectors(task.X, np.pad(pinned, ((0, 0), (0, pad), (0, 0)))) if pin_kinks else None
         W1, W2 = np.pad(W1, ((0, pad), (0, 0))), np.pad(W2, ((0, 0), (0, pad)))
         membership = ((on.astype(np.int64) @ bits)[:, None, :] == wanted[None, :, None]).astype(float)
         return integrate_switching(
             task.X, task.Y, starts, gates.astype(float), membership, W1, W2,
             lr=lr, epochs=epochs, snapshot_every=snapshot_every, method=method, stride=1 if method == "gd" else 5,
-            x64=x64,
+            x64=x64, pinned=held,
         )
 
     # the first compiles; the others reuse it on parallel threads (the program holds no LAPACK call)

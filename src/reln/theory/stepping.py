@@ -53,6 +53,9 @@ def step_schedule(phase_starts: np.ndarray, epochs: int, stride: int, snapshot_e
 def stepper(velocity: Velocity, gate_table, tau, *, stride: int, method: str):
     """The scan body over strided steps, and the one-epoch tail, for a traced ``velocity``.
 
+    ``gate_table`` is an array, or a pytree of arrays, with the phases on axis 0; ``velocity``
+    receives its entries of the phase in force.
+
     Returns:
         ``(first_carry, step, tail)``: ``first_carry(state, phase)`` starts a scan; ``step(carry,
         phase) -> (carry, losses (stride,))`` advances one strided step (the velocity at a step's
@@ -77,12 +80,15 @@ def stepper(velocity: Velocity, gate_table, tau, *, stride: int, method: str):
     h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
     h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
 
+    def gates_of(phase):
+        return jax.tree.map(lambda table: table[phase], gate_table)
+
     def first_carry(state, phase):
-        return state, velocity(state, gate_table[jnp.maximum(phase, 0)]), phase
+        return state, velocity(state, gates_of(jnp.maximum(phase, 0))), phase
 
     def step(carry, phase):
         state, (f0, L0, dL0), f_phase = carry
-        g = gate_table[jnp.maximum(phase, 0)]
+        g = gates_of(jnp.maximum(phase, 0))
         f0, L0, dL0 = jax.lax.cond(phase == f_phase, lambda: (f0, L0, dL0), lambda: velocity(state, g))
         new = advance(state, f0, g, stride)
         f1, L1, dL1 = velocity(new, g)
@@ -96,10 +102,10 @@ def stepper(velocity: Velocity, gate_table, tau, *, stride: int, method: str):
     def tail(state, tail_phases):
         losses = []
         for phase in tail_phases[:-1]:  # traced once: fewer than ``stride`` epochs
-            f, L, _ = velocity(state, gate_table[phase])
+            f, L, _ = velocity(state, gates_of(phase))
             losses.append(L)
-            state = advance(state, f, gate_table[phase], 1)
-        losses.append(velocity(state, gate_table[tail_phases[-1]])[1])
+            state = advance(state, f, gates_of(phase), 1)
+        losses.append(velocity(state, gates_of(tail_phases[-1]))[1])
         return state, jnp.stack(losses)
 
     return first_carry, step, tail

@@ -183,17 +183,21 @@ def expected_mode_strength(width: int, init_std: tuple[float, float], *, relu: b
     return strength / 2 if relu else strength
 
 
-@functools.partial(jax.jit, static_argnames=("stride", "tail", "method"))
-def _integrate(W1, W2, X, Y, unit_gates, membership, step_phase, tau, *, stride, tail, method):
+@functools.partial(jax.jit, static_argnames=("stride", "tail", "method", "pin"))
+def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership, step_phase, tau, *, stride, tail, method, pin):
     """The units' weights stepped by :func:`reln.theory.stepping.stepper`; ``step_phase``
-    ``(blocks, steps)``, ``-1`` leaves the state; pathway maps once per block."""
+    ``(blocks, steps)``, ``-1`` leaves the state; pathway maps once per block. Unit ``j`` moves its
+    input weights within ``projectors[projector_index[phase, j]]`` (pinned kinks)."""
     P = X.shape[1]
 
-    def velocity(state, g):
+    def velocity(state, phase_data):
         W1, W2 = state
+        g, index = phase_data
         hidden = g * (W1 @ X)
         E = Y - W2 @ hidden
         dW1 = ((W2.T @ E) * g) @ X.T / P
+        if pin:  # a static choice: without pins, no per-unit projection to pay for
+            dW1 = jnp.einsum("hij,hj->hi", projectors[index], dW1)
         dW2 = E @ hidden.T / P
         return (dW1, dW2), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dW1**2) + jnp.sum(dW2**2))
 
@@ -203,7 +207,7 @@ def _integrate(W1, W2, X, Y, unit_gates, membership, step_phase, tau, *, stride,
         W1, W2 = state
         return jnp.einsum("ph,oh,hi->poi", membership[phase], W2, W1)
 
-    first_carry, step, run_tail = stepper(velocity, unit_gates, tau, stride=stride, method=method)
+    first_carry, step, run_tail = stepper(velocity, (unit_gates, projector_index), tau, stride=stride, method=method)
 
     def block(carry, phases):
         maps = pathway_maps(carry[0], jnp.maximum(phases[0], 0))
@@ -230,6 +234,7 @@ def integrate_switching(
     stride: int = 5,
     snapshot_every: int = 10,
     x64: bool = False,
+    pinned: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FlowResult:
     """Gradient flow of units whose gates change at given epochs, from balanced weights.
 
@@ -244,6 +249,9 @@ def integrate_switching(
         stride: epochs per RK4 step (5: the loss within 3e-5 of ``L(0)`` of a 1-epoch stride on
             the presets; the fastest rate is below 0.1 per epoch, see :mod:`reln.theory.balanced`).
         snapshot_every: epochs between singular-value snapshots (rounded to the stride).
+        pinned: ``(projectors, index)`` of :func:`reln.unit_gated.kink_projectors`: unit ``j``'s
+            input weights move within ``projectors[index[phase, j]]``, holding its pinned
+            pre-activations (the ReLU's kinks, :func:`reln.imitate.kink_gates`); none by default.
         x64: integrate in float64. The default float32 is the precision the ReLU trains in;
             on the presets it changes no reported gap in its first four digits and takes about
             two thirds of the time (contexts-diff: 0.55 s per seed instead of 0.75 s).
@@ -260,9 +268,15 @@ def integrate_switching(
     main, every, step_phase, tail = step_schedule(phase_starts, epochs, stride, snapshot_every)
     dtype = jnp.float64 if x64 else jnp.float32
     with jax.enable_x64(x64):
-        data = [jnp.asarray(a, dtype) for a in (W1, Q.T @ W2, X, Q.T @ Y, unit_gates, membership)]
+        pin = pinned is not None
+        if not pin:
+            pinned = (np.eye(X.shape[0])[None], np.zeros(unit_gates.shape[:2], np.int32))
+        W1d, W2d, Xd, Yd, gates_d, projectors = (
+            jnp.asarray(a, dtype) for a in (W1, Q.T @ W2, X, Q.T @ Y, unit_gates, pinned[0])
+        )
         (W1f, W2f), losses, tail_losses, maps, last_maps = jax.device_get(_integrate(
-            *data, jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method,
+            W1d, W2d, Xd, Yd, gates_d, projectors, jnp.asarray(pinned[1], jnp.int32), jnp.asarray(membership, dtype),
+            jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method, pin=pin,
         ))
     final_maps = np.einsum("ph,oh,hi->poi", membership[tail[-1]], Q @ W2f, W1f)
     return FlowResult(

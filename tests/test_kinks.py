@@ -1,0 +1,81 @@
+"""Pinned kinks (reln.imitate.kink_gates, reln.unit_gated.kink_projectors): a unit-sample pair at
+a ReLU unit's kink is off and its pre-activation is held, as gradient descent holds it when it
+slides along the kink."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reln.fit import fit_relu, relu_initial_weights
+from reln.imitate import switching_schedule
+from reln.tasks import contextual_task
+from reln.kinks import kink_gates, kink_projectors, pinned_weights
+from reln.unit_gated import fit_switching_network
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.0, 0.9))
+def test_kink_gates_split_units_into_on_pinned_and_off(seed, threshold):
+    rng = np.random.default_rng(seed)
+    pre = rng.standard_normal((12, 10)) * rng.uniform(0, 1, (12, 1)) ** 4
+    pre[0] = 0.0  # a unit that never grew: neither on nor pinned
+    on, pinned = kink_gates(pre, threshold)
+    scale = np.maximum(pre, 0).max(1, keepdims=True)  # the unit's peak activity
+    assert not np.any(on & pinned)
+    assert not on[0].any() and not pinned[0].any()
+    awake = scale[:, 0] > 1e-3 * scale.max()
+    assert not on[~awake].any() and not pinned[~awake].any()
+    np.testing.assert_array_equal(on[awake], (pre > threshold * scale)[awake])
+    np.testing.assert_array_equal(pinned[awake], (np.abs(pre) < threshold * scale)[awake])
+    if threshold == 0:
+        assert not pinned.any()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_projected_gradient_steps_hold_every_pinned_preactivation(seed):
+    """``pinned_weights`` passes gradients ``Q_S g``: a step moves no pinned ``w_j . x_s``, and
+    leaves the gradient unchanged where nothing is pinned."""
+    rng = np.random.default_rng(seed)
+    task = contextual_task(4, 3, "hierarchy")
+    X = task.X
+    pinned = rng.uniform(size=(2, 9, task.P)) < 0.3
+    pinned[:, 0] = False
+    projectors, index = kink_projectors(X, pinned)
+    W = rng.standard_normal((9, task.n_in))
+    target = rng.standard_normal((9, task.P))
+    with jax.enable_x64(True):
+        for phase in range(2):
+            Q = jnp.asarray(projectors[index[phase]])
+            grad = np.asarray(jax.grad(lambda w: jnp.sum((pinned_weights(w, Q) @ X - target) ** 2))(W))
+            plain = 2 * (W @ X - target) @ X.T
+            moved = (W - 0.1 * grad) @ X - W @ X
+            assert np.abs(moved[pinned[phase]]).max(initial=0) < 1e-10
+            np.testing.assert_allclose(grad[0], plain[0], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(pinned_weights(W, Q)), W)
+
+
+def test_schedule_pins_only_after_the_per_sample_phase():
+    task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    with jax.enable_x64(True):
+        relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
+    starts, gates, pinned = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs, fine_until=100)
+    assert not pinned[starts < 100].any() and pinned[starts >= 100].any()
+    assert not np.any((gates > 0) & pinned)
+    _, _, none = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs, fine_until=100, pin_kinks=False)
+    assert not none.any()
+
+
+def test_pinning_changes_the_switching_reln_and_is_reported():
+    task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    with jax.enable_x64(True):
+        relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
+        initial = relu_initial_weights(task, (20,), 0.02, (3,))
+        pinned, described = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
+        free, _ = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True)
+    assert described["pin_kinks"] and max(described["pinned_pairs"]["mean_over_seeds"]) > 0
+    assert np.abs(pinned.loss - free.loss).max() > 1e-6
