@@ -5,7 +5,24 @@ would flag that compilation as slowness, so it is switched off. Example counts s
 whole suite runs in well under a minute on two cores.
 """
 
+import jax
+import pytest
 from hypothesis import settings
+
+from reln.fit import fit_relu, relu_initial_weights
 
 settings.register_profile("reln", deadline=None, max_examples=25, print_blob=True)
 settings.load_profile("reln")
+
+
+@pytest.fixture(scope="session")
+def train_small_relu():
+    """``(task, hidden, std, seeds, epochs, snapshot_every) -> (relu, initial weights)``: a small
+    ReLU run in float64 at learning rate 0.02, the input of the switching-ReLN tests."""
+
+    def train(task, hidden, std, seeds, *, epochs, snapshot_every):
+        with jax.enable_x64(True):
+            relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=epochs, snapshot_every=snapshot_every, x64=True)
+        return relu, relu_initial_weights(task, hidden, std, seeds)
+
+    return train

@@ -12,7 +12,6 @@ import pytest
 from reln.config import config_from_dict, load_config, with_overrides
 from reln.experiments import run_experiment, run_outputs
 from reln.io import write_all
-from reln.fit import fit_relu, relu_initial_weights
 from reln.plots import layer_structure_figure, loss_figure, nearest_to_mean
 from reln.tasks import contextual_task
 from reln.unit_gated import fit_concurrent_network, fit_switching_network, per_hidden_layer, relu_rule_gates
@@ -60,13 +59,9 @@ def test_context_rule_gates_whole_contexts_and_sample_rule_is_the_relu_gate():
 
 
 @pytest.fixture(scope="module")
-def deep_relu():
+def deep_relu(train_small_relu):
     task = contextual_task(4, 3, "hierarchy")
-    hidden, std, seeds = (16, 12), 0.1, (0, 1)
-    with jax.enable_x64(True):
-        relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=300, snapshot_every=10, x64=True)
-    initial = relu_initial_weights(task, hidden, std, seeds)
-    return task, relu, initial
+    return task, *train_small_relu(task, (16, 12), 0.1, (0, 1), epochs=300, snapshot_every=10)
 
 
 def test_concurrent_gates_of_the_relu_retrace_it(deep_relu):

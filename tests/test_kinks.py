@@ -7,10 +7,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.fit import fit_relu, relu_initial_weights
 from reln.imitate import switching_schedule
 from reln.tasks import contextual_task
 from reln.kinks import kink_gates, kink_projectors, pinned_weights
@@ -59,10 +59,14 @@ def test_projected_gradient_steps_hold_every_pinned_preactivation(seed):
             np.testing.assert_allclose(np.asarray(pinned_weights(W, Q)), W)
 
 
-def test_schedule_pins_only_after_the_per_sample_phase():
+@pytest.fixture(scope="module")
+def one_layer_run(train_small_relu):
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
-    with jax.enable_x64(True):
-        relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
+    return task, *train_small_relu(task, (20,), 0.02, (3,), epochs=600, snapshot_every=10)
+
+
+def test_schedule_pins_only_after_the_per_sample_phase(one_layer_run):
+    task, relu, _ = one_layer_run
     starts, gates, pinned = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs, fine_until=100)
     assert not pinned[starts < 100].any() and pinned[starts >= 100].any()
     assert not np.any((gates > 0) & pinned)
@@ -70,11 +74,9 @@ def test_schedule_pins_only_after_the_per_sample_phase():
     assert not none.any()
 
 
-def test_pinning_changes_the_switching_reln_and_is_reported():
-    task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+def test_pinning_changes_the_switching_reln_and_is_reported(one_layer_run):
+    task, relu, initial = one_layer_run
     with jax.enable_x64(True):
-        relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
-        initial = relu_initial_weights(task, (20,), 0.02, (3,))
         pinned, described = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
         free, _ = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True)
     assert described["pin_kinks"] and max(described["pinned_pairs"]["mean_over_seeds"]) > 0

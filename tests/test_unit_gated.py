@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.fit import fit_gdln, fit_relu, relu_initial_weights
+from reln.fit import fit_gdln
 from reln.imitate import switching_reln, switching_schedule
 from reln.relu import init_relu, relu_forward, relu_gates
 from reln.tasks import contextual_task
@@ -28,13 +28,9 @@ def test_a_relu_network_is_the_linear_network_with_its_own_gates(seed, hidden):
 
 
 @pytest.fixture(scope="module")
-def small_relu():
+def small_relu(train_small_relu):
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
-    hidden, std, seeds = (24, 16), 0.05, (0, 1)
-    with jax.enable_x64(True):
-        relu = fit_relu(task, hidden, std, seeds=seeds, lr=0.02, epochs=400, snapshot_every=1, x64=True)
-    initial = relu_initial_weights(task, hidden, std, seeds)
-    return task, relu, initial
+    return task, *train_small_relu(task, (24, 16), 0.05, (0, 1), epochs=400, snapshot_every=1)
 
 
 def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
@@ -49,13 +45,12 @@ def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
     np.testing.assert_allclose(gated.loss[:, :-1], relu.loss[:, :-1], rtol=1e-9, atol=1e-12 * task.loss_initial)
 
 
-def test_one_hidden_layer_equals_the_switching_reln_gdln():
+def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu):
     """reln.imitate.switching_reln (a width-1 pathway per unit) and the unit-gated network train
     the same function with the same schedule (nothing pinned): the losses agree to rounding."""
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    relu, initial = train_small_relu(task, (20,), 0.02, (3,), epochs=600, snapshot_every=10)
     with jax.enable_x64(True):
-        relu = fit_relu(task, (20,), 0.02, seeds=(3,), lr=0.02, epochs=600, snapshot_every=10, x64=True)
-        initial = relu_initial_weights(task, (20,), 0.02, (3,))
         gated, _ = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True)
         starts, gates, _ = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs)
         gdln, params = switching_reln(task, starts, gates, initial[0])
@@ -63,13 +58,12 @@ def test_one_hidden_layer_equals_the_switching_reln_gdln():
     np.testing.assert_allclose(gated.loss, reference.loss, rtol=1e-9)
 
 
-def test_pathway_maps_partition_the_output_once_gates_are_whole_contexts():
+def test_pathway_maps_partition_the_output_once_gates_are_whole_contexts(train_small_relu):
     """After the per-sample phase every unit is on in whole contexts, so the recorded output is
     the sum of the maps of the pathways on in each sample's context."""
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
+    relu, initial = train_small_relu(task, (20,), 0.02, (3, 4), epochs=600, snapshot_every=10)
     with jax.enable_x64(True):
-        relu = fit_relu(task, (20,), 0.02, seeds=(3, 4), lr=0.02, epochs=600, snapshot_every=10, x64=True)
-        initial = relu_initial_weights(task, (20,), 0.02, (3, 4))
         gated, description = fit_switching_network(task, relu, initial, lr=0.02, gate_level="context", x64=True)
     sets = description["pathway_sets"]
     assert sets and all(0 < len(c) <= 3 for c in sets)

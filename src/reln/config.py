@@ -71,10 +71,11 @@ class RelnConfig:
     ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identify`) and builds
     it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
     follow the ReLU's checkpoints (``gate_threshold``: a unit is on for the samples where its
-    pre-activation exceeds that fraction of its largest, and with ``pin_kinks`` its pre-activation
-    is held where it lies within that band of zero, :func:`reln.imitate.kink_gates`;
-    ``gate_level = "context"`` gates it on whole contexts instead; the ReLU's own per-sample gates are followed until ``fine_until``, by default the
-    ReLU's first drop, :func:`reln.imitate.first_drop_epoch`); with ``"fixed"`` they are the final identified
+    pre-activation exceeds that fraction of its peak, and with ``pin_kinks`` its pre-activation
+    is held where it lies within that band of zero, :func:`reln.kinks.kink_gates`;
+    ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
+    per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
+    :func:`reln.imitate.first_drop_epoch`); with ``"fixed"`` they are the final identified
     context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
     in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """

@@ -132,9 +132,9 @@ def fit_switching_network(
         fine_until, fine_every, regroup_every: the schedule of
             :func:`reln.imitate.switching_schedule`; by default per-sample gates every 10 epochs
             until 100, then regrouped every 100, or at the snapshot spacing if it is coarser.
-        gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.imitate.kink_gates` at
+        gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.kinks.kink_gates` at
             each regroup (``pin_kinks``: hold the pre-activations of pairs at the kink, in the
-            first hidden layer, by :func:`kink_projectors`).
+            first hidden layer, by :func:`reln.kinks.kink_projectors`).
 
     Returns:
         ``(trajectory, description)``; the trajectory snapshots the output every 100 epochs.
@@ -161,21 +161,27 @@ def fit_switching_network(
     # Pinned pre-activations are held in the first hidden layer, whose input X is fixed, so the
     # projectors are known in advance. Deeper layers read inputs that move; there a pinned pair is
     # only off (holding it would need a projection recomputed every epoch).
-    per_seed = [kink_projectors(task.X, s[2][0]) for s in schedules]
-    n_sets = max(len(q) for q, _ in per_seed)
-    projectors = np.stack([np.concatenate([q, np.zeros((n_sets - len(q), *q.shape[1:]))]) for q, _ in per_seed])
-    data = (gates, projectors.astype(dtype), np.stack([index for _, index in per_seed]))
-    pinned_pairs = [float(np.mean([s[2][0][k].sum() for s in schedules])) for k in range(len(starts))]
+    pinned_first = np.stack([s[2][0] for s in schedules])  # (seeds, phases, units, P)
+    pinned_pairs = pinned_first.sum(axis=(2, 3)).mean(axis=0)
+    pin = bool(pinned_first.any())  # static: with nothing pinned, no projection to pay for per step
+    held = None
+    if pin:
+        per_seed = [kink_projectors(task.X, p) for p in pinned_first]
+        n_sets = max(len(q) for q, _ in per_seed)
+        projectors = np.stack([np.concatenate([q, np.zeros((n_sets - len(q), *q.shape[1:]))]) for q, _ in per_seed])
+        held = (projectors.astype(dtype), np.stack([index for _, index in per_seed]))
+    data = (gates, held)
 
-    def gates_at(t, layer_gates):
-        phase = jnp.searchsorted(phase_starts, t, side="right") - 1
-        return [g[phase] for g in layer_gates]
+    def phase_of(t):
+        return jnp.searchsorted(phase_starts, t, side="right") - 1
 
     def objective(weights, t, schedule):
-        layer_gates, projectors, index = schedule
-        phase = jnp.searchsorted(phase_starts, t, side="right") - 1
-        held = [pinned_weights(weights[0], projectors[index[phase]]), *weights[1:]]
-        loss = half_sse(unit_gated_forward(held, X, gates_at(t, layer_gates)), Y)
+        layer_gates, held = schedule
+        phase = phase_of(t)
+        if pin:
+            projectors, index = held
+            weights = [pinned_weights(weights[0], projectors[index[phase]]), *weights[1:]]
+        loss = half_sse(unit_gated_forward(weights, X, [g[phase] for g in layer_gates]), Y)
         return loss, loss
 
     # With one hidden layer, the units on in the same contexts at a time form a pathway of the
@@ -193,7 +199,8 @@ def fit_switching_network(
         representation figures (as ``fit_relu`` records them); with one hidden layer, the map of
         every pathway (units grouped by the contexts they are on in)."""
         records, h = {}, X
-        current = gates_at(t, schedule[0])
+        phase = phase_of(t)
+        current = [g[phase] for g in schedule[0]]
         for l, (W, g) in enumerate(zip(weights[:-1], current)):
             h = g * (W @ h)
             records[f"hidden_{l}"] = h
@@ -212,7 +219,7 @@ def fit_switching_network(
         "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
         "gate_level": gate_level, "layers": len(gates), "pin_kinks": pin_kinks,
         "pinned_pairs": {"epochs": [int(t) for t in starts[:: max(1, len(starts) // 20)]],
-                         "mean_over_seeds": pinned_pairs[:: max(1, len(starts) // 20)]},
+                         "mean_over_seeds": pinned_pairs[:: max(1, len(starts) // 20)].tolist()},
         "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in pathway_sets],
         "schedule": {"fine_until": fine_until, "fine_every": fine_every, "regroup_every": regroup_every},
     }

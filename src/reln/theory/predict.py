@@ -191,8 +191,8 @@ def predict_switching(
     Each unit starts from its effective balanced weights (:func:`effective_unit_weights`, on the
     always-on correlation ``Y X^T / P``: every unit is active in every context at ``t = 0``) and
     learns with its context gates read every :data:`SWITCH_EVERY` epochs from the ReLU run
-    (:func:`reln.imitate.switching_schedule`, with pinned kinks held as in the switching ReLN); a unit that changes pathway carries its share of the
-    pathway's map (:mod:`reln.theory.switching`). Units at zero (grown against the Perron mode) or
+    (:func:`reln.imitate.switching_schedule`; with ``pin_kinks`` the pairs it pins are held, as in
+    the switching ReLN); a unit that changes pathway carries its share of the pathway's map (:mod:`reln.theory.switching`). Units at zero (grown against the Perron mode) or
     never on are dropped: they stay exactly zero. The pathways reported (singular values, final
     maps) are the identified ReLN's context sets (union over seeds); units in another set count in
     the loss only.
