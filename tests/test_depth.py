@@ -144,6 +144,27 @@ def test_layer_structure_figure_shows_every_layer():
     assert "hidden layer 1" in titles and "hidden layer 2" in titles and "selectivity" in titles
 
 
+def test_pinned_kinks_in_the_second_layer_let_the_switching_reln_track_a_deep_relu():
+    """Issue 6 on a small deep network (8 items, 3 contexts, 11-100-100-60, init std 3e-3, 8001
+    epochs, seeds 0, 1: ~3 s): with pinned pairs of the second hidden layer pulled to their kink
+    (reln.kinks.kink_penalty) the switching ReLN stays within the depth preset's bounds (measured
+    max .078-.092, mean .0055-.0066); with that penalty made too soft to act (stiffness 1e-4) it
+    leaves the ReLU's plateau ~500-1000 epochs early (max .18-.26, mean .053-.065)."""
+    gaps = {}
+    for stiffness in (0.02, 1e-4):
+        run = run_experiment(config_from_dict({
+            "models": ["relu", "reln"],
+            "task": {"kind": "contexts", "items": 8, "contexts": 3, "structures": "hierarchy", "common": "hierarchy"},
+            "relu": {"hidden": [100, 100], "init_std": 3e-3, "snapshot_every": 10},
+            "reln": {"pathways": "auto", "gating": "switching", "kink_stiffness": stiffness},
+            "train": {"lr": 1e-3, "epochs": 8001, "seeds": [0, 1]},
+        }, name="small-deep-kinks"))
+        gaps[stiffness] = run.metrics["reln"]["gap_to_relu"]
+        assert run.metrics["reln"]["kink_stiffness"] == stiffness
+    assert max(gaps[0.02]["max"]) <= 0.15 and max(gaps[0.02]["mean"]) <= 0.01
+    assert min(gaps[1e-4]["mean"]) > 3 * max(gaps[0.02]["mean"])
+
+
 @pytest.mark.slow
 def test_depth_preset_relu_matches_the_reference_and_its_plateaus():
     """THEORY.md §7.1: ReLU ep(0.5) 11946-12213 (within 5%), plateaus 96 -> 66 -> 30 -> ~12."""

@@ -1,6 +1,6 @@
-"""Pinned kinks (reln.imitate.kink_gates, reln.unit_gated.kink_projectors): a unit-sample pair at
-a ReLU unit's kink is off and its pre-activation is held, as gradient descent holds it when it
-slides along the kink."""
+"""Pinned kinks (reln.kinks): a unit-sample pair at a ReLU unit's kink is off and its
+pre-activation is held (first hidden layer, kink_projectors) or pulled to the kink (deeper layers,
+kink_penalty), as gradient descent holds it when it slides along the kink."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from reln.imitate import switching_schedule
 from reln.tasks import contextual_task
-from reln.kinks import kink_gates, kink_projectors, pinned_weights
+from reln.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
 from reln.unit_gated import fit_switching_network
 
 
@@ -57,6 +57,43 @@ def test_projected_gradient_steps_hold_every_pinned_preactivation(seed):
             assert np.abs(moved[pinned[phase]]).max(initial=0) < 1e-10
             np.testing.assert_allclose(grad[0], plain[0], rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(np.asarray(pinned_weights(W, Q)), W)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.005, 0.2))
+def test_a_penalty_step_removes_its_stiffness_of_a_pinned_preactivation(seed, stiffness):
+    """One gradient step on the penalty alone moves a pinned ``z`` of a second hidden layer by
+    ``-stiffness * z * |grad z|^2 / kappa`` to first order, through both weight layers below it;
+    pairs not pinned add nothing, and a pinned pair at the kink (``z = 0``) pulls on nothing."""
+    rng = np.random.default_rng(seed)
+    lr = 1e-3
+    X = rng.standard_normal((5, 7))
+    W1, W2 = rng.standard_normal((6, 5)) * 0.3, rng.standard_normal((4, 6)) * 0.3
+    pinned = np.zeros((4, 7))
+    pinned[2, 3] = 1.0
+
+    def penalty(weights, pinned):
+        W1, W2 = weights
+        h = jnp.maximum(W1 @ X, 0)
+        return kink_penalty(W2 @ h, h, pinned, layers_below=2, stiffness=stiffness, lr=lr)
+
+    def z(weights):
+        return (weights[1] @ jnp.maximum(weights[0] @ X, 0))[2, 3]
+
+    with jax.enable_x64(True):
+        weights = [jnp.asarray(W1), jnp.asarray(W2)]
+        grad = jax.grad(penalty)(weights, pinned)
+        step = [-lr * g for g in grad]
+        _, first_order = jax.jvp(z, (weights,), (step,))  # the change of z along the step, to first order
+        h = np.maximum(W1 @ X, 0)
+        kappa = 2 * np.sum(h[:, 3] ** 2)
+        dz = jax.grad(z)(weights)
+        expected = -stiffness * float(z(weights)) * sum(float(jnp.sum(d * d)) for d in dz) / kappa
+        np.testing.assert_allclose(float(first_order), expected, rtol=1e-9)
+        assert float(penalty(weights, np.zeros((4, 7)))) == 0.0
+        at_kink = [weights[0], weights[1].at[2].add(-z(weights) * h[:, 3] / np.sum(h[:, 3] ** 2))]
+        assert abs(float(z(at_kink))) < 1e-12
+        assert all(float(jnp.abs(g).max()) < 1e-9 for g in jax.grad(penalty)(at_kink, pinned))
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,9 @@ class RelnConfig:
     it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
     follow the ReLU's checkpoints (``gate_threshold``: a unit is on for the samples where its
     pre-activation exceeds that fraction of its peak, and with ``pin_kinks`` its pre-activation
-    is held where it lies within that band of zero, :func:`reln.kinks.kink_gates`;
+    is held where it lies within that band of zero, :func:`reln.kinks.kink_gates`, in hidden
+    layers past the first by a penalty that removes ``kink_stiffness`` of it per step,
+    :func:`reln.kinks.kink_penalty`;
     ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
     per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
     :func:`reln.imitate.first_drop_epoch`); with ``"fixed"`` they are the final identified
@@ -87,6 +89,7 @@ class RelnConfig:
     gate_threshold: float = 0.1
     gate_level: str = "sample"
     pin_kinks: bool = True
+    kink_stiffness: float = 0.02
     fine_until: int | None = None
     identify_threshold: float = 1e-3
     min_unit_weight: float = 1e-2
@@ -283,6 +286,9 @@ def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
     if reln.gate_level not in ("context", "sample"):
         raise RelnError(f"[{table}] gate_level must be 'context' or 'sample', got '{reln.gate_level}'")
     _check_type(reln.pin_kinks, bool, f"[{table}] pin_kinks", "true or false")
+    _check_type(reln.kink_stiffness, (int, float), f"[{table}] kink_stiffness", "a number in (0, 1]")
+    if not 0 < reln.kink_stiffness <= 1:
+        raise RelnError(f"[{table}] kink_stiffness must be in (0, 1], got {reln.kink_stiffness}")
     for key in ("gate_threshold", "identify_threshold", "min_unit_weight"):
         value = getattr(reln, key)
         _check_type(value, (int, float), f"[{table}] {key}", "a number in [0, 1)")

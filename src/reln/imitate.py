@@ -208,23 +208,31 @@ def switching_reln(
     return gdln, [w_in[None, :, None, :], w_out.T[None, :, :, None]]
 
 
-def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray) -> int:
+def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: float = 0.75) -> int:
     """When the switching ReLN stops following per-sample gates: the first checkpoint at which the
-    loss of every ReLU seed has fallen below half its initial value.
+    loss of every ReLU seed has fallen below ``below`` (a quarter under) its initial value.
 
     Before its first drop a ReLU unit has barely grown and is on for a random half of the samples,
     so the set of contexts it is on in means nothing yet; during the drop the units grow and their
-    gates settle. Measured (seeds 0, 1, 2; max gap to the ReLU, switching at epoch 100 instead):
-    contexts-diff .0063-.0077 (.0077-.0092), contexts-3 .016-.020 (.025-.028), contexts-4
-    .010-.015 (.023-.024), contexts-5 .011-.016 (.026-.027), 6 contexts .031-.037 (.059-.065),
-    with whole-context gates and nothing pinned (the measurements that chose this epoch).
-    Following per-sample gates longer is worse (contexts-5 at 1500 epochs: .020-.021; all run long:
-    contexts-3 mean gap .013 instead of .0045-.0057): the ReLN's weights drift from the ReLU's and
-    the ReLU's per-sample gates stop fitting them.
+    gates settle. A quarter under the start lies inside the first drop at every depth here: one
+    hidden layer falls from 1 toward the linear floor, two hidden layers (``depth``) from 96 to a
+    plateau at 66, where a quarter down is its middle.
+
+    Measured (seeds 0, 1, 2; max gap to the ReLU; at half the start instead, the earlier rule, in
+    brackets): switching ReLN contexts-diff .0096-.0137 (.0103-.0134), contexts-3 .0067-.0086
+    (.0061-.0085), contexts-4 .012-.015 (.013-.016), contexts-5 .011-.023 (.012-.016), 2 contexts
+    .011-.017 (.011-.018); theory contexts-diff .012-.017 (.011), contexts-3 .014-.017
+    (.013-.015), contexts-4 .016-.018 (.021-.024), contexts-5 .017-.021 (.023-.027), 2 contexts
+    .042-.046 (.051-.057). On ``depth`` (two hidden layers, seed 0) switching at epoch 100
+    instead delays the ReLN's first drop by ~340 epochs (max gap .31); at 5200 or 6000 it matches
+    the ReLU's to 1 epoch. Switching at epoch 100 on one hidden layer: contexts-diff .0077-.0092,
+    6 contexts .059-.065 (whole-context gates, nothing pinned); following per-sample gates long
+    after the drop is worse (contexts-3 mean gap .013 instead of .0045-.0057): the ReLN's weights
+    drift from the ReLU's and the ReLU's per-sample gates stop fitting them.
     """
-    below = [np.flatnonzero(loss < 0.5 * loss[0]) for loss in relu_loss]
+    below_level = [np.flatnonzero(loss < below * loss[0]) for loss in relu_loss]
     last = int(snapshot_epochs[-1])
-    epoch = max((int(b[0]) if b.size else last) for b in below)
+    epoch = max((int(b[0]) if b.size else last) for b in below_level)
     later = snapshot_epochs[snapshot_epochs >= epoch]
     return int(later[0]) if later.size else last
 
@@ -238,6 +246,7 @@ def fit_imitating_reln(
     gate_threshold: float = 0.1,
     gate_level: str = "sample",
     pin_kinks: bool = True,
+    kink_stiffness: float = 0.02,
     fine_until: int | None = None,
     identify_threshold: float = 1e-3,
     min_unit_weight: float = 1e-2,
@@ -249,13 +258,13 @@ def fit_imitating_reln(
 
     Args:
         relu: the ReLU trajectory with ``hidden_l``, ``gates_l``, ``unit_weight_l`` snapshots
-            (every 10 epochs for ``gating="switching"`` with one hidden layer). The identification
+            (every 10 epochs for ``gating="switching"``). The identification
             reads the first hidden layer; the switching ReLN gates every layer
             (:mod:`reln.unit_gated`); ``"fixed"`` needs one hidden layer.
         relu_initial_weights: per seed, the ReLU's initial ``[W_in, W_out]``.
         gating: ``"switching"`` (:func:`switching_schedule`) or ``"fixed"`` (:func:`imitating_reln`).
         fine_until: the epoch until which the switching ReLN follows each unit's per-sample gates;
-            by default (one hidden layer) :func:`first_drop_epoch` of the ReLU run.
+            by default :func:`first_drop_epoch` of the ReLU run.
 
     Returns:
         ``(trajectory, identifications, description)``: the ReLN's training over all seeds, the
@@ -283,10 +292,10 @@ def fit_imitating_reln(
     # (to the last bit) the GDLN of switching_reln, with the seeds on parallel threads.
     from reln.unit_gated import fit_switching_network
 
-    if fine_until is None and sum(k.startswith("hidden_") for k in relu.snapshots) == 1:
+    if fine_until is None:
         fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)
     trajectory, description = fit_switching_network(
         task, relu, relu_initial_weights, lr=lr, gate_threshold=gate_threshold, gate_level=gate_level,
-        pin_kinks=pin_kinks, fine_until=fine_until, x64=x64, progress=progress,
+        pin_kinks=pin_kinks, kink_stiffness=kink_stiffness, fine_until=fine_until, x64=x64, progress=progress,
     )
     return trajectory, identifications, description

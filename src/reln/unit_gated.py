@@ -41,7 +41,7 @@ import numpy as np
 
 from reln.errors import RelnError
 from reln.imitate import switching_schedule
-from reln.kinks import kink_gates, kink_projectors, pinned_weights
+from reln.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
 from reln.losses import half_sse
 from reln.relu import relu_forward
 from reln.tasks import Task
@@ -121,6 +121,7 @@ def fit_switching_network(
     regroup_every: int | None = None,
     silent_threshold: float = 1e-3,
     pin_kinks: bool = True,
+    kink_stiffness: float = 0.02,
     x64: bool = False,
     progress: Progress | None = None,
 ) -> tuple[Trajectory, dict]:
@@ -134,7 +135,8 @@ def fit_switching_network(
             until 100, then regrouped every 100, or at the snapshot spacing if it is coarser.
         gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.kinks.kink_gates` at
             each regroup (``pin_kinks``: hold the pre-activations of pairs at the kink, in the
-            first hidden layer, by :func:`reln.kinks.kink_projectors`).
+            first hidden layer by :func:`reln.kinks.kink_projectors`, in deeper ones by
+            :func:`reln.kinks.kink_penalty` with ``kink_stiffness``).
 
     Returns:
         ``(trajectory, description)``; the trajectory snapshots the output every 100 epochs.
@@ -158,31 +160,40 @@ def fit_switching_network(
     params = [np.stack([np.asarray(w[l]) for w in relu_initial_weights]).astype(dtype) for l in range(len(gates) + 1)]
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     phase_starts = jnp.asarray(starts, dtype=jnp.int32)
-    # Pinned pre-activations are held in the first hidden layer, whose input X is fixed, so the
-    # projectors are known in advance. Deeper layers read inputs that move; there a pinned pair is
-    # only off (holding it would need a projection recomputed every epoch).
-    pinned_first = np.stack([s[2][0] for s in schedules])  # (seeds, phases, units, P)
-    pinned_pairs = pinned_first.sum(axis=(2, 3)).mean(axis=0)
-    pin = bool(pinned_first.any())  # static: with nothing pinned, no projection to pay for per step
+    # Pinned pre-activations are held in every hidden layer. The first reads the fixed inputs X, so
+    # a pinned unit's gradient is projected (reln.kinks.kink_projectors, once per pinned set);
+    # deeper layers read inputs that move with every layer below, so a stiff penalty keeps their
+    # pinned pre-activations at the kink through all of those layers (reln.kinks.kink_penalty).
+    pins = [np.stack([s[2][l] for s in schedules]) for l in range(len(gates))]  # (seeds, phases, units, P)
+    pinned_pairs = sum(p.sum(axis=(2, 3)) for p in pins).mean(axis=0)
+    pinned_layers = [bool(p.any()) for p in pins]  # static: nothing pinned, nothing to pay per step
     held = None
-    if pin:
-        per_seed = [kink_projectors(task.X, p) for p in pinned_first]
+    if pinned_layers[0]:
+        per_seed = [kink_projectors(task.X, p) for p in pins[0]]
         n_sets = max(len(q) for q, _ in per_seed)
         projectors = np.stack([np.concatenate([q, np.zeros((n_sets - len(q), *q.shape[1:]))]) for q, _ in per_seed])
         held = (projectors.astype(dtype), np.stack([index for _, index in per_seed]))
-    data = (gates, held)
+    data = (gates, held, [p.astype(dtype) for p in pins[1:]])
 
     def phase_of(t):
         return jnp.searchsorted(phase_starts, t, side="right") - 1
 
     def objective(weights, t, schedule):
-        layer_gates, held = schedule
+        layer_gates, held, deeper_pins = schedule
         phase = phase_of(t)
-        if pin:
-            projectors, index = held
-            weights = [pinned_weights(weights[0], projectors[index[phase]]), *weights[1:]]
-        loss = half_sse(unit_gated_forward(weights, X, [g[phase] for g in layer_gates]), Y)
-        return loss, loss
+        h, penalty = X, 0.0
+        for l, (W, g) in enumerate(zip(weights[:-1], layer_gates)):
+            if l == 0 and pinned_layers[0]:
+                projectors, index = held
+                W = pinned_weights(W, projectors[index[phase]])
+            pre = W @ h
+            if l > 0 and pinned_layers[l]:
+                penalty = penalty + kink_penalty(
+                    pre, h, deeper_pins[l - 1][phase], layers_below=l + 1, stiffness=kink_stiffness, lr=lr
+                )
+            h = g[phase] * pre
+        loss = half_sse(weights[-1] @ h, Y)
+        return loss + penalty, loss
 
     # With one hidden layer, the units on in the same contexts at a time form a pathway of the
     # ReLN: record each such pathway's end-to-end map, keyed by every context set any unit of any
@@ -218,6 +229,7 @@ def fit_switching_network(
     return trajectory, {
         "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
         "gate_level": gate_level, "layers": len(gates), "pin_kinks": pin_kinks,
+        "kink_stiffness": kink_stiffness if any(pinned_layers[1:]) else None,
         "pinned_pairs": {"epochs": [int(t) for t in starts[:: max(1, len(starts) // 20)]],
                          "mean_over_seeds": pinned_pairs[:: max(1, len(starts) // 20)].tolist()},
         "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in pathway_sets],
