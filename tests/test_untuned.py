@@ -2,7 +2,7 @@
 
 Measured (seeds 0, 1, 2; `reln run` on these configs, per-sample gates with pinned kinks), the
 identified ReLN: see each test. The structure is found everywhere; where a bound is not met
-(the mean gap at K = 2, seed 0), the test says so rather than loosen the bound.
+(the mean gap at K = 2, seed 2), the test says so rather than loosen the bound.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from reln.config import config_from_dict
 from reln.experiments import run_experiment
 
 
-def _config(items: int, contexts: int, structures) -> dict:
+def _config(items: int, contexts: int, structures, seeds=(0,), models=("relu", "reln", "theory")) -> dict:
     return {
         "task": {"items": items, "contexts": contexts, "structures": structures},
         "relu": {"hidden": [700], "init_std": 0.005 / 700},
-        "train": {"seeds": [0]},
-        "models": ["relu", "reln", "theory"],
+        "train": {"seeds": list(seeds)},
+        "models": list(models),
     }
 
 
@@ -69,15 +69,17 @@ def test_theory_on_untuned_configurations(sixteen_items, six_contexts):
 
 @pytest.fixture(scope="module")
 def two_contexts():
-    return run_experiment(config_from_dict(_config(8, 2, "hierarchy"), name="two-contexts")).metrics
+    """Seeds 0, 1, 2: the mean gap misses its bound on one of them only."""
+    config = _config(8, 2, "hierarchy", seeds=(0, 1, 2), models=("relu", "reln"))
+    return run_experiment(config_from_dict(config, name="two-contexts")).metrics
 
 
 def test_two_contexts_max_gap_within_issue_bound(two_contexts):
-    """Two contexts, whose all-but-one pathways are single contexts: max gap .011-.018 over
+    """Two contexts, whose all-but-one pathways are single contexts: max gap .011-.017 over
     seeds 0-2 with pinned kinks (.054-.056 with whole-context gates and nothing pinned)."""
-    assert two_contexts["reln"]["gap_to_relu"]["max"][0] <= 0.03
+    assert max(two_contexts["reln"]["gap_to_relu"]["max"]) <= 0.03
 
 
-@pytest.mark.xfail(strict=True, reason="known: mean gap .0052 on seed 0 at K = 2 (.0024-.0041 on seeds 1, 2; bound .005)")
+@pytest.mark.xfail(strict=True, reason="known: mean gap .0056 on seed 2 at K = 2 (.0029-.0037 on seeds 0, 1; bound .005)")
 def test_two_contexts_mean_gap_within_issue_bound(two_contexts):
-    assert two_contexts["reln"]["gap_to_relu"]["mean"][0] <= 0.005
+    assert max(two_contexts["reln"]["gap_to_relu"]["mean"]) <= 0.005

@@ -14,20 +14,19 @@ The gates of every layer follow :func:`reln.imitate.switching_schedule` at the c
 ReLU run. Each seed's schedule is per-seed *data* of one compiled program
 (:func:`reln.train.train`'s ``data``), so seeds run on parallel threads.
 
-Depth (issue 6, measured on ``depth`` seed 0, ReLU ep(0.5) 12306): every gating rule whose gates
-are held fixed for even 2 epochs leaves the ReLU's 66 plateau ~2000-3000 epochs early and does not
-come back (max gap to the ReLU): context gates .325 (held 100 epochs) / .332 (10); the ReLU's own
-per-sample gates held 10, 5, 2 epochs .332 / .296 / .323; per-epoch gates from the co-trained ReLU
-(:func:`fit_concurrent_network`) with a threshold of .1 or .01 of the unit's peak .51 / .43, or
-with units below 1e-3 of the layer's largest cut off .275; only the ReLU's exact per-epoch gates
-(the ReLU itself) give 0. Why: on the 66 plateau (epochs 6000-9000) the only gates that flip are
-those of small units (below 5e-3 of the largest unit), 5-35 unit-sample pairs in layer 1 and ~10
-in layer 2, switching every 2-3 epochs; from ~10000 ~850 pairs in layer 1 and ~580 in layer 2
-chatter so (pre-activations within ~1e-4 of the unit's scale), units of up to 20% of the largest
-size among them. Gradient descent slides along the ReLU's kink there; a GDLN, with gates fixed
-between refreshes, has no kink to slide on and escapes the plateaus faster. Pinning kinks
-(:mod:`reln.kinks`) is done in the first hidden layer only, whose input is fixed: on ``depth`` it
-moves the mean gap from .070-.081 to .052-.080 and leaves the max gap at .31.
+Depth (issue 6, ``depth``, seeds 0, 1, 2): max gap to the ReLU .132-.144, mean .0074-.0085. Two
+things carry it. (1) Per-sample gates every 10 epochs until the ReLU's loss is a quarter down
+(:func:`reln.imitate.first_drop_epoch`): gates with the activity band from epoch 100, while units
+are tiny, put the first drop ~340 epochs late (max gap .31). (2) Pinned kinks in every layer: on
+the ReLU's plateaus gradient descent slides along the kinks of small units (5-35 unit-sample pairs
+flipping every 2-3 epochs on the 66 plateau, ~850 in layer 1 and ~580 in layer 2 from epoch
+~10000), and a network whose gates are fixed between refreshes escapes the plateaus ~1000 epochs
+early. The first layer's pins are projections (:func:`reln.kinks.kink_projectors`); a deeper
+layer's pinned pre-activation moves with every layer below it, and a stiff penalty pulls it to
+the kink through all of them (:func:`reln.kinks.kink_penalty`; seed 0 mean gap .052 without,
+.040 projecting layer 2's own rows, .009 with it). Every rule tried before pinning (context or
+per-sample gates, refreshed every 100 down to 2 epochs, per-epoch gates from a co-trained ReLU
+with thresholds, :func:`fit_concurrent_network`) left max gaps of .27-.51 on seed 0.
 """
 
 from __future__ import annotations
