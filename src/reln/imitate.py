@@ -223,7 +223,7 @@ def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: 
     (.0061-.0085), contexts-4 .012-.015 (.013-.016), contexts-5 .011-.023 (.012-.016), 2 contexts
     .011-.017 (.011-.018); theory contexts-diff .012-.017 (.011), contexts-3 .014-.017
     (.013-.015), contexts-4 .016-.018 (.021-.024), contexts-5 .017-.021 (.023-.027), 2 contexts
-    .042-.046 (.051-.057). On ``depth`` (two hidden layers, seed 0) switching at epoch 100
+    .033-.039 (.051-.057). On ``depth`` (two hidden layers, seed 0) switching at epoch 100
     instead delays the ReLN's first drop by ~340 epochs (max gap .31); at 5200 or 6000 it matches
     the ReLU's to 1 epoch. Switching at epoch 100 on one hidden layer: contexts-diff .0077-.0092,
     6 contexts .059-.065 (whole-context gates, nothing pinned); following per-sample gates long
