@@ -2,7 +2,7 @@
 
 Measured (seeds 0, 1, 2; `reln run` on these configs, per-sample gates with pinned kinks), the
 identified ReLN: see each test. The structure is found everywhere; where a bound is not met
-(the mean gap at K = 2, seed 2), the test says so rather than loosen the bound.
+(the mean gap at K = 2, seed 2, and at 16 items, seeds 1 and 2), the test says so rather than loosen the bound.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def _config(items: int, contexts: int, structures, seeds=(0,), models=("relu", "
 
 @pytest.fixture(scope="module")
 def sixteen_items():
-    return run_experiment(config_from_dict(_config(16, 3, ["hierarchy", "ring", "cross"]), name="sixteen-items")).metrics
+    config = _config(16, 3, ["hierarchy", "ring", "cross"], seeds=(0, 1, 2))
+    return run_experiment(config_from_dict(config, name="sixteen-items")).metrics
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,14 @@ def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
     assert sum(big.values()) >= 0.95
 
 
-def test_sixteen_items_gap_within_issue_bound(sixteen_items):
-    gap = sixteen_items["reln"]["gap_to_relu"]
-    assert gap["max"][0] <= 0.03 and gap["mean"][0] <= 0.005
+def test_sixteen_items_max_gap_within_issue_bound(sixteen_items):
+    """Max gap .023-.025 over seeds 0-2."""
+    assert max(sixteen_items["reln"]["gap_to_relu"]["max"]) <= 0.03
+
+
+@pytest.mark.xfail(strict=True, reason="known: mean gap .0050 and .0054 on seeds 1, 2 at 16 items (.0042 on seed 0; bound .005)")
+def test_sixteen_items_mean_gap_within_issue_bound(sixteen_items):
+    assert max(sixteen_items["reln"]["gap_to_relu"]["mean"]) <= 0.005
 
 
 def test_six_contexts_structure_is_common_plus_all_but_one(six_contexts):
@@ -59,12 +65,12 @@ def test_six_contexts_gap_within_issue_bound(six_contexts):
 
 
 def test_theory_on_untuned_configurations(sixteen_items, six_contexts):
-    """The theory (issue 4), with nothing set per configuration: 16 items max .022-.038, 6 contexts
-    .030-.033 over seeds 0-2; no false floor."""
+    """The theory (issue 4), with nothing set per configuration: 16 items max .036-.038, 6 contexts
+    .028-.030 over seeds 0-2; no false floor."""
     for metrics, bound in ((sixteen_items, 0.04), (six_contexts, 0.05)):
         theory = metrics["theory"]
-        assert theory["gap_to_relu"]["max"][0] <= bound
-        assert theory["loss_final"][0] <= 1e-3 * metrics["task"]["loss_initial"]
+        assert max(theory["gap_to_relu"]["max"]) <= bound
+        assert max(theory["loss_final"]) <= 1e-3 * metrics["task"]["loss_initial"]
 
 
 @pytest.fixture(scope="module")
