@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reln.config import config_from_dict
-from reln.experiments import run_experiment
+from reln.experiments import LINEAR_PHASE_LABEL, run_experiment
 from reln.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
 from reln.tasks import contextual_task
 from reln.theory import end_to_end_flow, flow_loss, integrate_flow, pathway_correlations
@@ -113,6 +113,12 @@ def test_run_metrics_have_a_theory_section():
     assert trajectory.loss[0, 0] == pytest.approx(run.trajectories["relu"].loss[0, 0], rel=1e-3)
     assert trajectory.snapshots["singular_values"].shape[:3] == (2, len(trajectory.snapshot_epochs), n_paths)
     assert "reln" not in run.metrics  # the theory alone does not add the identified ReLN
+    # the linear phase from the task and init law alone: a curve for the loss figure, its numbers
+    linear = section["linear_phase"]
+    curve = run.closed_forms[LINEAR_PHASE_LABEL]
+    assert curve.shape == (401,) and curve[0] == pytest.approx(run.task.loss_initial, rel=1e-3)
+    assert linear["plateau"] == pytest.approx(curve[-1]) and linear["initial_strength"] > 0
+    assert set(linear["epoch_below"]) >= {"0.5", "0.1"}
 
 
 def test_theory_of_explicit_pathways_from_the_init_law():

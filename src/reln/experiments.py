@@ -40,7 +40,8 @@ class Run:
 
     ``gdlns`` holds the explicit GDLN of each GDLN model that has one (``reference``, or ``reln``
     with an explicit pathway list); ``identifications`` the per-seed identification behind an
-    automatic ``reln``, and ``reln_build`` what was built from it.
+    automatic ``reln``, and ``reln_build`` what was built from it; ``closed_forms`` loss curves
+    in closed form by label (the linear phase, :func:`linear_phase`).
     """
 
     config: RunConfig
@@ -49,6 +50,7 @@ class Run:
     gdlns: dict[str, GDLN]
     metrics: dict
     identifications: list[Identification] | None = None
+    closed_forms: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def build_task(config: RunConfig) -> Task:
@@ -157,9 +159,35 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                 ]
             trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"))
     metrics = compute_metrics(task, trajectories, gdlns, identifications, build)
+    closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
-    return Run(config, task, trajectories, gdlns, metrics, identifications)
+        if len(config.relu.hidden) == 1:
+            curve, metrics["theory"]["linear_phase"] = linear_phase(config, task)
+            closed_forms[LINEAR_PHASE_LABEL] = curve
+    return Run(config, task, trajectories, gdlns, metrics, identifications, closed_forms)
+
+
+LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
+
+
+def linear_phase(config: RunConfig, task: Task) -> tuple[np.ndarray, dict]:
+    """The one-hidden-layer ReLU's first drop predicted from the task and its init law alone
+    (:func:`reln.theory.modes.linear_phase_loss`), as a curve over the run's epochs and its
+    ``metrics.json`` entry. Where the always-on pathway's modes are not exactly aligned with its
+    input correlation (``input_misalignment`` > 0, e.g. one-hot contexts beside items) the closed
+    form is the approximation it then is, and says so."""
+    from reln.theory.modes import linear_phase_loss
+
+    closed = linear_phase_loss(task, config.relu.hidden[0], config.relu.init_std, lr=config.train.lr,
+                               require_decoupled=False)
+    curve = closed(np.arange(config.train.epochs + 1))
+    return curve, {
+        "epoch_below": {f: epochs[0] for f, epochs in crossing_epochs(curve[None]).items()},
+        "plateau": float(curve[-1]),
+        "input_misalignment": float(closed.modes.misalignment[0]),
+        "initial_strength": float(closed.initial_strengths.max()),
+    }
 
 
 def _theory(
@@ -420,6 +448,7 @@ def run_outputs(run: Run) -> dict:
         seeds=list(run.config.train.seeds),
         # deep networks learn in sharp steps whose timing varies by seed: a real run, not the mean
         bold="nearest" if len(run.config.relu.hidden) > 1 else "mean",
+        closed_forms=run.closed_forms,
     )
     writers = {
         "config.json": json_writer(config),

@@ -43,6 +43,7 @@ def loss_figure(
     seeds: list[int] | None = None,
     plateaus: dict[str, float] | None = None,
     bold: str = "mean",
+    closed_forms: dict[str, np.ndarray] | None = None,
 ) -> plt.Figure:
     """Loss curves on linear and log scales: every seed faint, the seed mean bold.
 
@@ -58,6 +59,8 @@ def loss_figure(
         bold: ``"mean"`` draws the seed mean bold; ``"nearest"`` draws bold the seed whose curve is
             nearest the mean (least mean squared distance), the paper's style for the depth
             figure: a real run, whose sharp steps a mean over seeds would smear.
+        closed_forms: label -> one loss curve ``(epochs + 1,)`` in closed form, drawn thin and
+            dash-dotted in the theory's colour (e.g. the linear phase from the task alone).
     """
     if bold not in ("mean", "nearest"):
         raise ValueError(f"bold must be 'mean' or 'nearest', got {bold!r}")
@@ -79,6 +82,9 @@ def loss_figure(
             else:
                 n = f" (mean of {len(curves)} seeds)" if len(curves) > 1 else ""
                 ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.8, label=label + n)
+        for label, curve in (closed_forms or {}).items():
+            epochs = _plot_epochs(len(curve))
+            ax.plot(epochs, np.asarray(curve)[epochs], color=MODEL_COLORS["theory"], ls="-.", lw=1.2, label=label)
         if linear_floor is not None:
             ax.axhline(linear_floor, color="0.5", ls="--", lw=1, label=f"best linear map ({linear_floor:.2f})")
         for k, (name, level) in enumerate((plateaus or {}).items()):
