@@ -231,11 +231,10 @@ def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: 
     drift from the ReLU's and the ReLU's per-sample gates stop fitting them.
 
     Which of the two wins depends on the task (README, "The identified ReLN": 0.75, 0.5, 0.35,
-    0.25 on nine configurations): with 4 to 8 contexts of 8 items, whose context phase starts
-    after the linear phase has ended, 0.25 halves the gaps (8 contexts max .006 against .04);
-    with 2 contexts or 16 items, where units leave contexts while the common map is still being
-    learned, it triples them (16 items .14 against .018-.042). A quarter down is the rule that
-    keeps every configuration within .05 / .01 and also serves deep networks.
+    0.25 on nine configurations): with 4 to 8 contexts of 8 items 0.25 halves the gaps
+    (8 contexts max .006 against .04); with 2 contexts or 16 items it triples them (16 items .14
+    against .018-.042). A quarter down keeps every configuration within .05 / .01 and also serves
+    deep networks; what predicts a task's preference is not known (README).
     """
     below_level = [np.flatnonzero(loss < below * loss[0]) for loss in relu_loss]
     last = int(snapshot_epochs[-1])
