@@ -84,6 +84,8 @@ def test_overrides():
         ({"reln": {"pathways": [{"contexts": [0], "widht": 3}]}}, "unknown key(s) widht"),
         ({"reln": {"gate_level": "item"}}, "gate_level must be 'context' or 'sample'"),
         ({"reln": {"pin_kinks": 1}}, "[reln] pin_kinks must be true or false"),
+        ({"reln": {"regroup_every": 55}}, "[reln] regroup_every must be a positive multiple of the ReLU's snapshot_every (10)"),
+        ({"reln": {"regroup_every": "often"}}, "[reln] regroup_every must be a positive integer"),
         ({"theory": {"gate_level": "unit"}}, "[theory] gate_level must be 'context' or 'sample'"),
         ({"theory": {"pin_kinks": "yes"}}, "[theory] pin_kinks must be true or false"),
         ({"candidates": {"reln": {"pathways": [{"contexts": "all"}]}}}, "'reln' is a built-in model name"),

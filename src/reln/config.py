@@ -77,8 +77,8 @@ class RelnConfig:
     :func:`reln.kinks.kink_penalty`;
     ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
     per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
-    :func:`reln.imitate.first_drop_epoch`); with ``"fixed"`` they are the final identified
-    context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
+    :func:`reln.imitate.first_drop_epoch`, and after it they are read every ``regroup_every``
+    epochs, by default 100); with ``"fixed"`` they are the final identified context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
     in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """
 
@@ -91,6 +91,7 @@ class RelnConfig:
     pin_kinks: bool = True
     kink_stiffness: float = 0.02
     fine_until: int | None = None
+    regroup_every: int | None = None
     identify_threshold: float = 1e-3
     min_unit_weight: float = 1e-2
 
@@ -272,6 +273,13 @@ def _validate(config: RunConfig) -> RunConfig:
         # through its first drop (at 100: depth max gap .13-.19 instead of .13-.14, theory at 2
         # contexts .042-.046 instead of .033-.039); deep networks hold ~0.5 GB per seed for it
         relu = dataclasses.replace(relu, snapshot_every=10)
+    if reln.regroup_every is not None:
+        _check_type(reln.regroup_every, int, "[reln] regroup_every", "a positive integer")
+        if reln.regroup_every < 1 or reln.regroup_every % relu.snapshot_every:
+            raise RelnError(
+                f"[reln] regroup_every must be a positive multiple of the ReLU's snapshot_every "
+                f"({relu.snapshot_every}), got {reln.regroup_every}"
+            )
     return dataclasses.replace(
         config, models=tuple(models), relu=relu, reln=reln, reference=reference, modular=modular,
         candidates=candidates, train=train,

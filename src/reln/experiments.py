@@ -134,7 +134,7 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
                 gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, pin_kinks=reln.pin_kinks,
-                kink_stiffness=reln.kink_stiffness, fine_until=reln.fine_until,
+                kink_stiffness=reln.kink_stiffness, fine_until=reln.fine_until, regroup_every=reln.regroup_every,
                 identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )

@@ -254,6 +254,7 @@ def fit_imitating_reln(
     pin_kinks: bool = True,
     kink_stiffness: float = 0.02,
     fine_until: int | None = None,
+    regroup_every: int | None = None,
     identify_threshold: float = 1e-3,
     min_unit_weight: float = 1e-2,
     lr: float = 1e-3,
@@ -271,6 +272,8 @@ def fit_imitating_reln(
         gating: ``"switching"`` (:func:`switching_schedule`) or ``"fixed"`` (:func:`imitating_reln`).
         fine_until: the epoch until which the switching ReLN follows each unit's per-sample gates;
             by default :func:`first_drop_epoch` of the ReLU run.
+        regroup_every: epochs between gate readings after ``fine_until`` (a multiple of the
+            ReLU's snapshot spacing; by default 100, see :func:`reln.unit_gated.fit_switching_network`).
 
     Returns:
         ``(trajectory, identifications, description)``: the ReLN's training over all seeds, the
@@ -302,6 +305,7 @@ def fit_imitating_reln(
         fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)
     trajectory, description = fit_switching_network(
         task, relu, relu_initial_weights, lr=lr, gate_threshold=gate_threshold, gate_level=gate_level,
-        pin_kinks=pin_kinks, kink_stiffness=kink_stiffness, fine_until=fine_until, x64=x64, progress=progress,
+        pin_kinks=pin_kinks, kink_stiffness=kink_stiffness, fine_until=fine_until, regroup_every=regroup_every,
+        x64=x64, progress=progress,
     )
     return trajectory, identifications, description
