@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from reln.config import load_config
 from reln.errors import RelnError
-from reln.experiments import build_task
+from reln.experiments import assumption_report, build_reln, build_task
 from reln.gdln import Pathway, build_gdln, gdln_objective
 from reln.losses import half_sse
 from reln.tasks import contextual_task
@@ -160,3 +160,17 @@ def test_linear_phase_predicts_the_relu_first_drop_from_the_task_alone(preset, m
     assert 0.96 * low <= predicted <= 1.01 * high
     floor = task.loss_linear_floor
     assert loss[-1] == pytest.approx(floor, rel=0.02 if misaligned else 1e-9)
+
+
+def test_assumption_report_of_the_papers_reln():
+    """The paper's 7-pathway ReLN on contexts-diff: the context pathways read items only and are
+    aligned; the common pathway's one-hot contexts beside the items are not (.044); the common and
+    context pathways share samples and outputs (coupling .39); nothing is diagonal across pathways."""
+    config = load_config("contexts-diff")
+    task = build_task(config)
+    report = assumption_report(task, build_reln(config, task, "reference"))
+    misalignment = report["input_misalignment"]
+    assert misalignment["common"] == pytest.approx(0.044, abs=5e-4)
+    assert max(v for name, v in misalignment.items() if name != "common") < 1e-12
+    assert report["coupling"] == pytest.approx(0.392, abs=5e-4)
+    assert 0.5 < report["output_overlap_offdiagonal_max"] <= 1

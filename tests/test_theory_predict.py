@@ -119,6 +119,8 @@ def test_run_metrics_have_a_theory_section():
     assert curve.shape == (401,) and curve[0] == pytest.approx(run.task.loss_initial, rel=1e-3)
     assert linear["plateau"] == pytest.approx(curve[-1]) and linear["initial_strength"] > 0
     assert set(linear["epoch_below"]) >= {"0.5", "0.1"}
+    report = section["assumption_2_1"]  # Assumption 2.1 as numbers for the theory's pathways
+    assert set(report["input_misalignment"]) == set(section["pathways"])
 
 
 def test_theory_of_explicit_pathways_from_the_init_law():

@@ -162,6 +162,7 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
     closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
+        metrics["theory"]["assumption_2_1"] = assumption_report(task, theory_gdln)
         if len(config.relu.hidden) == 1:
             curve, metrics["theory"]["linear_phase"] = linear_phase(config, task)
             closed_forms[LINEAR_PHASE_LABEL] = curve
@@ -169,6 +170,25 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
 
 
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
+
+
+def assumption_report(task: Task, gdln: GDLN) -> dict:
+    """How far a GDLN's pathways are from Assumption 2.1, in numbers (THEORY.md §2): per pathway
+    the input misalignment ``||Sigma_x V - V D|| / ||Sigma_x V||`` (0 when its input singular
+    vectors are eigenvectors of its input correlation), the largest input correlation between
+    pathways that share an output relative to a pathway's own (0 when none race), and the largest
+    off-diagonal share of the output overlaps ``U_p^T U_q`` (0 when they share singular vectors).
+    All three 0: the closed form of :mod:`reln.theory.modes` is exact."""
+    from reln.theory import alignment_report, pathway_correlations
+    from reln.theory.modes import pathway_modes
+
+    modes = pathway_modes(task, gdln, require_decoupled=False)
+    overlaps = alignment_report(pathway_correlations(task, gdln))["output_overlap_offdiagonal"]
+    return {
+        "input_misalignment": dict(zip(gdln.names, modes.misalignment.tolist())),
+        "coupling": modes.coupling,
+        "output_overlap_offdiagonal_max": max(overlaps.values(), default=0.0),
+    }
 
 
 def linear_phase(config: RunConfig, task: Task) -> tuple[np.ndarray, dict]:
