@@ -244,6 +244,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
             name,
             _spread(relu.get("epoch_below", {}).get("0.5")),
             _paper_cell(paper.get("ReLU", {}).get("ep50")),
+            _optional(theory.get("linear_phase", {}).get("epoch_below", {}).get("0.5")),
             _spread(reln.get("gap_to_relu", {}).get("max")),
             _paper_cell(paper_gap),
             _spread(theory.get("gap_to_relu", {}).get("max")),
@@ -254,10 +255,15 @@ def _overview(out: Path, names: Sequence[str]) -> str:
         return ""
     return _table(
         "At a glance (ours: mean [min–max] over seeds; reference implementation: its range)",
-        ["experiment", "ReLU ep(0.5)", "ref.", "identified ReLN max gap", "ref. hand-made ReLN",
+        ["experiment", "ReLU ep(0.5)", "ref.", "ep(0.5) from the task alone (closed form)",
+         "identified ReLN max gap", "ref. hand-made ReLN",
          "theory max gap", "ref. closed form", "ReLU mixed-selective share (last hidden layer)"],
         rows,
     )
+
+
+def _optional(value) -> str:
+    return "" if value is None else _number(value)
 
 
 def _paper_cell(low_high) -> str:
