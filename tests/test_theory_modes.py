@@ -174,3 +174,16 @@ def test_assumption_report_of_the_papers_reln():
     assert max(v for name, v in misalignment.items() if name != "common") < 1e-12
     assert report["coupling"] == pytest.approx(0.392, abs=5e-4)
     assert 0.5 < report["output_overlap_offdiagonal_max"] <= 1
+
+
+def test_a_mode_with_nothing_to_learn_decays_as_solved():
+    """``s = 0``: ``tau dpi/dt = -N d pi^(3 - 2/N)``, solved by ``pi^(2/N - 2) = pi0^(2/N - 2) +
+    (2N - 2) d t / tau``; the closed form (N = 2) reaches it as its ``s -> 0`` limit and the
+    integrated equation (N = 3) matches it."""
+    epochs, d, pi0, tau = np.linspace(0, 5e4, 11), 0.2, 0.5, 300.0
+    for depth in (2, 3):
+        exponent = 2 / depth - 2
+        exact = (pi0**exponent + (2 * depth - 2) * d * epochs / tau) ** (1 / exponent)
+        np.testing.assert_allclose(mode_strengths(epochs, 0.0, d, pi0, tau=tau, depth=depth), exact, rtol=1e-7)
+    nearly = mode_strengths(epochs, 1e-12, d, pi0, tau=tau)
+    np.testing.assert_allclose(nearly, mode_strengths(epochs, 0.0, d, pi0, tau=tau), rtol=1e-9)

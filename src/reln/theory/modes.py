@@ -154,7 +154,8 @@ def mode_strengths(
 
     Args:
         epochs: times in epochs (non-negative, increasing for ``depth >= 3``).
-        s, d, pi0: arrays of one shape; a mode with ``s = 0`` or ``pi0 = 0`` stays where it is.
+        s, d, pi0: arrays of one shape; ``pi0 = 0`` is a fixed point and stays; ``d = 0`` is no
+            mode (no input variance along it) and stays; ``s = 0`` with ``pi0 > 0`` decays.
         tau: ``1 / (P lr)``.
         depth: layers of the pathway, ``N >= 2``; ``2`` is the closed form, deeper ones the scalar
             equation integrated in ``ln pi`` to ``rtol``.
@@ -165,14 +166,16 @@ def mode_strengths(
         raise RelnError(f"a pathway has at least 2 layers, got depth={depth}")
     if np.any(epochs < 0):
         raise RelnError("mode strengths are defined for t >= 0")
-    moving = (s > 0) & (pi0 > 0) & (d > 0)
+    moving = (s >= 0) & (pi0 > 0) & (d > 0)
     out = np.broadcast_to(pi0, (len(epochs), *pi0.shape)).copy()
-    if not moving.any():
+    if not moving.any() or not epochs.size or epochs.max() == 0:
         return out
     sm, dm, pm = s[moving], d[moving], pi0[moving]
     if depth == 2:
-        decay = np.exp(-2.0 * np.outer(epochs, sm) / tau)
-        out[:, moving] = (sm / dm) / (1.0 - (1.0 - sm / (dm * pm)) * decay)
+        # written so that s -> 0 is its limit, pi0 / (1 + 2 d pi0 t / tau), with no 0/0
+        rate = 2.0 * np.outer(epochs, sm) / tau
+        growth = np.where(rate > 0, -np.expm1(-rate) / np.where(sm > 0, sm, 1.0), 2.0 * epochs[:, None] / tau)
+        out[:, moving] = pm / (np.exp(-rate) + dm * pm * growth)
         return out
     if np.any(np.diff(epochs) <= 0):
         raise RelnError("epochs must increase for depth >= 3")
