@@ -17,7 +17,9 @@ from reln.losses import half_sse
 from reln.tasks import contextual_task
 from reln.theory import effective_initial_maps, pathway_correlations
 from reln.theory.deep import balanced_factors
-from reln.theory.modes import closed_form_loss, linear_phase_loss, mode_strengths, pathway_modes
+from reln.theory.modes import (
+    _diagonalise_degenerate, closed_form_loss, linear_phase_loss, mode_strengths, pathway_modes,
+)
 from reln.train import train
 
 # Two pathways on disjoint contexts reading the items only: whitened inputs (Sigma_x(p, p) = I/P on
@@ -187,3 +189,28 @@ def test_a_mode_with_nothing_to_learn_decays_as_solved():
         np.testing.assert_allclose(mode_strengths(epochs, 0.0, d, pi0, tau=tau, depth=depth), exact, rtol=1e-7)
     nearly = mode_strengths(epochs, 1e-12, d, pi0, tau=tau)
     np.testing.assert_allclose(nearly, mode_strengths(epochs, 0.0, d, pi0, tau=tau), rtol=1e-9)
+
+
+def test_degenerate_modes_are_rotated_to_the_input_eigenvectors():
+    """Within a group of equal singular values the SVD's basis is arbitrary. Rotated (U and V
+    alike) to the eigenvectors of Sigma_x on the group, the map U S V^T is unchanged and V^T Sigma_x V
+    is diagonal, so a task whose correlations share a basis is not reported misaligned."""
+    rng = np.random.default_rng(0)
+    V, _ = np.linalg.qr(rng.standard_normal((6, 4)))
+    U, _ = np.linalg.qr(rng.standard_normal((5, 4)))
+    s = np.array([2.0, 1.0, 1.0, 0.5])
+    basis = V @ np.linalg.qr(rng.standard_normal((4, 4)))[0]  # Sigma_x's eigenvectors, not V's
+    xx = basis @ np.diag([3.0, 2.0, 1.0, 0.5]) @ basis.T
+    U2, s2, V2 = _diagonalise_degenerate(U, s, V, xx)
+    np.testing.assert_allclose(U2 * s2 @ V2.T, U * s @ V.T, atol=1e-12)
+    block = V2[:, 1:3].T @ xx @ V2[:, 1:3]
+    assert abs(block[0, 1]) < 1e-12 and abs((V[:, 1:3].T @ xx @ V[:, 1:3])[0, 1]) > 1e-3
+    np.testing.assert_allclose(V2[:, [0, 3]], V[:, [0, 3]])  # distinct modes are left alone
+
+
+def test_three_identical_contexts_are_aligned_despite_degenerate_modes():
+    task = contextual_task(8, 3, "hierarchy")
+    modes = pathway_modes(task, build_gdln([Pathway(hidden=(10,))], task))
+    k = modes.count[0]
+    assert np.sum(np.isclose(modes.s[0, :k - 1], modes.s[0, 1:k], rtol=1e-9)) >= 2  # degenerate pairs exist
+    assert modes.misalignment[0] < 1e-12

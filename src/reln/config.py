@@ -78,8 +78,9 @@ class RelnConfig:
     ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
     per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
     :func:`reln.imitate.first_drop_epoch`, and after it they are read every ``regroup_every``
-    epochs, by default 100); with ``"fixed"`` they are the final identified context sets. ``identify_threshold`` and ``min_unit_weight`` set the identification reported
-    in ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
+    epochs, by default 100); with ``"fixed"`` they are the final identified context sets.
+    ``identify_threshold`` and ``min_unit_weight`` set the identification reported in
+    ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """
 
     pathways: str | tuple[PathwayConfig, ...] = "auto"

@@ -39,6 +39,7 @@ input variance along each mode's own direction, so nothing is paired.
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -123,11 +124,12 @@ def pathway_modes(task: Task, gdln: GDLN, *, tol: float = 1e-10, require_decoupl
         u, sv, vt = np.linalg.svd(yx, full_matrices=False)
         keep = sv > tol * max(sv.max(initial=0.0), 1e-300)
         k = int(keep.sum())
-        xx_v = correlations.xx[p, p] @ vt[keep].T  # (n_in, k)
-        variances = np.einsum("ik,ik->k", vt[keep].T, xx_v)
-        residual = np.linalg.norm(xx_v - vt[keep].T * variances)
+        u, sv, v = _diagonalise_degenerate(u[:, keep], sv[keep], vt[keep].T, correlations.xx[p, p])
+        xx_v = correlations.xx[p, p] @ v  # (n_in, k)
+        variances = np.einsum("ik,ik->k", v, xx_v)
+        residual = np.linalg.norm(xx_v - v * variances)
         misalignment[p] = residual / np.linalg.norm(xx_v) if k else 0.0
-        s[p, :k], d[p, :k], U[p, :, :k], V[p, :, :k], count[p] = sv[keep], variances, u[:, keep], vt[keep].T, k
+        s[p, :k], d[p, :k], U[p, :, :k], V[p, :, :k], count[p] = sv, variances, u, v, k
     scale = max(np.linalg.norm(correlations.xx[p, p]) for p in range(n_paths)) if n_paths else 1.0
     shares_output = (gdln.output_masks @ gdln.output_masks.T) > 0
     coupling = max(
@@ -145,6 +147,23 @@ def pathway_modes(task: Task, gdln: GDLN, *, tol: float = 1e-10, require_decoupl
             "require_decoupled=False for the approximation"
         )
     return modes
+
+
+def _diagonalise_degenerate(U: np.ndarray, s: np.ndarray, V: np.ndarray, xx: np.ndarray, rtol: float = 1e-9):
+    """Within each group of equal singular values the SVD's basis is arbitrary; rotate it (``U``
+    and ``V`` alike, which keeps ``U S V^T``) to the eigenvectors of ``Sigma_x`` restricted to the
+    group, so that a task whose correlations do share a basis is not reported as misaligned."""
+    U, V = U.copy(), V.copy()
+    start = 0
+    while start < len(s):
+        end = start + 1
+        while end < len(s) and abs(s[end] - s[start]) <= rtol * s[start]:
+            end += 1
+        if end - start > 1:
+            _, rotation = np.linalg.eigh(V[:, start:end].T @ xx @ V[:, start:end])
+            U[:, start:end], V[:, start:end] = U[:, start:end] @ rotation, V[:, start:end] @ rotation
+        start = end
+    return U, s, V
 
 
 def mode_strengths(
