@@ -9,7 +9,8 @@ import pytest
 from reln.fit import RELU_STREAM, seed_rng
 from reln.gdln import gdln_forward, pathway_outputs
 from reln.identify import identify
-from reln.imitate import context_correlation, imitating_reln, reln_structure
+from reln.errors import RelnError
+from reln.imitate import context_correlation, imitating_reln, reln_structure, sliding_schedule
 from reln.relu import init_relu
 from reln.tasks import contextual_task
 
@@ -86,3 +87,34 @@ def test_reln_structure_orders_by_mean_share():
     ids = _identifications(task, [np.array([on[(0, 1, 2)], on[(0, 2)], on[(0, 2)]])], [5.0, 1.0, 1.0])
     sets, inputs = reln_structure(task, ids)
     assert sets == [(0, 1, 2), (0, 2)] and inputs == ["all", "items"]
+
+
+def test_sliding_schedule_holds_only_pairs_that_stay_on_their_kink():
+    """Three units, two samples, checkpoints every 10 epochs; sample 1 sets each unit's peak (1).
+    On sample 0, unit 0 sits within the band (0.1 of its peak) for three checkpoints (a slide) and
+    leaves it; unit 1 passes through zero between two checkpoints; unit 2 is silent (its peak under
+    1e-3 of the layer's) and is never held. With slide_epochs = 30 only unit 0 is pinned on sample
+    0, at its third checkpoint in the band; every gate is otherwise the ReLU's own sign."""
+    z = np.zeros((6, 3, 2))
+    z[:, 0, 0] = [1.0, 0.05, -0.05, 0.02, 0.5, 1.0]
+    z[:, 1, 0] = [1.0, 0.5, -0.5, -1.0, 0.5, 1.0]
+    z[:, 2, 0] = [1e-6, -1e-6, 1e-6, 1e-6, -1e-6, 1e-6]
+    z[:, :2, 1] = 1.0
+    z[:, 2, 1] = 1e-6
+    starts, gates, pinned = sliding_schedule(z, np.arange(0, 60, 10), every=10, slide_epochs=30)
+    np.testing.assert_array_equal(starts, [0, 10, 20, 30, 40])
+    expected = np.zeros((5, 3, 2), bool)
+    expected[3, 0, 0] = True
+    np.testing.assert_array_equal(pinned, expected)
+    np.testing.assert_array_equal(gates, ((z[:5] > 0) & ~expected).astype(float))
+    # a shorter slide pins the same pair from its second checkpoint in the band
+    _, _, earlier = sliding_schedule(z, np.arange(0, 60, 10), every=10, slide_epochs=20)
+    assert earlier[2:4, 0, 0].all() and earlier.sum() == 2
+
+
+def test_sliding_schedule_errors():
+    pre = np.zeros((3, 2, 4))
+    with pytest.raises(RelnError, match="multiple of the gate spacing"):
+        sliding_schedule(pre, np.array([0, 10, 20]), every=10, slide_epochs=15)
+    with pytest.raises(RelnError, match="snapshot_every = 10"):
+        sliding_schedule(pre, np.array([0, 100, 200]), every=10)

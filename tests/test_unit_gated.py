@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.fit import fit_gdln
-from reln.imitate import switching_reln, switching_schedule
+from reln.imitate import sliding_schedule, switching_reln, switching_schedule
 from reln.relu import init_relu, relu_forward, relu_gates
 from reln.tasks import contextual_task
 from reln.unit_gated import fit_switching_network, unit_gated_forward
@@ -45,14 +45,19 @@ def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
     np.testing.assert_allclose(gated.loss[:, :-1], relu.loss[:, :-1], rtol=1e-9, atol=1e-12 * task.loss_initial)
 
 
-def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu):
+@pytest.mark.parametrize("rule", ["band", "sliding"])
+def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu, rule):
     """reln.imitate.switching_reln (a width-1 pathway per unit) and the unit-gated network train
     the same function with the same schedule (nothing pinned): the losses agree to rounding."""
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     relu, initial = train_small_relu(task, (20,), 0.02, (3,), epochs=600, snapshot_every=10)
     with jax.enable_x64(True):
-        gated, _ = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True)
-        starts, gates, _ = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs)
+        gated, description = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True, kink_rule=rule)
+        assert description["kink_rule"] == rule
+        if rule == "band":
+            starts, gates, _ = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs)
+        else:
+            starts, gates, _ = sliding_schedule(relu.snapshots["pre_0"][0], relu.snapshot_epochs)
         gdln, params = switching_reln(task, starts, gates, initial[0])
         reference = fit_gdln(task, gdln, init_params=params, singular_values=False, lr=0.02, epochs=600, seeds=(0,), x64=True)
     np.testing.assert_allclose(gated.loss, reference.loss, rtol=1e-9)

@@ -78,7 +78,10 @@ class RelnConfig:
     ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
     per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
     :func:`reln.imitate.first_drop_epoch`, and after it they are read every ``regroup_every``
-    epochs, by default 100); with ``"fixed"`` they are the final identified context sets.
+    epochs, by default 100: ``kink_rule = "band"``, the default for deep networks; for one hidden
+    layer, ``"sliding"``: the ReLU's own per-sample gates every 10 epochs, with the pairs that have
+    stayed within the band for ``slide_epochs`` held at their kink,
+    :func:`reln.imitate.sliding_schedule`); with ``"fixed"`` they are the final identified context sets.
     ``identify_threshold`` and ``min_unit_weight`` set the identification reported in
     ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """
@@ -93,6 +96,8 @@ class RelnConfig:
     kink_stiffness: float = 0.02
     fine_until: int | None = None
     regroup_every: int | None = None
+    kink_rule: str = "auto"
+    slide_epochs: int = 200
     identify_threshold: float = 1e-3
     min_unit_weight: float = 1e-2
 
@@ -274,6 +279,16 @@ def _validate(config: RunConfig) -> RunConfig:
         # through its first drop (at 100: depth max gap .13-.19 instead of .13-.14, theory at 2
         # contexts .042-.046 instead of .033-.039); deep networks hold ~0.5 GB per seed for it
         relu = dataclasses.replace(relu, snapshot_every=10)
+    if reln.kink_rule not in ("auto", "sliding", "band"):
+        raise RelnError(f"[reln] kink_rule must be one of auto, sliding, band, got '{reln.kink_rule}'")
+    if reln.kink_rule == "sliding" and reln.gate_level != "sample":
+        raise RelnError("[reln] kink_rule = 'sliding' follows per-sample gates: it needs gate_level = 'sample'")
+    _check_type(reln.slide_epochs, int, "[reln] slide_epochs", "a non-negative integer")
+    if reln.slide_epochs < 0 or reln.slide_epochs % relu.snapshot_every:
+        raise RelnError(
+            f"[reln] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every "
+            f"({relu.snapshot_every}), got {reln.slide_epochs}"
+        )
     if reln.regroup_every is not None:
         _check_type(reln.regroup_every, int, "[reln] regroup_every", "a positive integer")
         if reln.regroup_every < 1 or reln.regroup_every % relu.snapshot_every:

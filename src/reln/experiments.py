@@ -23,13 +23,14 @@ from reln.errors import RelnError
 from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
-from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure, switching_schedule
+from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
     MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
 )
 from reln.tasks import Task, contextual_task, xor_task
 from reln.train import Progress, Trajectory
+from reln.unit_gated import layer_schedules
 
 ProgressFactory = Callable[[str, int], Progress]
 
@@ -135,6 +136,7 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                 task, trajectories["relu"], initial, gating=reln.gating,
                 gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, pin_kinks=reln.pin_kinks,
                 kink_stiffness=reln.kink_stiffness, fine_until=reln.fine_until, regroup_every=reln.regroup_every,
+                kink_rule=reln.kink_rule, slide_epochs=reln.slide_epochs,
                 identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
@@ -508,15 +510,15 @@ def run_outputs(run: Run) -> dict:
     if "reln" in run.trajectories and "reln" not in run.gdlns and run.identifications is not None:
         reln, relu = run.config.reln, run.trajectories["relu"]
         if reln.gating == "switching":  # every ReLU unit gated by the last phase of its schedule
-            schedule = run.metrics.get("reln", {}).get("schedule", {})
-            layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
-            gates["reln"] = ([
-                switching_schedule(
-                    run.task, relu.snapshots[f"pre_{l}"][0], relu.snapshot_epochs,
-                    gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, **schedule,
-                )[1][-1]
-                for l in layers
-            ], None, None)
+            built = run.metrics["reln"]
+            schedule = built["schedule"]
+            _, layer_gates, _ = layer_schedules(
+                run.task, relu, 0, fine_until=schedule.get("fine_until", 0), fine_every=schedule["fine_every"],
+                regroup_every=schedule.get("regroup_every", schedule["fine_every"]),
+                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, kink_rule=built["kink_rule"],
+                slide_epochs=schedule.get("slide_epochs", reln.slide_epochs),
+            )
+            gates["reln"] = ([g[-1] for g in layer_gates], None, None)
         else:  # one pathway per identified context set, in the order imitating_reln builds them
             sets, _ = reln_structure(run.task, run.identifications)
             gates["reln"] = (np.stack([run.task.context_mask(c) for c in sets]), None, None)

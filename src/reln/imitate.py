@@ -9,11 +9,15 @@ from the same function up to the gating, and trained by plain gradient descent o
   loss drop (ep(0.5) within 2% of the ReLU's) but is early at the second drop and slow in the
   context-specific phase (max gap 0.045-0.05), because the ReLU's pair units first serve the common
   structure and only switch their gates between epochs ~1000 and 6000.
-* :func:`switching_reln` with :func:`switching_schedule` (``gating = "switching"``, the default):
-  the same units, whose gates follow the ReLU's checkpoints; at any time the units with equal gates
-  form the pathways of a ReLN. After the ReLU's first drop a unit is gated per sample and its
-  kinks are pinned (:mod:`reln.kinks`): max gap .010-.013, mean .0022-.0027 on ``contexts-diff``,
-  and within issue 3's bounds on ``contexts-3/4/5``, 2 contexts (max), 6 contexts and 16 items.
+* :func:`switching_reln` (``gating = "switching"``, the default): the same units, whose gates
+  follow the ReLU's checkpoints; at any time the units with equal gates form the pathways of a
+  ReLN. With one hidden layer the gates are :func:`sliding_schedule`'s: the ReLU's own per-sample
+  gates every 10 epochs, with the unit-sample pairs that have stayed on their kink for 200 epochs
+  held there (:mod:`reln.kinks`): max gap .010-.012, mean .0021-.0025 on ``contexts-diff``, and
+  within issue 3's bounds on every configuration measured, 2 to 8 contexts and 16 items
+  (README, "The identified ReLN"). Deeper networks use :func:`switching_schedule`'s band rule
+  (per-sample gates until the first drop, then gates read every 100 epochs with the kink band
+  pinned), on which the sliding rule fails (:func:`reln.unit_gated.layer_kink_rules`).
 
 Inputs (claim 8, checked on the data rather than assumed): a pathway reads the context inputs
 only if they correlate with what it has to fit. The always-on pathway fits ``Y``; a pathway gated
@@ -182,6 +186,67 @@ def switching_schedule(
     return np.array(wanted), np.stack(phases), np.stack(pins)
 
 
+def sliding_schedule(
+    pre: np.ndarray,
+    snapshot_epochs: np.ndarray,
+    *,
+    every: int = 10,
+    slide_epochs: int = 200,
+    gate_threshold: float = 0.1,
+    silent_threshold: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-unit gates that follow the ReLU's own, with the pairs that *slide* on a kink held there.
+
+    Every ``every`` epochs each unit is gated by the ReLU's own sign, ``1[w_j x > 0]``, per
+    sample. A unit-sample pair whose pre-activation has stayed within ``gate_threshold`` of the
+    unit's peak of zero at every checkpoint for ``slide_epochs`` is sliding on its kink (the
+    Filippov mode of :mod:`reln.kinks`): it is off and *pinned* (its pre-activation held) until it
+    leaves the band. A pair that only passes through zero is followed, not pinned. Units whose
+    peak is below ``silent_threshold`` of the layer's are never pinned.
+
+    Unlike :func:`switching_schedule` there is no switch epoch and no regrouping interval: the
+    same rule holds from ``t = 0`` (before the first drop no pair stays in the band for long).
+    Measured on one hidden layer (seeds 0, 1, 2, max / mean gap to the ReLU; the band rule of
+    :func:`switching_schedule` in brackets): ``contexts-diff`` .010-.012 / .0021-.0025
+    (.0096-.014 / .0019-.0029); 2 contexts .019-.026 / .0028-.0036 (.011-.017 / .0029-.0056);
+    16 items .011-.013 / .0022-.0030 (.023-.025 / .0042-.0054); 8 contexts .028-.031 /
+    .0056-.0059 (.039-.044 / .0087-.0097). With ``slide_epochs`` 100 / 150 / 300 / 400 the
+    largest gaps over nine configurations move both ways (8 contexts wants longer, 16 items with
+    hierarchies shorter: .037 at 300, .047 at 400); 150-200 keeps every one within issue 3's bounds.
+    On two hidden layers it fails (``depth`` seed 0: .22 / .096, the ReLN far ahead): deeper
+    layers keep the band rule (:func:`reln.unit_gated.fit_switching_network`, ``kink_rule``).
+
+    Args:
+        pre: ``(snapshots, units, P)`` the ReLU's pre-activations at its checkpoints.
+        snapshot_epochs: their epochs; every multiple of ``every`` must be among them.
+
+    Returns:
+        ``(phase_starts, phase_gates (n_phases, units, P), pinned (n_phases, units, P) bool)``.
+    """
+    if every < 1 or slide_epochs < 0 or slide_epochs % every:
+        raise RelnError(f"slide_epochs ({slide_epochs}) must be a non-negative multiple of the gate spacing ({every})")
+    epochs = np.asarray(snapshot_epochs)
+    index = {int(t): k for k, t in enumerate(epochs)}
+    wanted = list(range(0, int(epochs[-1]), every))
+    missing = [t for t in wanted if t not in index]
+    if missing:
+        raise RelnError(
+            f"the sliding rule reads ReLU snapshots at epochs {missing[:3]}... that the run does not have; "
+            f"train the ReLU with snapshot_every = {every}"
+        )
+    needed = slide_epochs // every  # consecutive checkpoints in the band that make a pair sliding
+    in_band_for = None
+    gates, pins = [], []
+    for t in wanted:
+        z = np.asarray(pre[index[t]])
+        _, in_band = kink_gates(z, gate_threshold, silent_threshold)
+        in_band_for = in_band.astype(np.int32) if in_band_for is None else np.where(in_band, in_band_for + 1, 0)
+        sliding = in_band_for >= max(needed, 1)
+        gates.append(((z > 0) & ~sliding).astype(np.float64))
+        pins.append(sliding)
+    return np.array(wanted), np.stack(gates), np.stack(pins)
+
+
 def switching_reln(
     task: Task,
     phase_starts: np.ndarray,
@@ -234,7 +299,10 @@ def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: 
     0.25 on nine configurations): with 4 to 8 contexts of 8 items 0.25 halves the gaps
     (8 contexts max .006 against .04); with 2 contexts or 16 items it triples them (16 items .14
     against .018-.042). A quarter down keeps every configuration within .05 / .01 and also serves
-    deep networks; what predicts a task's preference is not known (README).
+    deep networks; what predicts a task's preference is not known (README). One hidden layer no
+    longer needs this choice: :func:`sliding_schedule` follows per-sample gates throughout and
+    holds the sliding pairs, within the bounds on every row. The band rule (deep networks) and the
+    switching theory (:mod:`reln.theory.switching`) still switch here.
     """
     below_level = [np.flatnonzero(loss < below * loss[0]) for loss in relu_loss]
     last = int(snapshot_epochs[-1])
@@ -255,6 +323,8 @@ def fit_imitating_reln(
     kink_stiffness: float = 0.02,
     fine_until: int | None = None,
     regroup_every: int | None = None,
+    kink_rule: str = "auto",
+    slide_epochs: int = 200,
     identify_threshold: float = 1e-3,
     min_unit_weight: float = 1e-2,
     lr: float = 1e-3,
@@ -274,6 +344,10 @@ def fit_imitating_reln(
             by default :func:`first_drop_epoch` of the ReLU run.
         regroup_every: epochs between gate readings after ``fine_until`` (a multiple of the
             ReLU's snapshot spacing; by default 100, see :func:`reln.unit_gated.fit_switching_network`).
+        kink_rule, slide_epochs: :func:`sliding_schedule` (``"sliding"``, the default for one
+            hidden layer gated per sample), the band rule of :func:`switching_schedule`
+            (``"band"``, the default deeper; ``fine_until`` and ``regroup_every`` are its), or
+            ``"auto"`` (:func:`reln.unit_gated.layer_kink_rules`).
 
     Returns:
         ``(trajectory, identifications, description)``: the ReLN's training over all seeds, the
@@ -306,6 +380,6 @@ def fit_imitating_reln(
     trajectory, description = fit_switching_network(
         task, relu, relu_initial_weights, lr=lr, gate_threshold=gate_threshold, gate_level=gate_level,
         pin_kinks=pin_kinks, kink_stiffness=kink_stiffness, fine_until=fine_until, regroup_every=regroup_every,
-        x64=x64, progress=progress,
+        kink_rule=kink_rule, slide_epochs=slide_epochs, x64=x64, progress=progress,
     )
     return trajectory, identifications, description

@@ -8,7 +8,10 @@ few epochs, the unit contributes nothing on that sample, and its input weights m
 unit's input-weight gradient so that ``z`` is held (:func:`kink_projectors`, :func:`pinned_weights`).
 Without the projection it learns the context-specific phase faster than the ReLU; measured on two
 contexts (seeds 0, 1, 2; max gap to the ReLU): .11 with the ReLU's own per-sample gates held 10
-epochs, .054 with whole-context gates, .010-.018 pinned (:func:`reln.imitate.switching_schedule`).
+epochs, .054 with whole-context gates, .010-.018 pinned in the kink band after the first drop
+(:func:`reln.imitate.switching_schedule`), .019-.026 with the ReLU's own gates every 10 epochs and
+only the pairs that stay in the band for 200 epochs pinned (:func:`reln.imitate.sliding_schedule`,
+the default for one hidden layer: it trades a little here for 16 items and many contexts).
 In a deeper hidden layer the pre-activation depends on every layer below, so there the pinned
 pair is pulled to its kink by a stiff penalty instead (:func:`kink_penalty`; ``depth``: max gap
 .31 -> .13-.14).
