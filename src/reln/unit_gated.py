@@ -78,7 +78,9 @@ def layer_kink_rules(kink_rule: str | Sequence[str], n_layers: int, gate_level: 
     """The kink rule of every hidden layer. ``"auto"``: :func:`reln.imitate.sliding_schedule` for
     a network of one hidden layer gated per sample, the band rule of
     :func:`reln.imitate.switching_schedule` otherwise (measured on ``depth`` seed 0, max / mean
-    gap: sliding in both layers .22 / .096, in the first only .155 / .0094, band .148 / .0094)."""
+    gap: sliding in both layers .22 / .096, in the first only .155 / .0094, band .148 / .0094;
+    sliding in both with ``slide_epochs`` 50 or 100, .31 / .105: the ReLN leaves the plateaus
+    ~2900 epochs early, so holding sooner does not help)."""
     rules = per_hidden_layer(kink_rule, n_layers, "kink_rule")
     levels = per_hidden_layer(gate_level, n_layers, "gate_level")
     for rule in rules:
