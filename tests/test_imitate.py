@@ -110,6 +110,10 @@ def test_sliding_schedule_holds_only_pairs_that_stay_on_their_kink():
     # a shorter slide pins the same pair from its second checkpoint in the band
     _, _, earlier = sliding_schedule(z, np.arange(0, 60, 10), every=10, slide_epochs=20)
     assert earlier[2:4, 0, 0].all() and earlier.sum() == 2
+    # without pin_kinks the sliding pair is still off, but nothing is held
+    _, unpinned_gates, unpinned = sliding_schedule(z, np.arange(0, 60, 10), every=10, slide_epochs=30, pin_kinks=False)
+    assert not unpinned.any()
+    np.testing.assert_array_equal(unpinned_gates, gates)
 
 
 def test_sliding_schedule_errors():

@@ -22,6 +22,7 @@ from reln.errors import RelnError
 MODELS = ("relu", "reln", "reference", "modular", "theory")
 TASK_KINDS = ("contexts", "xor")
 GATINGS = ("switching", "fixed")
+KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,8 +280,8 @@ def _validate(config: RunConfig) -> RunConfig:
         # through its first drop (at 100: depth max gap .13-.19 instead of .13-.14, theory at 2
         # contexts .042-.046 instead of .033-.039); deep networks hold ~0.5 GB per seed for it
         relu = dataclasses.replace(relu, snapshot_every=10)
-    if reln.kink_rule not in ("auto", "sliding", "band"):
-        raise RelnError(f"[reln] kink_rule must be one of auto, sliding, band, got '{reln.kink_rule}'")
+    if reln.kink_rule not in KINK_RULES:
+        raise RelnError(f"[reln] kink_rule must be one of {', '.join(KINK_RULES)}, got '{reln.kink_rule}'")
     if reln.kink_rule == "sliding" and reln.gate_level != "sample":
         raise RelnError("[reln] kink_rule = 'sliding' follows per-sample gates: it needs gate_level = 'sample'")
     _check_type(reln.slide_epochs, int, "[reln] slide_epochs", "a non-negative integer")

@@ -511,12 +511,9 @@ def run_outputs(run: Run) -> dict:
         reln, relu = run.config.reln, run.trajectories["relu"]
         if reln.gating == "switching":  # every ReLU unit gated by the last phase of its schedule
             built = run.metrics["reln"]
-            schedule = built["schedule"]
             _, layer_gates, _ = layer_schedules(
-                run.task, relu, 0, fine_until=schedule.get("fine_until", 0), fine_every=schedule["fine_every"],
-                regroup_every=schedule.get("regroup_every", schedule["fine_every"]),
-                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, kink_rule=built["kink_rule"],
-                slide_epochs=schedule.get("slide_epochs", reln.slide_epochs),
+                run.task, relu, 0, gate_threshold=reln.gate_threshold, gate_level=reln.gate_level,
+                kink_rule=built["kink_rule"], **built["schedule"],
             )
             gates["reln"] = ([g[-1] for g in layer_gates], None, None)
         else:  # one pathway per identified context set, in the order imitating_reln builds them

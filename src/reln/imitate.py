@@ -124,6 +124,19 @@ def contexts_on(task: Task, on: np.ndarray) -> np.ndarray:
     return np.stack([on[:, task.context == c].any(axis=1) for c in range(task.n_contexts)], axis=1)
 
 
+def checkpoint_positions(snapshot_epochs: np.ndarray, wanted: Sequence[int], every: int) -> list[int]:
+    """The positions of the epochs ``wanted`` among a ReLU run's snapshot epochs, or a
+    :class:`RelnError` naming the first missing ones and the ``snapshot_every`` that would have them."""
+    index = {int(t): k for k, t in enumerate(np.asarray(snapshot_epochs))}
+    missing = [t for t in wanted if t not in index]
+    if missing:
+        raise RelnError(
+            f"the switching ReLN reads ReLU snapshots at epochs {missing[:3]}... that the run does "
+            f"not have; train the ReLU with snapshot_every = {every}"
+        )
+    return [index[t] for t in wanted]
+
+
 def switching_schedule(
     task: Task,
     pre: np.ndarray,
@@ -161,19 +174,11 @@ def switching_schedule(
     """
     if gate_level not in ("context", "sample"):
         raise RelnError(f"gate_level must be 'context' or 'sample', got '{gate_level}'")
-    epochs = np.asarray(snapshot_epochs)
-    last = int(epochs[-1])
+    last = int(snapshot_epochs[-1])
     wanted = list(range(0, min(fine_until, last), fine_every)) + list(range(fine_until, last, regroup_every))
-    missing = [t for t in wanted if t not in set(epochs.tolist())]
-    if missing:
-        raise RelnError(
-            f"the switching ReLN reads ReLU snapshots at epochs {missing[:3]}... that the run does "
-            f"not have; train the ReLU with snapshot_every = {fine_every}"
-        )
-    index = {int(t): k for k, t in enumerate(epochs)}
     phases, pins = [], []
-    for t in wanted:
-        z = np.asarray(pre[index[t]])
+    for t, k in zip(wanted, checkpoint_positions(snapshot_epochs, wanted, fine_every)):
+        z = np.asarray(pre[k])
         if t < fine_until:
             on, pinned = z > 0, np.zeros(z.shape, bool)
         else:
@@ -194,6 +199,7 @@ def sliding_schedule(
     slide_epochs: int = 200,
     gate_threshold: float = 0.1,
     silent_threshold: float = 1e-3,
+    pin_kinks: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-unit gates that follow the ReLU's own, with the pairs that *slide* on a kink held there.
 
@@ -202,7 +208,8 @@ def sliding_schedule(
     unit's peak of zero at every checkpoint for ``slide_epochs`` is sliding on its kink (the
     Filippov mode of :mod:`reln.kinks`): it is off and *pinned* (its pre-activation held) until it
     leaves the band. A pair that only passes through zero is followed, not pinned. Units whose
-    peak is below ``silent_threshold`` of the layer's are never pinned.
+    peak is below ``silent_threshold`` of the layer's are never pinned. Without ``pin_kinks``
+    sliding pairs are off and not held.
 
     Unlike :func:`switching_schedule` there is no switch epoch and no regrouping interval: the
     same rule holds from ``t = 0`` (before the first drop no pair stays in the band for long).
@@ -225,25 +232,17 @@ def sliding_schedule(
     """
     if every < 1 or slide_epochs < 0 or slide_epochs % every:
         raise RelnError(f"slide_epochs ({slide_epochs}) must be a non-negative multiple of the gate spacing ({every})")
-    epochs = np.asarray(snapshot_epochs)
-    index = {int(t): k for k, t in enumerate(epochs)}
-    wanted = list(range(0, int(epochs[-1]), every))
-    missing = [t for t in wanted if t not in index]
-    if missing:
-        raise RelnError(
-            f"the sliding rule reads ReLU snapshots at epochs {missing[:3]}... that the run does not have; "
-            f"train the ReLU with snapshot_every = {every}"
-        )
-    needed = slide_epochs // every  # consecutive checkpoints in the band that make a pair sliding
-    in_band_for = None
+    wanted = list(range(0, int(snapshot_epochs[-1]), every))
+    needed = max(slide_epochs // every, 1)  # consecutive checkpoints in the band that make a pair sliding
+    in_band_for = np.zeros(pre.shape[1:], np.int32)
     gates, pins = [], []
-    for t in wanted:
-        z = np.asarray(pre[index[t]])
+    for k in checkpoint_positions(snapshot_epochs, wanted, every):
+        z = np.asarray(pre[k])
         _, in_band = kink_gates(z, gate_threshold, silent_threshold)
-        in_band_for = in_band.astype(np.int32) if in_band_for is None else np.where(in_band, in_band_for + 1, 0)
-        sliding = in_band_for >= max(needed, 1)
+        in_band_for = np.where(in_band, in_band_for + 1, 0)
+        sliding = in_band_for >= needed
         gates.append(((z > 0) & ~sliding).astype(np.float64))
-        pins.append(sliding)
+        pins.append(sliding & pin_kinks)
     return np.array(wanted), np.stack(gates), np.stack(pins)
 
 

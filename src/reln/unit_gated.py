@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reln.config import KINK_RULES
 from reln.errors import RelnError
 from reln.imitate import sliding_schedule, switching_schedule
 from reln.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
@@ -71,9 +72,6 @@ def per_hidden_layer(value, n_layers: int, what: str) -> list:
     return values
 
 
-KINK_RULES = ("auto", "sliding", "band")
-
-
 def layer_kink_rules(kink_rule: str | Sequence[str], n_layers: int, gate_level: str | Sequence[str]) -> list[str]:
     """The kink rule of every hidden layer. ``"auto"``: :func:`reln.imitate.sliding_schedule` for
     a network of one hidden layer gated per sample, the band rule of
@@ -101,22 +99,24 @@ def layer_schedules(
     relu: Trajectory,
     seed_index: int,
     *,
-    fine_until: int,
     fine_every: int,
-    regroup_every: int,
     gate_threshold: float | Sequence[float],
     gate_level: str | Sequence[str],
+    kink_rule: str | Sequence[str] = "band",
+    fine_until: int = 100,
+    regroup_every: int = 100,
+    slide_epochs: int = 200,
     silent_threshold: float = 1e-3,
     pin_kinks: bool = True,
-    kink_rule: str | Sequence[str] = "band",
-    slide_epochs: int = 200,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The switching schedule of every hidden layer of one ReLU seed.
 
     ``gate_threshold``, ``gate_level`` and ``kink_rule`` are one value for every layer or one per
-    hidden layer (``kink_rule`` resolved, ``"sliding"`` or ``"band"``). Layers whose rules read
-    the checkpoints at different epochs share the union of those epochs, each holding its gates
-    between its own.
+    hidden layer (``kink_rule`` resolved, ``"sliding"`` or ``"band"``; ``fine_until`` and
+    ``regroup_every`` are the band rule's, ``slide_epochs`` the sliding rule's, so the
+    ``kink_rule`` and ``schedule`` of :func:`fit_switching_network`'s description rebuild its
+    gates). Layers whose rules read the checkpoints at different epochs share the union of those
+    epochs, each holding its gates between its own.
 
     Returns:
         ``(phase_starts (n_phases,), [phase_gates (n_phases, units_l, P)], [pinned (n_phases, units_l, P)])``,
@@ -134,10 +134,8 @@ def layer_schedules(
         if rules[l] == "sliding":
             schedules.append(sliding_schedule(
                 pre, relu.snapshot_epochs, every=fine_every, slide_epochs=slide_epochs,
-                gate_threshold=thresholds[l], silent_threshold=silent_threshold,
+                gate_threshold=thresholds[l], silent_threshold=silent_threshold, pin_kinks=pin_kinks,
             ))
-            if not pin_kinks:
-                schedules[-1] = (schedules[-1][0], schedules[-1][1], np.zeros_like(schedules[-1][2]))
         else:
             schedules.append(switching_schedule(
                 task, pre, relu.snapshot_epochs, fine_until=fine_until, fine_every=fine_every,
