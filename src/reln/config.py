@@ -19,9 +19,9 @@ from typing import Any
 
 from reln.errors import RelnError
 
-MODELS = ("relu", "reln", "reference", "modular", "theory")
+MODELS = ("relu", "reln", "replay", "reference", "modular", "theory")
 TASK_KINDS = ("contexts", "xor")
-GATINGS = ("switching", "fixed")
+GATINGS = ("compact", "switching", "fixed")
 KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
 
 
@@ -90,7 +90,7 @@ class RelnConfig:
     pathways: str | tuple[PathwayConfig, ...] = "auto"
     rule: str = "total"
     snapshot_every: int = 10
-    gating: str = "switching"
+    gating: str = "compact"
     gate_threshold: float = 0.1
     gate_level: str = "sample"
     pin_kinks: bool = True
@@ -147,6 +147,7 @@ class RunConfig:
     relu: ReluConfig = ReluConfig()
     reln: RelnConfig = RelnConfig()
     theory: TheoryConfig = TheoryConfig()
+    replay: RelnConfig | None = None  # the ReLU's own gates replayed (gating "switching"), a diagnostic
     reference: RelnConfig | None = None  # an explicit GDLN to compare, e.g. the paper's hand-made ReLN
     modular: RelnConfig | None = None  # the strictly modular control; built automatically if absent
     candidates: dict[str, RelnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
@@ -225,6 +226,9 @@ def _validate(config: RunConfig) -> RunConfig:
     )
     _check_type(relu.snapshot_every, int, "[relu] snapshot_every", "a positive integer")
     reln = _validate_reln(reln, "reln")
+    replay = _validate_reln(config.replay or RelnConfig(gating="switching"), "replay")
+    if replay.gating != "switching" or replay.pathways != "auto":
+        raise RelnError("[replay] replays the ReLU's own gates: leave out gating and pathways there")
     if config.theory.gate_level not in ("context", "sample"):
         raise RelnError(f"[theory] gate_level must be 'context' or 'sample', got '{config.theory.gate_level}'")
     _check_type(config.theory.pin_kinks, bool, "[theory] pin_kinks", "true or false")
@@ -269,36 +273,42 @@ def _validate(config: RunConfig) -> RunConfig:
                             "(or give an explicit [[reln.pathways]] list)")
         if len(relu.hidden) > 1:
             raise RelnError("the theory describes one-hidden-layer networks; drop 'theory' from the models")
+    if "replay" in models and "relu" not in models:
+        raise RelnError("the replay model replays the ReLU run's gates: add relu to the models")
     if "reln" in models and reln.pathways == "auto":
+        if reln.gating == "compact" and len(relu.hidden) > 1:
+            raise RelnError("the compact ReLN describes one hidden layer; for deep networks run the "
+                            "'replay' model (or [reln] gating = 'switching')")
         if "relu" not in models:
             raise RelnError("pathways = 'auto' identifies the ReLN from the ReLU run: add relu to the models")
         if reln.gating == "fixed" and len(relu.hidden) > 1:
             raise RelnError("gating = 'fixed' builds a one-hidden-layer ReLN; use gating = 'switching' for deep networks")
-    reads_gates = ("reln" in models and reln.gating == "switching") or "theory" in models
+    reads_gates = ("reln" in models and reln.gating in ("switching", "compact")) or "theory" in models or "replay" in models
     if reln.pathways == "auto" and "relu" in models and reads_gates and relu.snapshot_every > 10:
         # the switching ReLN and the theory read the ReLU's per-sample gates every 10 epochs
         # through its first drop (at 100: depth max gap .13-.19 instead of .13-.14, theory at 2
         # contexts .042-.046 instead of .033-.039); deep networks hold ~0.5 GB per seed for it
         relu = dataclasses.replace(relu, snapshot_every=10)
-    if reln.kink_rule not in KINK_RULES:
-        raise RelnError(f"[reln] kink_rule must be one of {', '.join(KINK_RULES)}, got '{reln.kink_rule}'")
-    if reln.kink_rule == "sliding" and reln.gate_level != "sample":
-        raise RelnError("[reln] kink_rule = 'sliding' follows per-sample gates: it needs gate_level = 'sample'")
-    _check_type(reln.slide_epochs, int, "[reln] slide_epochs", "a non-negative integer")
-    if reln.slide_epochs < 0 or reln.slide_epochs % relu.snapshot_every:
-        raise RelnError(
-            f"[reln] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every "
-            f"({relu.snapshot_every}), got {reln.slide_epochs}"
-        )
-    if reln.regroup_every is not None:
-        _check_type(reln.regroup_every, int, "[reln] regroup_every", "a positive integer")
-        if reln.regroup_every < 1 or reln.regroup_every % relu.snapshot_every:
+    for name, table in (("reln", reln), ("replay", replay)):
+        if table.kink_rule not in KINK_RULES:
+            raise RelnError(f"[{name}] kink_rule must be one of {', '.join(KINK_RULES)}, got '{table.kink_rule}'")
+        if table.kink_rule == "sliding" and table.gate_level != "sample":
+            raise RelnError(f"[{name}] kink_rule = 'sliding' follows per-sample gates: it needs gate_level = 'sample'")
+        _check_type(table.slide_epochs, int, f"[{name}] slide_epochs", "a non-negative integer")
+        if table.slide_epochs < 0 or table.slide_epochs % relu.snapshot_every:
             raise RelnError(
-                f"[reln] regroup_every must be a positive multiple of the ReLU's snapshot_every "
-                f"({relu.snapshot_every}), got {reln.regroup_every}"
+                f"[{name}] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every "
+                f"({relu.snapshot_every}), got {table.slide_epochs}"
             )
+        if table.regroup_every is not None:
+            _check_type(table.regroup_every, int, f"[{name}] regroup_every", "a positive integer")
+            if table.regroup_every < 1 or table.regroup_every % relu.snapshot_every:
+                raise RelnError(
+                    f"[{name}] regroup_every must be a positive multiple of the ReLU's snapshot_every "
+                    f"({relu.snapshot_every}), got {table.regroup_every}"
+                )
     return dataclasses.replace(
-        config, models=tuple(models), relu=relu, reln=reln, reference=reference, modular=modular,
+        config, models=tuple(models), relu=relu, reln=reln, replay=replay, reference=reference, modular=modular,
         candidates=candidates, train=train,
     )
 
@@ -347,7 +357,7 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
     built["reln"] = _reln_table(data.pop("reln", {}), "reln")
-    for model in ("reference", "modular"):
+    for model in ("replay", "reference", "modular"):
         table = data.pop(model, None)
         if table is not None:
             built[model] = _reln_table(table, model)

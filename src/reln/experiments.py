@@ -23,7 +23,8 @@ from reln.errors import RelnError
 from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
-from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure
+from reln.gates import CompactRule, Reads
+from reln.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
     MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
@@ -52,6 +53,7 @@ class Run:
     metrics: dict
     identifications: list[Identification] | None = None
     closed_forms: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    final_gates: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)
 
 
 def build_task(config: RunConfig) -> Task:
@@ -122,24 +124,34 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
     common = dict(seeds=train.seeds, lr=train.lr, epochs=train.epochs, x64=train.x64)
     total = train.epochs * len(train.seeds)
     bar = (lambda model: progress(model, total)) if progress else (lambda model: None)
-    trajectories, gdlns, identifications, build = {}, {}, None, {}
+    trajectories, gdlns, identifications, builds, final_gates = {}, {}, None, {}, {}
+    theory_reads = None
     with jax.enable_x64(train.x64):
         if "relu" in config.models:
             trajectories["relu"] = fit_relu(
                 task, config.relu.hidden, config.relu.init_std,
                 snapshot_every=config.relu.snapshot_every, progress=bar("relu"), **common,
             )
-        if "reln" in config.models and config.reln.pathways == "auto":
-            reln = config.reln
-            initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-            trajectories["reln"], identifications, build = fit_imitating_reln(
-                task, trajectories["relu"], initial, gating=reln.gating,
-                gate_threshold=reln.gate_threshold, gate_level=reln.gate_level, pin_kinks=reln.pin_kinks,
-                kink_stiffness=reln.kink_stiffness, fine_until=reln.fine_until, regroup_every=reln.regroup_every,
-                kink_rule=reln.kink_rule, slide_epochs=reln.slide_epochs,
-                identify_threshold=reln.identify_threshold,
-                min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
+        initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
+        schedules = None
+        if _needs_compact(config):
+            schedules = compact_schedules(task, trajectories["relu"], initial, _compact_rule(config.reln),
+                                          init_std=config.relu.init_std, lr=train.lr)
+        for model in ("reln", "replay"):
+            if model not in config.models or (model == "reln" and config.reln.pathways != "auto"):
+                continue
+            table = config.reln if model == "reln" else config.replay
+            trajectories[model], identifications, build = fit_imitating_reln(
+                task, trajectories["relu"], initial, gating=table.gating,
+                gate_threshold=table.gate_threshold, gate_level=table.gate_level, pin_kinks=table.pin_kinks,
+                kink_stiffness=table.kink_stiffness, fine_until=table.fine_until, regroup_every=table.regroup_every,
+                kink_rule=table.kink_rule, slide_epochs=table.slide_epochs,
+                identify_threshold=table.identify_threshold,
+                min_unit_weight=table.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar(model),
+                schedules=schedules if table.gating == "compact" else None,
             )
+            final_gates[model] = build.pop("final_gates", None)
+            builds[model] = build | {"reads_from_relu": build.get("reads_from_relu") or _replay_reads(build, task, trajectories["relu"])}
         for model in gdln_models(config):
             if model not in trajectories:
                 table = gdln_table(config, model)
@@ -159,19 +171,48 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                     )
                     for s in range(len(train.seeds))
                 ]
-            trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"))
-    metrics = compute_metrics(task, trajectories, gdlns, identifications, build)
+            trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"), schedules)
+            theory_reads = schedules[0].reads.as_dict() | {"numbers": sum(q.reads.numbers for q in schedules)} if schedules else None
+    metrics = compute_metrics(task, trajectories, gdlns, identifications, builds)
     closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
+        if theory_reads is not None:
+            metrics["theory"]["reads_from_relu"] = theory_reads | {"initial_weights": True}
         metrics["theory"]["assumption_2_1"] = assumption_report(task, theory_gdln)
         if len(config.relu.hidden) == 1:
             curve, metrics["theory"]["linear_phase"] = linear_phase(config, task)
             closed_forms[LINEAR_PHASE_LABEL] = curve
-    return Run(config, task, trajectories, gdlns, metrics, identifications, closed_forms)
+    return Run(config, task, trajectories, gdlns, metrics, identifications, closed_forms, final_gates)
 
 
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
+
+
+def _compact_rule(table) -> CompactRule:
+    """The compact ReLN's rule, with the table's activity threshold."""
+    return CompactRule(threshold=float(table.gate_threshold))
+
+
+def _needs_compact(config: RunConfig) -> bool:
+    """Whether a model of the run (the compact ReLN, or the theory of it) uses compact schedules."""
+    auto = config.reln.pathways == "auto" and "relu" in config.models and len(config.relu.hidden) == 1
+    wanted = ("reln" in config.models and config.reln.gating == "compact") or "theory" in config.models
+    return auto and wanted and config.reln.gating == "compact"
+
+
+def _replay_reads(build: dict, task: Task, relu: Trajectory) -> dict:
+    """What a replay of the ReLU's own gates reads: a gate bit per unit, sample and phase (and as
+    many pin bits when it holds kinks), ``fixed`` gating one context set per unit."""
+    units = sum(relu.snapshots[k].shape[2] for k in relu.snapshots if k.startswith("pre_"))
+    if build.get("gating") == "fixed":
+        return Reads(gate_phases=1, read_phases=1, gate_level="context",
+                     numbers=units * task.n_contexts * relu.loss.shape[0], initial_weights=True).as_dict()
+    phases = int(build.get("gate_phases", 1))
+    bits = phases * units * task.P * (2 if build.get("pin_kinks") else 1) * relu.loss.shape[0]
+    level = build.get("gate_level", "sample")
+    level = level if isinstance(level, str) else ("sample" if "sample" in level else "context")
+    return Reads(gate_phases=phases, read_phases=phases, gate_level=level, numbers=bits, initial_weights=True).as_dict()
 
 
 def assumption_report(task: Task, gdln: GDLN) -> dict:
@@ -213,7 +254,8 @@ def linear_phase(config: RunConfig, task: Task) -> tuple[np.ndarray, dict]:
 
 
 def _theory(
-    config: RunConfig, task: Task, identifications: list[Identification] | None, relu: Trajectory | None = None
+    config: RunConfig, task: Task, identifications: list[Identification] | None, relu: Trajectory | None = None,
+    schedules=None,
 ) -> tuple[Trajectory, GDLN]:
     """The theory's prediction as a trajectory (:mod:`reln.theory.predict`): per ReLU seed, the
     identified ReLN's pathways with units switching at the ReLU's checkpoints (weights carried
@@ -240,6 +282,7 @@ def _theory(
                 lr=train.lr, epochs=train.epochs, gate_threshold=config.reln.gate_threshold, x64=train.x64,
                 fine_until=fine_until, fine_every=spacing, gate_level=config.theory.gate_level,
                 pin_kinks=config.theory.pin_kinks,
+                schedules=None if schedules is None else [(q.starts, q.gates[0], q.pins[0]) for q in schedules],
             )
         else:
             prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
@@ -363,7 +406,7 @@ def compute_metrics(
     trajectories: dict[str, Trajectory],
     gdlns: dict[str, GDLN],
     identifications: list[Identification] | None = None,
-    build: dict | None = None,
+    builds: dict[str, dict] | None = None,
 ) -> dict:
     """The ``metrics.json`` document (DESIGN.md, "The run contract")."""
     metrics: dict = {
@@ -392,16 +435,19 @@ def compute_metrics(
                 kind: [s[kind] for s in per_seed] for kind in SELECTIVITY_CLASSES
             } | {"activity_threshold": identifications[0].activity_threshold}
     for model in trajectories:
-        if model not in gdlns and not (model == "reln" and identifications is not None):
+        builds = builds or {}
+        if model not in gdlns and model not in builds:
             continue  # the ReLU itself, or a model with its own section (theory)
         if model in gdlns:
-            section = {"pathways": _explicit_pathways(gdlns[model], shares)}
+            phases = 1 if gdlns[model].phase_gates is None else len(gdlns[model].phase_gates)
+            section = {"pathways": _explicit_pathways(gdlns[model], shares), "reads_from_relu": Reads(
+                gate_phases=phases, read_phases=0, gate_level="none", numbers=0, initial_weights=False).as_dict()}
         else:
             section = {
                 "pathways": _identified_pathways(task, identifications),
                 "unassigned_share": [i.unassigned_share for i in identifications],
                 "identified_at_epoch": identifications[0].epoch,
-                **(build or {}),
+                **builds[model],
             }
         metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
@@ -499,26 +545,31 @@ def run_outputs(run: Run) -> dict:
             "and measured in the trained ReLN (dashed)",
             measured=_measured_pathway_singular_values(run), measured_label="ReLN (dashed)",
         ))
-    if run.identifications is not None:
+    identified = next((m for m in ("reln", "replay") if m in run.metrics and "unassigned_share" in run.metrics[m]), None)
+    if run.identifications is not None and identified:
         structure = structure_figure(
-            run.metrics["reln"]["pathways"], run.task.n_contexts,
+            run.metrics[identified]["pathways"], run.task.n_contexts,
             title=f"{run.config.name}: ReLN identified from the ReLU network",
         )
         writers |= figure_writers("structure", structure)
     # Outputs, data, MDS and RDM figures of the first seed; a GDLN's by its final gates.
     gates = {m: (g.gates, g.input_masks, g.output_masks) for m, g in run.gdlns.items()}
-    if "reln" in run.trajectories and "reln" not in run.gdlns and run.identifications is not None:
-        reln, relu = run.config.reln, run.trajectories["relu"]
-        if reln.gating == "switching":  # every ReLU unit gated by the last phase of its schedule
-            built = run.metrics["reln"]
+    for model in ("reln", "replay"):
+        if model not in run.trajectories or model in run.gdlns or run.identifications is None:
+            continue
+        table = run.config.reln if model == "reln" else run.config.replay
+        built, relu = run.metrics[model], run.trajectories["relu"]
+        if run.final_gates.get(model) is not None:  # the last phase of the model's own schedule
+            gates[model] = ([run.final_gates[model]], None, None)
+        elif table.gating == "switching":  # every ReLU unit gated by the last phase of its schedule
             _, layer_gates, _ = layer_schedules(
-                run.task, relu, 0, gate_threshold=reln.gate_threshold, gate_level=reln.gate_level,
+                run.task, relu, 0, gate_threshold=table.gate_threshold, gate_level=table.gate_level,
                 kink_rule=built["kink_rule"], **built["schedule"],
             )
-            gates["reln"] = ([g[-1] for g in layer_gates], None, None)
+            gates[model] = ([g[-1] for g in layer_gates], None, None)
         else:  # one pathway per identified context set, in the order imitating_reln builds them
             sets, _ = reln_structure(run.task, run.identifications)
-            gates["reln"] = (np.stack([run.task.context_mask(c) for c in sets]), None, None)
+            gates[model] = (np.stack([run.task.context_mask(c) for c in sets]), None, None)
     for stem, figure in representation_figures(
         run.task, run.trajectories, gates, name=run.config.name, seed=run.config.train.seeds[0]
     ).items():

@@ -39,6 +39,7 @@ from reln.errors import RelnError
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.fit import fit_gdln
 from reln.identify import Identification, identify
+from reln.gates import CompactRule, GateSchedule
 from reln.kinks import kink_gates
 from reln.tasks import Task
 from reln.train import Trajectory
@@ -329,6 +330,7 @@ def fit_imitating_reln(
     lr: float = 1e-3,
     x64: bool = False,
     progress=None,
+    schedules: Sequence[GateSchedule] | None = None,
 ) -> tuple[Trajectory, list[Identification], dict]:
     """Identify the ReLN of every ReLU seed, build it from the ReLU's units and train it.
 
@@ -338,7 +340,9 @@ def fit_imitating_reln(
             reads the first hidden layer; the switching ReLN gates every layer
             (:mod:`reln.unit_gated`); ``"fixed"`` needs one hidden layer.
         relu_initial_weights: per seed, the ReLU's initial ``[W_in, W_out]``.
-        gating: ``"switching"`` (:func:`switching_schedule`) or ``"fixed"`` (:func:`imitating_reln`).
+        gating: ``"compact"`` (the compact ReLN: ``schedules``, one per seed, from
+            :func:`compact_schedules`), ``"switching"`` (the replay of the ReLU's own
+            gates, :func:`switching_schedule`) or ``"fixed"`` (:func:`imitating_reln`).
         fine_until: the epoch until which the switching ReLN follows each unit's per-sample gates;
             by default :func:`first_drop_epoch` of the ReLU run.
         regroup_every: epochs between gate readings after ``fine_until`` (a multiple of the
@@ -365,8 +369,13 @@ def fit_imitating_reln(
         gdln, params = imitating_reln(task, identifications, relu_initial_weights)
         trajectory = fit_gdln(task, gdln, init_params=params, progress=progress, **options)
         return trajectory, identifications, {"gating": "fixed", "inputs": list(gdln.inputs)}
+    if gating == "compact":
+        if schedules is None:
+            raise RelnError("gating = 'compact' trains given schedules: pass compact_schedules(...)")
+        return _fit_compact(task, relu, relu_initial_weights, identifications, schedules, lr=lr, x64=x64,
+                            progress=progress)
     if gating != "switching":
-        raise RelnError(f"gating must be 'switching' or 'fixed', got '{gating}'")
+        raise RelnError(f"gating must be 'compact', 'switching' or 'fixed', got '{gating}'")
     if gate_level not in ("context", "sample"):
         raise RelnError(f"gate_level must be 'context' or 'sample', got '{gate_level}'")
     # The switching ReLN of every depth is a unit-gated linear network; its module builds on
@@ -382,3 +391,43 @@ def fit_imitating_reln(
         kink_rule=kink_rule, slide_epochs=slide_epochs, x64=x64, progress=progress,
     )
     return trajectory, identifications, description
+
+
+def compact_schedules(
+    task: Task, relu: Trajectory, relu_initial_weights: Sequence[Sequence[np.ndarray]], rule: CompactRule, *,
+    init_std, lr: float,
+) -> list[GateSchedule]:
+    """The compact ReLN's schedule of every ReLU seed (:class:`reln.gates.CompactRule`, docs/theory.md §5.3).
+
+    Args:
+        relu: a one-hidden-layer ReLU trajectory with ``pre_0`` snapshots.
+        relu_initial_weights: per seed ``[W_in, W_out]`` (the early gates are derived from them).
+        init_std, lr: the ReLU's init law and learning rate.
+    """
+    if sum(k.startswith("pre_") for k in relu.snapshots) != 1:
+        raise RelnError("the compact ReLN describes one hidden layer; use the replay for deeper networks")
+    epochs = relu.loss.shape[1] - 1
+    return [
+        rule.schedule(task, relu.snapshots["pre_0"][s], relu.snapshot_epochs, w_in, w_out,
+                      lr=lr, init_std=init_std, epochs=epochs)
+        for s, (w_in, w_out) in enumerate(relu_initial_weights)
+    ]
+
+
+def _fit_compact(task, relu, relu_initial_weights, identifications, schedules, *, lr, x64, progress):
+    """Train the compact ReLN of every seed from its schedule and describe it."""
+    from reln.unit_gated import fit_gate_schedules
+
+    epochs = relu.loss.shape[1] - 1
+    trajectory, info = fit_gate_schedules(
+        task, [(s.starts, s.gates, s.pins) for s in schedules], relu_initial_weights, lr=lr, epochs=epochs,
+        x64=x64, progress=progress,
+    )
+    bits = info["bits"]
+    reads = schedules[0].reads.as_dict() | {"numbers": sum(s.reads.numbers for s in schedules)}
+    return trajectory, identifications, {
+        "gating": "compact", "gate_phases": schedules[0].n_phases, "reads_from_relu": reads,
+        "phase_starts": [int(t) for t in schedules[0].starts],
+        "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in info["pathway_sets"]],
+        "final_gates": schedules[0].gates[0][-1],
+    }

@@ -205,6 +205,60 @@ def fit_switching_network(
         )
         for s in range(relu.loss.shape[0])
     ]
+    trajectory, info = fit_gate_schedules(
+        task, [(s[0], s[1], s[2]) for s in schedules], relu_initial_weights, lr=lr, epochs=epochs,
+        kink_stiffness=kink_stiffness, x64=x64, progress=progress, snapshot_every=max(100, spacing),
+    )
+    starts, pinned_pairs, pinned_layers, pathway_sets, bits = (
+        info["starts"], info["pinned_pairs"], info["pinned_layers"], info["pathway_sets"], info["bits"],
+    )
+    return trajectory, {
+        "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
+        "gate_level": gate_level, "layers": n_layers, "pin_kinks": pin_kinks,
+        "kink_stiffness": kink_stiffness if any(pinned_layers[1:]) else None,
+        "pinned_pairs": {"epochs": [int(t) for t in starts[:: max(1, len(starts) // 20)]],
+                         "mean_over_seeds": pinned_pairs[:: max(1, len(starts) // 20)].tolist()},
+        "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in pathway_sets],
+        "kink_rule": rules if len(rules) > 1 else rules[0],
+        "schedule": {"fine_every": fine_every}
+        | ({"fine_until": fine_until, "regroup_every": regroup_every} if "band" in rules else {})
+        | ({"slide_epochs": slide_epochs} if "sliding" in rules else {}),
+    }
+
+
+def fit_gate_schedules(
+    task: Task,
+    schedules: Sequence[tuple[np.ndarray, Sequence[np.ndarray], Sequence[np.ndarray]]],
+    relu_initial_weights: Sequence[Sequence[np.ndarray]],
+    *,
+    lr: float,
+    epochs: int,
+    kink_stiffness: float = 0.02,
+    x64: bool = False,
+    progress: Progress | None = None,
+    snapshot_every: int = 100,
+) -> tuple[Trajectory, dict]:
+    """Train the ReLU's architecture with given gates: one unit-gated linear network per seed.
+
+    The forward pass is ``W_L (g_{L-1} ⊙ (... (g_1 ⊙ (W_1 X))))`` with the gates of the current
+    phase (:func:`unit_gated_forward`), plain gradient descent on the total loss from the ReLU's
+    initial weights; pinned pre-activations are held (first layer: projected gradients,
+    :func:`reln.kinks.kink_projectors`; deeper: :func:`reln.kinks.kink_penalty`). docs/theory.md §5.
+
+    Args:
+        schedules: per seed ``(phase_starts, [gates (phases, units_l, P)], [pins (phases, units_l, P)])``,
+            the same ``phase_starts`` for every seed.
+        relu_initial_weights: per seed, the weights to start from.
+        epochs: the number of updates.
+        kink_stiffness: :func:`reln.kinks.kink_penalty`'s, for pins past the first hidden layer.
+        snapshot_every: epochs between snapshots (hidden activity, output, pathway maps).
+
+    Returns:
+        ``(trajectory, info)``: ``info`` holds ``starts``, ``pinned_pairs`` (per phase, mean over
+        seeds), ``pinned_layers``, ``pathway_sets`` (context-set codes) and ``bits``.
+    """
+    if any(not np.array_equal(s[0], schedules[0][0]) for s in schedules):
+        raise RelnError("every seed's schedule must have the same phase starts")
     starts = schedules[0][0]
     dtype = np.float64 if x64 else np.float32
     gates = [np.stack([s[1][l] for s in schedules]).astype(dtype) for l in range(len(schedules[0][1]))]
@@ -274,21 +328,11 @@ def fit_switching_network(
         return records
 
     trajectory = train(
-        objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=max(100, spacing),
+        objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every,
         progress=progress, data=data,
     )
-    return trajectory, {
-        "gating": "switching", "gate_phases": len(starts), "gate_threshold": gate_threshold,
-        "gate_level": gate_level, "layers": len(gates), "pin_kinks": pin_kinks,
-        "kink_stiffness": kink_stiffness if any(pinned_layers[1:]) else None,
-        "pinned_pairs": {"epochs": [int(t) for t in starts[:: max(1, len(starts) // 20)]],
-                         "mean_over_seeds": pinned_pairs[:: max(1, len(starts) // 20)].tolist()},
-        "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in pathway_sets],
-        "kink_rule": rules if len(rules) > 1 else rules[0],
-        "schedule": {"fine_every": fine_every}
-        | ({"fine_until": fine_until, "regroup_every": regroup_every} if "band" in rules else {})
-        | ({"slide_epochs": slide_epochs} if "sliding" in rules else {}),
-    }
+    return trajectory, {"starts": starts, "pinned_pairs": pinned_pairs, "pinned_layers": pinned_layers,
+                        "pathway_sets": pathway_sets, "bits": bits}
 
 
 def relu_rule_gates(pre, context_onehot, *, threshold: float, level: str, silent_threshold: float = 1e-3):

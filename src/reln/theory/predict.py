@@ -181,8 +181,13 @@ def predict_switching(
     fine_every: int = 10,
     gate_level: str = "context",
     pin_kinks: bool = False,
+    schedules: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Prediction:
     """Predict each ReLU seed's loss by pathways whose units switch at the ReLU's checkpoints.
+
+    With ``schedules`` (per seed ``(phase_starts, gates (phases, units, P), pins)``, e.g. the
+    compact ReLN's, :func:`reln.imitate.compact_schedules`) the units follow those gates and
+    nothing else is read from the ReLU run: ``relu_pre`` and the gate options are unused.
 
     Before ``fine_until`` (the ReLU's first drop, :func:`reln.imitate.first_drop_epoch`, as the
     switching ReLN does) each unit follows its per-sample gate ``1[w_j x > 0]`` every
@@ -229,14 +234,18 @@ def predict_switching(
     sets = [tuple(c) for c in gdln.contexts]
     yx = task.Y @ task.X.T / task.P
     runs = []
-    for (w_in, w_out), pre in zip(relu_initial_weights, relu_pre):
-        # the switching ReLN's schedule (reln.imitate.switching_schedule), regrouped every
-        # SWITCH_EVERY epochs; per-sample gates until fine_until
-        starts, gates, pinned = switching_schedule(
-            task, pre, snapshot_epochs, fine_until=fine_until, fine_every=fine_every,
-            regroup_every=max(SWITCH_EVERY, fine_every), gate_threshold=gate_threshold,
-            gate_level=gate_level, pin_kinks=pin_kinks,
-        )
+    for seed, ((w_in, w_out), pre) in enumerate(zip(relu_initial_weights, relu_pre)):
+        if schedules is not None:
+            starts, gates, pinned = schedules[seed]
+            pinned = np.asarray(pinned, bool)
+        else:
+            # the switching ReLN's schedule (reln.imitate.switching_schedule), regrouped every
+            # SWITCH_EVERY epochs; per-sample gates until fine_until
+            starts, gates, pinned = switching_schedule(
+                task, pre, snapshot_epochs, fine_until=fine_until, fine_every=fine_every,
+                regroup_every=max(SWITCH_EVERY, fine_every), gate_threshold=gate_threshold,
+                gate_level=gate_level, pin_kinks=pin_kinks,
+            )
         on = np.stack([contexts_on(task, g > 0) for g in gates])  # each unit's context set
         if early_flow:
             W1, W2 = relu_effective_unit_weights(task.X, task.Y, w_in, w_out, lr=lr if method == "gd" else None)
@@ -254,7 +263,7 @@ def predict_switching(
         pad = width - W1.shape[0]  # zero units stay zero: one compilation for every seed
         on = np.pad(on, ((0, 0), (0, pad), (0, 0)))
         gates = np.pad(gates, ((0, 0), (0, pad), (0, 0)))
-        held = kink_projectors(task.X, np.pad(pinned, ((0, 0), (0, pad), (0, 0)))) if pin_kinks else None
+        held = kink_projectors(task.X, np.pad(pinned, ((0, 0), (0, pad), (0, 0)))) if pinned.any() else None
         W1, W2 = np.pad(W1, ((0, pad), (0, 0))), np.pad(W2, ((0, 0), (0, pad)))
         membership = ((on.astype(np.int64) @ bits)[:, None, :] == wanted[None, :, None]).astype(float)
         return integrate_switching(

@@ -1,0 +1,120 @@
+"""The compact ReLN's gate schedule: a handful of phases of whole-context gates (docs/theory.md §5.3).
+
+A ReLN in the paper's sense is a *small* gated linear network: a pathway open in every context and
+a few pathways each open on a fixed set of contexts. The ReLU's units do not keep one set for the
+whole run: they all serve the common structure first and leave a context later, carrying their
+weights. The compact schedule says this with few numbers:
+
+1. **Early phase**, ``0 <= t < t_1`` with ``t_1`` the rise of the largest mode
+   (:func:`reln.gates.first_rise_epoch`): ``early_phases`` equal phases whose per-sample gates are
+   those of the decoupled early flow at each phase's middle (:func:`reln.gates.decoupled_gates`),
+   computed from the task and the initial weights. Nothing is read from the ReLU run.
+2. **Context phase**, ``t_1 <= t < T``: ``late_phases`` phases, geometrically spaced
+   (``t_1 (T / t_1)^{k / n}``: the ReLU's transitions are sigmoids whose timing scales as a log of
+   the initial strength, so equal ratios of time are equal steps of progress). In each, a unit is
+   open on the whole of every context where the ReLU's unit is active (above ``threshold`` of its
+   peak, on at least one item) at the phase's geometric middle ``sqrt(t_k t_{k+1})``. Units with
+   the same context set form one pathway; a unit that changes set carries its weights.
+
+What it reads from the ReLU run: ``late_phases`` context sets per unit (``late_phases x units x K``
+bits). The spacing rule, the read point (middle) and the default counts are choices measured on
+the presets (docs/results.md), not derived: ``early_phases + late_phases = 16`` is the budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from reln.errors import RelnError
+from reln.gates.early import decoupled_gates, first_rise_epoch
+from reln.gates.schedule import GateSchedule, Reads
+from reln.kinks import kink_gates
+from reln.tasks import Task
+
+
+@dataclasses.dataclass(frozen=True)
+class CompactRule:
+    """The compact ReLN's schedule rule (module docstring).
+
+    Attributes:
+        early_phases: phases of derived per-sample gates before the first rise.
+        late_phases: phases of whole-context gates read from the ReLU after it.
+        threshold: a unit is active on a sample where its pre-activation exceeds this fraction of
+            its peak (:func:`reln.kinks.kink_gates`).
+
+    >>> CompactRule().early_phases + CompactRule().late_phases
+    16
+    """
+
+    early_phases: int = 4
+    late_phases: int = 12
+    threshold: float = 0.1
+
+    def __post_init__(self):
+        for name in ("early_phases", "late_phases"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise RelnError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.threshold < 1:
+            raise RelnError(f"threshold must lie in [0, 1), got {self.threshold!r}")
+
+    def epochs(self, t_1: int, last: int, spacing: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(early_starts, late_starts, late_reads)``: the phase starts and the epochs read,
+        multiples of the ReLU's snapshot ``spacing`` after ``t_1``.
+
+        >>> [a.tolist() for a in CompactRule(2, 3).epochs(300, 8000, 10)]
+        [[0, 150], [300, 900, 2680], [520, 1550, 4630]]
+        """
+        if not 0 < t_1 < last:
+            raise RelnError(f"the first rise ({t_1}) must lie inside the run (epochs {last})")
+        early = np.linspace(0, t_1, self.early_phases + 1)[:-1].round().astype(int)
+        bounds = np.geomspace(t_1, last, self.late_phases + 1)
+        starts = (np.round(bounds[:-1] / spacing) * spacing).astype(int)
+        starts[0] = max(starts[0], early[-1] + 1)
+        reads = (np.round(np.sqrt(bounds[:-1] * bounds[1:]) / spacing) * spacing).astype(int)
+        if np.any(np.diff(starts) <= 0):
+            raise RelnError(f"{self.late_phases} late phases do not fit between epochs {t_1} and {last}")
+        return early, starts, np.minimum(reads, (last // spacing) * spacing)
+
+    def schedule(
+        self, task: Task, pre: np.ndarray, snapshot_epochs: np.ndarray, w_in: np.ndarray, w_out: np.ndarray,
+        *, lr: float, init_std, epochs: int,
+    ) -> GateSchedule:
+        """The compact schedule of one ReLU seed.
+
+        Args:
+            pre: ``(snapshots, units, P)`` the ReLU's pre-activations at its checkpoints.
+            snapshot_epochs: their epochs (evenly spaced).
+            w_in, w_out: the ReLU's initial weights (the early gates are derived from them).
+            lr, init_std: the ReLU's learning rate and init law (the first rise, ``t_1``).
+            epochs: the run's length.
+        """
+        snapshot_epochs = np.asarray(snapshot_epochs)
+        spacing = int(snapshot_epochs[1] - snapshot_epochs[0]) if len(snapshot_epochs) > 1 else 1
+        t_1 = first_rise_epoch(task, w_in.shape[0], init_std, lr=lr)
+        early, late, reads = self.epochs(t_1, int(epochs), spacing)
+        middles = np.round((early + np.append(early[1:], t_1)) / 2).astype(int)
+        early_gates = decoupled_gates(task, w_in, w_out, lr=lr, epochs=middles)
+        index = {int(t): k for k, t in enumerate(snapshot_epochs)}
+        missing = [int(t) for t in reads if int(t) not in index]
+        if missing:
+            raise RelnError(f"the compact ReLN reads ReLU snapshots at epochs {missing[:3]} that the run lacks")
+        onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
+        late_gates = []
+        for t in reads:
+            on, _ = kink_gates(np.asarray(pre[index[int(t)]]), self.threshold)
+            in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K)
+            late_gates.append(in_context[:, task.context].astype(np.float64))
+        gates = np.concatenate([early_gates, np.stack(late_gates)])
+        units = w_in.shape[0]
+        return GateSchedule(
+            starts=np.concatenate([early, late]),
+            gates=(gates,),
+            pins=(np.zeros(gates.shape, bool),),
+            reads=Reads(
+                gate_phases=self.early_phases + self.late_phases, read_phases=self.late_phases,
+                gate_level="context", numbers=self.late_phases * units * task.n_contexts, initial_weights=True,
+            ),
+        )

@@ -1,0 +1,77 @@
+"""The early phase from the task and the initial weights alone (docs/theory.md §5.2).
+
+From small initialisation the network's output is negligible until its first drop, so the error
+every unit sees is the target itself, ``E = Y - Yhat ≈ Y``, and the units do not interact. Each
+bias-free ReLU unit ``(w, u)`` then follows its own gradient descent
+
+    w <- w + lr ((u^T Y) ⊙ g) X^T,     u <- u + lr Y (g ⊙ w X)^T,     g = 1[w X > 0],
+
+whose gates :func:`decoupled_gates` returns at the epochs asked. The phase ends when the network's
+largest mode rises: :func:`first_rise_epoch` is its half-rise in the closed form of the linear phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from reln.errors import RelnError
+from reln.tasks import Task
+
+
+def decoupled_gates(task: Task, w_in: np.ndarray, w_out: np.ndarray, *, lr: float, epochs: Sequence[int]) -> np.ndarray:
+    """Per-sample gates of units that each follow their own ReLU flow against the error ``Y``.
+
+    Args:
+        task: the task (``X (n_in, P)``, ``Y (n_out, P)``).
+        w_in: ``(units, n_in)``, w_out: ``(n_out, units)`` initial weights.
+        lr: the learning rate of the network the gates are for.
+        epochs: non-negative epochs ``t`` (the state after ``t`` updates) at which to read the gates.
+
+    Returns:
+        ``(len(epochs), units, P)`` float 0/1: ``1[w_j(t) x_s > 0]``.
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(8, 3)
+    >>> rng = np.random.default_rng(0)
+    >>> g = decoupled_gates(task, 1e-5 * rng.standard_normal((4, task.n_in)),
+    ...                     1e-5 * rng.standard_normal((task.n_out, 4)), lr=1e-3, epochs=[0, 200])
+    >>> g.shape
+    (2, 4, 24)
+    """
+    epochs = [int(t) for t in epochs]
+    if not epochs or min(epochs) < 0:
+        raise RelnError(f"epochs must be non-negative, got {epochs}")
+    X, Y = np.asarray(task.X, float), np.asarray(task.Y, float)
+    W1, W2 = np.array(w_in, float), np.array(w_out, float)
+    wanted = {t: k for k, t in enumerate(epochs)}
+    out = np.zeros((len(epochs), W1.shape[0], X.shape[1]))
+    for t in range(max(epochs) + 1):
+        z = W1 @ X
+        g = (z > 0).astype(float)
+        if t in wanted:
+            out[[k for k, e in enumerate(epochs) if e == t]] = g
+        W1, W2 = W1 + lr * ((W2.T @ Y) * g) @ X.T, W2 + lr * Y @ (g * z).T
+    return out
+
+
+def first_rise_epoch(task: Task, width: int, init_std, *, lr: float) -> int:
+    """When the early phase ends: the half-rise of the largest mode of the linear phase.
+
+    The always-on network's top mode (singular value ``s``, input variance ``d`` along it,
+    expected initial strength ``pi_0`` of bias-free ReLU units, docs/theory.md §3.3) rises at
+
+        t_1 = (tau / 2 s) ln(s / (d pi_0) - 1),    tau = 1 / (P lr).
+
+    >>> from reln.tasks import contextual_task
+    >>> 300 < first_rise_epoch(contextual_task(8, 3), 700, 0.005 / 700, lr=1e-3) < 450
+    True
+    """
+    from reln.theory.modes import linear_phase_loss
+
+    closed = linear_phase_loss(task, int(width), init_std, lr=lr, require_decoupled=False)
+    s, d, pi0 = (float(a[0, 0]) for a in (closed.modes.s, closed.modes.d, closed.initial_strengths))
+    if not (s > 0 and d > 0 and s / (d * pi0) > 2):
+        raise RelnError("the task's top mode does not rise from this initialisation (s / (d pi_0) <= 2)")
+    return int(round(closed.tau / (2 * s) * np.log(s / (d * pi0) - 1)))

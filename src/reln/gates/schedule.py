@@ -1,0 +1,83 @@
+"""The gate schedule of a unit-gated linear network, and what it read from a ReLU run (docs/theory.md §5)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from reln.errors import RelnError
+
+GATE_LEVELS = ("none", "context", "item", "sample")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reads:
+    """What a model takes from a trained ReLU run (``metrics.json`` → ``reads_from_relu``).
+
+    Attributes:
+        gate_phases: distinct gate configurations the model uses over training.
+        read_phases: how many of them are read from the ReLU's trajectory (gates computed from
+            the task and the initial weights by a documented rule, or given by a config, are not).
+        gate_level: the finest level of what is read: ``"sample"`` (a gate per unit and sample),
+            ``"item"`` (per unit or pathway, on items within a context), ``"context"`` (per unit
+            or pathway, on whole contexts) or ``"none"``.
+        numbers: how many values are taken from the trajectory (gate bits, epochs, unit labels).
+        initial_weights: whether the model starts from the ReLU's initial weights.
+
+    >>> Reads(gate_phases=16, read_phases=12, gate_level="context", numbers=100, initial_weights=True).as_dict()["gate_level"]
+    'context'
+    """
+
+    gate_phases: int
+    read_phases: int
+    gate_level: str
+    numbers: int
+    initial_weights: bool
+
+    def __post_init__(self):
+        if self.gate_level not in GATE_LEVELS:
+            raise RelnError(f"gate_level must be one of {', '.join(GATE_LEVELS)}, got '{self.gate_level}'")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateSchedule:
+    """Per-unit gates of every hidden layer, piecewise constant in time.
+
+    Phase ``k`` holds for ``starts[k] <= t < starts[k + 1]``; in it hidden unit ``j`` of layer
+    ``l`` passes sample ``s`` iff ``gates[l][k, j, s] = 1``, and its pre-activation on ``s`` is
+    held (its input-weight gradient projected, :mod:`reln.kinks`) where ``pins[l][k, j, s]``.
+
+    Attributes:
+        starts: ``(phases,)`` increasing epochs, the first 0.
+        gates: per hidden layer ``(phases, units, P)`` 0/1.
+        pins: per hidden layer ``(phases, units, P)`` bool (all False: nothing held).
+        reads: what the schedule took from the ReLU run.
+
+    >>> s = GateSchedule(np.array([0]), (np.ones((1, 2, 3)),), (np.zeros((1, 2, 3), bool),),
+    ...                  Reads(0, "none", 0, False))
+    >>> s.n_phases
+    1
+    """
+
+    starts: np.ndarray
+    gates: tuple[np.ndarray, ...]
+    pins: tuple[np.ndarray, ...]
+    reads: Reads
+
+    def __post_init__(self):
+        starts = np.asarray(self.starts)
+        if starts.ndim != 1 or not starts.size or starts[0] != 0 or np.any(np.diff(starts) <= 0):
+            raise RelnError(f"phase starts must begin at 0 and increase, got {starts[:5].tolist()}...")
+        for g, p in zip(self.gates, self.pins):
+            if g.shape != p.shape or g.shape[0] != starts.size:
+                raise RelnError(f"gates {g.shape} and pins {p.shape} need one entry per phase ({starts.size})")
+            if not np.all((g == 0) | (g == 1)):
+                raise RelnError("gates must be 0 or 1")
+
+    @property
+    def n_phases(self) -> int:
+        return int(np.asarray(self.starts).size)

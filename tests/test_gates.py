@@ -1,0 +1,81 @@
+"""Gate schedules: the early phase from the task and the init, the compact rule, the schedule type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reln.errors import RelnError
+from reln.fit import fit_relu, relu_initial_weights
+from reln.gates import CompactRule, GateSchedule, Reads, decoupled_gates, first_rise_epoch
+from reln.tasks import contextual_task
+
+
+def test_decoupled_gates_are_the_relu_gates_before_the_first_rise():
+    """While the output is negligible every unit follows its own flow against E = Y: the gates of
+    the decoupled flow are the ReLU's own (700 units, contexts-diff: 1.000 of unit-sample pairs
+    agree at epochs 50-250 and .998 at 350, just before the rise at ~355)."""
+    task = contextual_task(8, 3, ["hierarchy", "ring", "cross"])
+    width, std, lr = 200, 0.005 / 700, 1e-3
+    t_1 = first_rise_epoch(task, width, std, lr=lr)
+    epochs = [0, t_1 // 3, 2 * t_1 // 3]
+    relu = fit_relu(task, (width,), std, seeds=(0,), lr=lr, epochs=epochs[-1], snapshot_every=1)
+    (w_in, w_out), = relu_initial_weights(task, (width,), std, (0,))
+    derived = decoupled_gates(task, w_in, w_out, lr=lr, epochs=epochs)
+    for k, t in enumerate(epochs):
+        agree = np.mean(derived[k] == (relu.snapshots["pre_0"][0, t] > 0))
+        assert agree >= 0.995, (t, agree)
+
+
+def test_first_rise_epoch_is_where_the_relu_loss_falls():
+    """t_1 is the top mode's half-rise: the ReLU has barely moved a third of the way there and has
+    dropped by more than its top mode's share soon after."""
+    task = contextual_task(8, 3, ["hierarchy", "ring", "cross"])
+    std = 0.005 / 700
+    t_1 = first_rise_epoch(task, 700, std, lr=1e-3)
+    relu = fit_relu(task, (700,), std, seeds=(0,), lr=1e-3, epochs=int(1.3 * t_1), snapshot_every=10)
+    loss = relu.loss[0] / relu.loss[0, 0]
+    assert loss[t_1 // 3] > 0.999
+    assert loss[int(1.3 * t_1)] < 0.85
+
+
+@settings(max_examples=60, deadline=None)
+@given(early=st.integers(1, 6), late=st.integers(1, 14), t_1=st.integers(50, 800),
+       last=st.integers(4000, 30000), spacing=st.sampled_from([1, 10, 50]))
+def test_compact_epochs_are_ordered_phases_read_inside_themselves(early, late, t_1, last, spacing):
+    rule = CompactRule(early, late)
+    early_starts, starts, reads = rule.epochs(t_1, last, spacing)
+    assert len(early_starts) == early and len(starts) == late == len(reads)
+    assert early_starts[0] == 0 and np.all(np.diff(np.concatenate([early_starts, starts])) > 0)
+    assert np.all(starts % spacing == 0) and np.all(reads % spacing == 0)
+    ends = np.append(starts[1:], last)
+    assert np.all(reads >= starts - spacing) and np.all(reads <= ends + spacing)
+
+
+def test_compact_schedule_gates_whole_contexts_after_the_first_rise():
+    task = contextual_task(8, 3)
+    rng = np.random.default_rng(0)
+    width, snapshots = 30, np.arange(0, 2001, 10)
+    pre = rng.standard_normal((len(snapshots), width, task.P))
+    w_in, w_out = 1e-5 * rng.standard_normal((width, task.n_in)), 1e-5 * rng.standard_normal((task.n_out, width))
+    schedule = CompactRule(2, 5).schedule(task, pre, snapshots, w_in, w_out, lr=1e-3, init_std=0.005 / 700, epochs=2000)
+    assert schedule.n_phases == 7 and schedule.reads.read_phases == 5
+    assert schedule.reads.numbers == 5 * width * task.n_contexts
+    late = schedule.gates[0][2:].reshape(5, width, task.n_contexts, task.n_items)
+    assert np.all(late == late[..., :1])  # one value per unit and context: whole contexts
+
+
+def test_schedule_and_rule_refuse_bad_input():
+    reads = Reads(1, 0, "none", 0, False)
+    with pytest.raises(RelnError, match="0 or 1"):
+        GateSchedule(np.array([0]), (np.full((1, 2, 3), 0.5),), (np.zeros((1, 2, 3), bool),), reads)
+    with pytest.raises(RelnError, match="begin at 0"):
+        GateSchedule(np.array([5]), (np.ones((1, 2, 3)),), (np.zeros((1, 2, 3), bool),), reads)
+    with pytest.raises(RelnError, match="gate_level"):
+        Reads(1, 0, "unit", 0, False)
+    with pytest.raises(RelnError, match="positive integer"):
+        CompactRule(early_phases=0)
+    with pytest.raises(RelnError, match="inside the run"):
+        CompactRule().epochs(9000, 8000, 10)
