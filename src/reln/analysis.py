@@ -39,7 +39,7 @@ def gap_to_reference(losses: np.ndarray, reference: np.ndarray) -> dict:
 
 
 def unit_weight_shares(gates: np.ndarray, unit_weight: np.ndarray, task: Task) -> dict:
-    """Share of ReLU unit weight by the set of contexts where a unit is active (THEORY.md §7.3).
+    """Share of ReLU unit weight by the set of contexts where a unit is active (docs/theory.md §7).
 
     A unit is active in context ``c`` when it is on (pre-activation > 0) for at least one item
     of ``c``. Returns ``{frozenset(contexts): share}`` with shares summing to 1 (units silent
@@ -130,7 +130,7 @@ def layer_imbalance(lower, upper):
     ``||W_u^T W_u - W_l W_l^T||_F / (||W_u^T W_u||_F + ||W_l W_l^T||_F)`` for ``W_l`` ``(h, n)``
     feeding ``W_u`` ``(m, h)``. It is 0 exactly when ``W_u^T W_u = W_l W_l^T``, the balance that
     gradient flow keeps in a linear network started balanced, and which makes the layers' singular
-    vectors align (the deep-pathway analysis of THEORY.md §2 and :mod:`reln.theory.deep` rest on
+    vectors align (the deep-pathway analysis of docs/theory.md §2 and :mod:`reln.theory.deep` rest on
     it); 1 when the two Gram matrices are orthogonal. Scale-free, and written with products and
     sums only so that it can run inside a compiled scan on NumPy or JAX arrays.
     """

@@ -65,20 +65,33 @@ def _progress_bars(enabled: bool):
         yield factory
 
 
+def _reads(reads: dict | None) -> str:
+    """``reads_from_relu`` in a few words: phases read (and derived), gate level, values read."""
+    if not reads:
+        return ""
+    if not reads["read_phases"]:
+        return "nothing"
+    derived = reads["gate_phases"] - reads["read_phases"]
+    return (f"{reads['read_phases']} phases of {reads['gate_level']} gates" + (f" (+{derived} derived)" if derived else "")
+            + f", {reads['numbers']:,} values")
+
+
 def _summary(metrics: dict) -> str:
     """A short table of the run's headline numbers."""
     width = max([9] + [len(model) for model in metrics])
-    lines = [f"{'model':<{width}} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'run s':>7}"]
+    lines = [f"{'model':<{width}} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'run s':>7}  reads from the ReLU run"]
     timing = []
     for model, m in metrics.items():
         if "loss_final" not in m or not isinstance(m["loss_final"], list):
             continue  # the task, or a section without per-seed curves
         gaps = m.get("gap_to_relu", {}).get("max")
+        reads = _reads(m.get("reads_from_relu"))
         for i, final in enumerate(m["loss_final"]):
             gap = f"{gaps[i]:.4f}" if gaps else "-"
             ep50, ep10 = m["epoch_below"]["0.5"][i], m["epoch_below"]["0.1"][i]
             lines.append(
                 f"{model:<{width}} {i:>5} {str(ep50):>8} {str(ep10):>8} {final:>11.4g} {gap:>8} {m['seconds'][i]:>7.2f}"
+                + (f"  {reads}" if i == 0 and reads else "")
             )
         timing.append(
             f"{model}: {len(m['loss_final'])} seed(s) in {m['wall_seconds']:.1f} s wall "

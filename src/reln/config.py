@@ -136,7 +136,7 @@ class RunConfig:
     Besides ``relu``, ``reln``, ``reference`` and ``modular``, a config may name any number of
     explicit GDLNs as ``[candidates.NAME]`` tables (e.g. competing ReLNs of the XOR task); each
     becomes a model ``NAME``. ``[paper]`` holds the reference implementation's numbers
-    (THEORY.md §7) as ``{model: {metric: [low, high]}}``, shown beside ours in the report.
+    (docs/theory.md §7) as ``{model: {metric: [low, high]}}``, shown beside ours in the report.
     """
 
     name: str = "run"
@@ -359,6 +359,8 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     built["reln"] = _reln_table(data.pop("reln", {}), "reln")
     for model in ("replay", "reference", "modular"):
         table = data.pop(model, None)
+        if model == "replay" and isinstance(table, dict):
+            table = {"gating": "switching", **table}
         if table is not None:
             built[model] = _reln_table(table, model)
     candidates = data.pop("candidates", {})

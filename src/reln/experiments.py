@@ -216,7 +216,7 @@ def _replay_reads(build: dict, task: Task, relu: Trajectory) -> dict:
 
 
 def assumption_report(task: Task, gdln: GDLN) -> dict:
-    """How far a GDLN's pathways are from Assumption 2.1, in numbers (THEORY.md §2): per pathway
+    """How far a GDLN's pathways are from Assumption 2.1, in numbers (docs/theory.md §2): per pathway
     the input misalignment ``||Sigma_x V - V D|| / ||Sigma_x V||`` (0 when its input singular
     vectors are eigenvectors of its input correlation), the largest input correlation between
     pathways that share an output relative to a pathway's own (0 when none race), and the largest

@@ -1,4 +1,4 @@
-"""Gated deep linear networks made of parallel pathways (THEORY.md §2, §5).
+"""Gated deep linear networks made of parallel pathways (docs/theory.md §2, §5).
 
 A pathway ``p`` is a linear chain ``W_L^p ... W_0^p`` that reads the inputs in its input mask,
 writes the outputs in its output mask, and is switched on or off per sample by its gate
@@ -7,7 +7,7 @@ writes the outputs in its output mask, and is switched on or off per sample by i
     Yhat = sum_p  M_out^p  W_L^p ... W_0^p  M_in^p  X  diag(g_p),
 
 so each pathway is a deep linear network trained on the samples where it is open, coupled to the
-others through the shared targets (THEORY.md §2, "gradient flow in path form").
+others through the shared targets (docs/theory.md §2, "gradient flow in path form").
 
 Pathways are stored stacked: layer ``l`` is one array ``(n_pathways, fan_out_max, fan_in_max)``.
 A pathway narrower than the widest one is padded with zero units; a zero unit has zero incoming
@@ -18,7 +18,7 @@ and the forward pass multiplies them by the mask, so they never receive a gradie
 Two training rules (``gdln_objective``):
 
 * ``total``: gradient descent on ``1/2 ||Yhat - Y||^2``.
-* ``staged``: the reference implementation's rule (THEORY.md §5). The always-on pathways fit
+* ``staged``: the reference implementation's rule (docs/theory.md §5.6). The always-on pathways fit
   ``Y``; the others fit ``Y - sg(Yhat_always_on)`` where ``sg`` stops the gradient. The loss
   recorded is still the total loss. It is *not* gradient descent on the total loss.
 """
@@ -48,7 +48,7 @@ class Pathway:
         contexts: the contexts (0-based) in which the pathway is on; ``None`` with no ``gate``
             means on for every sample.
         gate: an explicit 0/1 gate per sample, instead of ``contexts``.
-        inputs: ``"all"``, ``"items"`` (the item one-hot rows only: THEORY.md §1 claim 8), or a
+        inputs: ``"all"``, ``"items"`` (the item one-hot rows only: docs/theory.md §1 claim 8), or a
             0/1 mask over input rows.
         outputs: ``"all"`` or a 0/1 mask over output rows.
         hidden: hidden widths, one per hidden layer.
@@ -283,7 +283,7 @@ def gdln_objective(
 ) -> tuple[jax.Array, jax.Array]:
     """``(objective to differentiate, total loss to record)`` under a training rule.
 
-    ``total``: both are ``1/2 ||sum_p Yhat_p - Y||^2``. ``staged`` (THEORY.md §5):
+    ``total``: both are ``1/2 ||sum_p Yhat_p - Y||^2``. ``staged`` (docs/theory.md §5.6):
     ``1/2 ||Yhat_B - Y||^2 + 1/2 ||Yhat_R - (Y - sg(Yhat_B))||^2`` with ``B`` the always-on
     pathways and ``R`` the rest, so each group descends its own loss with the full step. Its
     value is only a device for the gradient (with no ``R`` it is twice the loss); the second

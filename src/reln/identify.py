@@ -1,4 +1,4 @@
-"""Find the ReLN of a trained ReLU network: group hidden units by their gate patterns (THEORY.md §3).
+"""Find the ReLN of a trained ReLU network: group hidden units by their gate patterns (docs/theory.md §3).
 
 A bias-free ReLU unit is a gated linear unit, ``relu(w . x) = 1[w . x > 0] w . x``. Units that
 share an on/off pattern over the samples act as one pathway of a gated deep linear network; the
@@ -7,7 +7,7 @@ over training checkpoints without giving details; here the procedure is explicit
 
 1. At a checkpoint (by default the last), a unit is *active* on a sample when its activity
    exceeds ``activity_threshold`` times its own largest activity. A small relative threshold
-   keeps units that are "barely on" in a context from counting as on there (THEORY.md §7.3).
+   keeps units that are "barely on" in a context from counting as on there (docs/theory.md §7).
 2. A unit whose size ``||w_in|| ||w_out||`` is below ``min_unit_weight`` times the largest unit's
    never grew from its initialisation: it carries no weight and is left unassigned.
 3. Units active in the same set of contexts (on for at least one item of each) form a pathway,

@@ -1,4 +1,4 @@
-"""Build the ReLN that imitates a ReLU network from its identified pathways (THEORY.md §3, §1 claim 8).
+"""Build the ReLN that imitates a ReLU network from its identified pathways (docs/theory.md §3, §1 claim 8).
 
 Two ReLNs, both starting from the ReLU's own units (a pathway's hidden units are the ReLU units
 assigned to it, with their initial input rows and output columns), so the ReLN and the ReLU begin
@@ -22,7 +22,7 @@ from the same function up to the gating, and trained by plain gradient descent o
 Inputs (claim 8, checked on the data rather than assumed): a pathway reads the context inputs
 only if they correlate with what it has to fit. The always-on pathway fits ``Y``; a pathway gated
 on a subset of contexts fits what the best linear map leaves, ``R = Y - Y X^+ X``. ``R`` is
-double-centred (THEORY.md §4), so its sum over the items of each context is zero and it has no
+double-centred (docs/theory.md §4), so its sum over the items of each context is zero and it has no
 correlation with a context one-hot on any union of whole contexts: such pathways read the items
 only. :func:`context_correlation` reports the number. (The switching ReLN's units read every input,
 as the ReLU's do: their gates are not fixed to whole contexts early on.)

@@ -1,4 +1,4 @@
-"""The loss every model in reln is trained and compared on (THEORY.md §2, DESIGN.md conventions)."""
+"""The loss every model in reln is trained and compared on (docs/theory.md §2, DESIGN.md conventions)."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""Bias-free ReLU networks of any depth, seen as gated linear networks (THEORY.md §3).
+"""Bias-free ReLU networks of any depth, seen as gated linear networks (docs/theory.md §3).
 
 A network with layer sizes ``(n_in, h_1, ..., h_L, n_out)`` has weights ``W_0 .. W_L`` of shape
 ``(fan_out, fan_in)`` and computes, on features x samples inputs ``X``,

@@ -6,7 +6,7 @@ figures), so it can be redrawn at any time without training. Figures are linked 
 be moved or zipped as a whole.
 
 Every number is given over seeds as ``mean [min–max]``; the reference implementation's numbers
-(THEORY.md §7.1, the ``[paper]`` table of each preset) are shown beside ours.
+(docs/theory.md §7, the ``[paper]`` table of each preset) are shown beside ours.
 """
 
 from __future__ import annotations
@@ -81,11 +81,23 @@ def _model_row(label: str, m: dict) -> list[str]:
         "loss_final": m.get("loss_final"), "gap_max": gap.get("max"), "gap_mean": gap.get("mean"),
         "seconds": m.get("seconds"),
     }
-    return [label, str(seeds)] + [_spread(values[key]) for key, _ in COLUMNS]
+    return [label, str(seeds)] + [_spread(values[key]) for key, _ in COLUMNS] + [reads_summary(m.get("reads_from_relu"))]
+
+
+def reads_summary(reads: dict | None) -> str:
+    """What a model reads from the ReLU run, in a few words (``metrics.json`` → ``reads_from_relu``)."""
+    if not reads:
+        return "–"
+    if not reads["read_phases"] and reads["gate_level"] == "none":
+        return f"nothing ({reads['gate_phases']} phase{'s' if reads['gate_phases'] != 1 else ''} given)"
+    derived = reads["gate_phases"] - reads["read_phases"]
+    return (f"{reads['read_phases']} phases of {reads['gate_level']} gates"
+            + (f" (+{derived} derived)" if derived else "")
+            + f", {reads['numbers']:,} values" + (", its init" if reads["initial_weights"] else ""))
 
 
 def _paper_row(label: str, numbers: dict) -> list[str]:
-    return [label, "3"] + [_paper_cell(numbers.get(key)) for key, _ in COLUMNS]
+    return [label, "3"] + [_paper_cell(numbers.get(key)) for key, _ in COLUMNS] + ["–"]
 
 
 def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -208,12 +220,12 @@ def _experiment_section(out: Path, name: str) -> str:
             _model_row(MODEL_LABELS.get(model, model), m)
             for model, m in metrics.items() if isinstance(m, dict) and "loss_final" in m
         ]
-        header = ["model", "seeds"] + [title for _, title in COLUMNS]
+        header = ["model", "seeds"] + [title for _, title in COLUMNS] + ["reads from the ReLU run"]
         parts.append(_table("This run", header, rows))
         paper = config.get("paper") or {}
         if paper:
             parts.append(_table(
-                "The reference implementation (THEORY.md §7.1; its time is per script)", header,
+                "The reference implementation (docs/theory.md §7; its time is per script)", header,
                 [_paper_row(label, numbers) for label, numbers in paper.items()],
             ))
         if "relu" in metrics:
@@ -237,6 +249,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
         metrics = json.loads((folder / "metrics.json").read_text())
         paper = json.loads((folder / "config.json").read_text()).get("paper") or {}
         relu, reln, theory = metrics.get("relu", {}), metrics.get("reln", {}), metrics.get("theory", {})
+        replay = metrics.get("replay", {})
         paper_gap = paper.get("ReLN", {}).get("gap_max")
         layers = relu.get("layers")
         mixed = (layers[-1]["selectivity"] if layers else relu.get("selectivity", {})).get("mixed")
@@ -246,6 +259,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
             _paper_cell(paper.get("ReLU", {}).get("ep50")),
             _optional(theory.get("linear_phase", {}).get("epoch_below", {}).get("0.5")),
             _spread(reln.get("gap_to_relu", {}).get("max")),
+            _spread(replay.get("gap_to_relu", {}).get("max")),
             _paper_cell(paper_gap),
             _spread(theory.get("gap_to_relu", {}).get("max")),
             _paper_cell(paper.get("closed-form theory", {}).get("gap_max")),
@@ -256,7 +270,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
     return _table(
         "At a glance (ours: mean [min–max] over seeds; reference implementation: its range)",
         ["experiment", "ReLU ep(0.5)", "ref.", "ep(0.5) from the task alone (closed form)",
-         "identified ReLN max gap", "ref. hand-made ReLN",
+         "compact ReLN max gap", "replay max gap", "ref. hand-made ReLN",
          "theory max gap", "ref. closed form", "ReLU mixed-selective share (last hidden layer)"],
         rows,
     )

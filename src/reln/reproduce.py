@@ -23,7 +23,7 @@ from reln.errors import RelnError
 from reln.io import figure_writer, json_writer, write_all
 
 PAPER_EXPERIMENTS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5", "depth", "xor")
-"""The presets of the paper's experiments (THEORY.md §5), in the order of the report."""
+"""The presets of the paper's experiments (docs/theory.md §7), in the order of the report."""
 
 SWEEP_NAME = "contexts-sweep"
 SWEEP_BASE = "contexts-3"
@@ -90,7 +90,7 @@ def sweep_config(seeds: Sequence[int] | None, contexts: Sequence[int] = SWEEP_CO
         description=f"ReLU of {SWEEP_BASE} for K = {', '.join(map(str, contexts))} contexts",
         question="Is structured mixed selectivity amplified with more contexts? The same ReLU (width, init, "
         "context scale fixed) for every K: the weight share of units on in several but not all contexts, and "
-        "how soon the loss passes the best linear map. (THEORY.md §1, §8.6.)",
+        "how soon the loss passes the best linear map. (docs/theory.md §1, §8.6.)",
     )
 
 

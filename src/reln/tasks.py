@@ -1,4 +1,4 @@
-"""Structured multi-context tasks (THEORY.md §4; structures from Saxe et al. 2019).
+"""Structured multi-context tasks (docs/theory.md §4; structures from Saxe et al. 2019).
 
 A contextual task has ``n`` items and ``K`` contexts, ``P = n K`` datapoints ordered context-major
 (column ``c n + i`` is item ``i`` in context ``c``). The input is an item one-hot stacked on a scaled
@@ -89,7 +89,7 @@ class Task:
 
     @property
     def loss_linear_floor(self) -> float:
-        """Least loss of any linear map, ``1/2 ||Y - Y X^+ X||^2`` (THEORY.md §4, linear plateau).
+        """Least loss of any linear map, ``1/2 ||Y - Y X^+ X||^2`` (docs/theory.md §4, linear plateau).
 
         Only gating (a ReLU's, or a GDLN's) can go below it.
         """
@@ -193,7 +193,7 @@ def contextual_task(
     context_scale: float = 1.0,
     name: str | None = None,
 ) -> Task:
-    """Build the contextual task of THEORY.md §4.
+    """Build the contextual task of docs/theory.md §4.
 
     Args:
         items: number of items ``n`` (a power of two >= 4 for the built-in structures).
@@ -258,7 +258,7 @@ def contextual_task(
 
 
 def xor_task(items: int = 2, contexts: int = 2, context_scale: float = 1.0) -> Task:
-    """An XOR-type contextual task (THEORY.md §4, "XOR"; the paper's construction is unknown).
+    """An XOR-type contextual task (docs/theory.md §4, "XOR"; the paper's construction is unknown).
 
     The input is the item one-hot stacked on the scaled context one-hot, as in
     :func:`contextual_task`, and the target is the one-hot of the parity ``(i + c) mod 2`` of

@@ -3,7 +3,7 @@
 A bias-free ReLU network computes ``h_l = g_l ⊙ (W_l h_{l-1})`` with ``g_l = 1[W_l h_{l-1} > 0]``.
 Replacing each ``g_l`` by a given 0/1 gate per unit and sample, piecewise constant in time, makes the
 network *linear in every pathway*: units of layer ``l`` with equal gates form one group, and a
-sequence of groups through the layers is a pathway of a gated deep linear network (THEORY.md §2-3)
+sequence of groups through the layers is a pathway of a gated deep linear network (docs/theory.md §2-3)
 whose layers are shared between pathways, as in the ReLU network itself. With one hidden layer it
 is exactly the switching ReLN of :func:`reln.imitate.switching_reln` (one width-1 pathway per
 unit); with more it is the deep ReLN of the depth experiment, with no freeze, no staged rule and no

@@ -18,7 +18,7 @@ weights. The compact schedule says this with few numbers:
 
 What it reads from the ReLU run: ``late_phases`` context sets per unit (``late_phases x units x K``
 bits). The spacing rule, the read point (middle) and the default counts are choices measured on
-the presets (docs/results.md), not derived: ``early_phases + late_phases = 16`` is the budget.
+the presets (the report of `reln reproduce` shows them), not derived: ``early_phases + late_phases = 16`` is the budget.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def first_rise_epoch(task: Task, width: int, init_std, *, lr: float) -> int:
     """When the early phase ends: the half-rise of the largest mode of the linear phase.
 
     The always-on network's top mode (singular value ``s``, input variance ``d`` along it,
-    expected initial strength ``pi_0`` of bias-free ReLU units, docs/theory.md §3.3) rises at
+    expected initial strength ``pi_0`` of bias-free ReLU units, docs/theory.md §2.8) rises at
 
         t_1 = (tau / 2 s) ln(s / (d pi_0) - 1),    tau = 1 / (P lr).
 

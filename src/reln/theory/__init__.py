@@ -1,4 +1,4 @@
-"""Learning-dynamics theory of GDLNs (THEORY.md §2): pathway correlations, end-to-end flows, predictions."""
+"""Learning-dynamics theory of GDLNs (docs/theory.md §2): pathway correlations, end-to-end flows, predictions."""
 
 from reln.theory.balanced import FlowResult, integrate_flow
 from reln.theory.correlations import PathwayCorrelations, alignment_report, pathway_correlations

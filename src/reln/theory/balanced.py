@@ -1,4 +1,4 @@
-"""Fast integration of the balanced end-to-end flow through balanced factors (THEORY.md §2).
+"""Fast integration of the balanced end-to-end flow through balanced factors (docs/theory.md §2).
 
 :func:`reln.theory.end_to_end_flow` integrates
 

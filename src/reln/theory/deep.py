@@ -9,7 +9,7 @@ Hazan 2018, Theorem 1)
 
 the two-layer case being :mod:`reln.theory.flow`. In a decoupled mode of strength ``s`` this is
 ``tau ds/dt = N s^{2 - 2/N} (sigma - lambda s)``: the deeper the pathway, the longer a small mode
-waits before it grows (the paper's depth argument, THEORY.md §2). Fractional matrix powers are
+waits before it grows (the paper's depth argument, docs/theory.md §2). Fractional matrix powers are
 avoided by integrating the factors themselves, started balanced from ``W(0) = U S V^T``:
 ``A_1 = S^{1/N} V^T``, ``A_k = S^{1/N}`` for ``1 < k < N``, ``A_N = U S^{1/N}``; gradient flow on
 them is the flow above, and the loss and maps are read from their product. Nothing is fitted:

@@ -1,4 +1,4 @@
-"""Exact end-to-end dynamics of balanced two-layer pathways (THEORY.md §2, project inference).
+"""Exact end-to-end dynamics of balanced two-layer pathways (docs/theory.md §2, project inference).
 
 A pathway ``W = W_2 W_1`` whose factors are balanced, ``W_2^T W_2 = W_1 W_1^T`` (gradient flow
 keeps this), evolves under gradient flow on its factors exactly as (Arora et al. 2018)
@@ -85,7 +85,7 @@ def flow_loss(task: Task, gdln: GDLN, W: np.ndarray) -> np.ndarray:
 
 
 def effective_initial_maps(correlations: PathwayCorrelations, W_in: np.ndarray, W_out: np.ndarray) -> np.ndarray:
-    """Balanced end-to-end maps equivalent to a small random initialisation (THEORY.md §2, "Effective π0").
+    """Balanced end-to-end maps equivalent to a small random initialisation (docs/theory.md §2.8).
 
     The balanced flow needs balanced factors; a random initialisation is not balanced. While the
     weights are small the dynamics are linear: for a mode ``(u_k, s_k, v_k)`` of ``Sigma_yx(p)`` and

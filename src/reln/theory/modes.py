@@ -1,4 +1,4 @@
-"""Mode-by-mode dynamics in closed form, where Assumption 2.1 holds (THEORY.md §2; Saxe et al. 2014).
+"""Mode-by-mode dynamics in closed form, where Assumption 2.1 holds (docs/theory.md §2; Saxe et al. 2014).
 
 A GDLN *decouples into modes* when
 
@@ -32,7 +32,7 @@ one-hot context inputs whose correlation no singular basis diagonalises), the mo
 closed form is only an approximation: :func:`pathway_modes` measures both conditions and refuses
 unless asked for the approximation; :func:`reln.theory.integrate_flow` is exact in both cases.
 The reference implementation paired the singular values of ``Sigma_yx`` with the eigenvalues of
-``Sigma_x`` by rank instead (THEORY.md §5-6), which leaves a false floor; here ``d_k`` is the
+``Sigma_x`` by rank instead (docs/theory.md §6), which leaves a false floor; here ``d_k`` is the
 input variance along each mode's own direction, so nothing is paired.
 """
 
@@ -267,7 +267,7 @@ def linear_phase_loss(
     ``/ 4`` for linear units: :func:`reln.theory.expected_mode_strength`) to the linear floor.
     No ReLU run and nothing fitted: the sample correlations, ``H``, the stds and ``lr``.
 
-    Measured against the reference implementation's ReLU (THEORY.md §7.1, ep(0.5)): ``contexts-diff``
+    Measured against the reference implementation's ReLU (docs/theory.md §7, ep(0.5)): ``contexts-diff``
     840 (835-841), ``contexts-3`` 963 (992-997), ``contexts-4`` 775 (785-788), ``contexts-5`` 636
     (648-650): 1-3% early, the size of the gating transient this leading order leaves out
     (:func:`reln.theory.relu_effective_unit_weights`). On ``contexts-diff`` the always-on pathway's

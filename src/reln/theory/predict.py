@@ -97,7 +97,7 @@ def expected_initial_maps(correlations: PathwayCorrelations, widths: np.ndarray,
     For ``N(0, sigma_1^2)`` input and ``N(0, sigma_2^2)`` output weights of ``H`` units, the
     projections ``a_h = v . w_in_h``, ``b_h = u . w_out_h`` are ``N(0, sigma_1^2)``, ``N(0, sigma_2^2)``
     (unit vectors), so ``E[pi_k(0)] = E[1/4 sum_h (a_h + b_h)^2] = H (sigma_1^2 + sigma_2^2) / 4``
-    (``H sigma^2 / 2`` for equal stds; THEORY.md §2, "Effective pi0").
+    (``H sigma^2 / 2`` for equal stds; docs/theory.md §2.8).
 
     Args:
         widths: ``(p,)`` hidden units per pathway; ``init_std``: ``(p, 2)`` the two layers' stds.

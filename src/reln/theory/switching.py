@@ -1,4 +1,4 @@
-"""Pathways whose units switch gates: the balanced flow with weight carried across switches (THEORY.md §2, §7.3).
+"""Pathways whose units switch gates: the balanced flow with weight carried across switches (docs/theory.md §2, §7.3).
 
 A one-hidden-layer ReLU network does not keep its pathways fixed. At epoch ~500 all its weight sits
 in units active in every context; units serving the common structure then turn off in one context
@@ -25,7 +25,7 @@ below ``silent_threshold`` of the layer's); between checkpoints the gates are fi
 are those of the switching ReLN (``[reln] gate_threshold = 0.1``; ``1e-3``), not set here. Nothing
 else is read from the ReLU run but its initial weights: the weights evolve by the flow alone.
 
-**Initial condition** (:func:`effective_unit_weights`, THEORY.md §2 "Effective pi0"). While the
+**Initial condition** (:func:`effective_unit_weights`, docs/theory.md §2.8). While the
 weights are small, a unit's projections ``a = v_k . w_in``, ``b = u_k . w_out`` on a mode of
 ``Sigma_yx`` obey ``tau d(a+b)/dt = s_k (a+b)``, ``tau d(a-b)/dt = -s_k (a-b)``: the unit becomes
 the balanced unit ``w_in = sum_k c_k v_k``, ``w_out = sum_k c_k u_k`` with ``c_k = (a_k + b_k)/2``.
