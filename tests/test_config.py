@@ -21,7 +21,7 @@ def test_paper_presets_are_shipped():
 
 @pytest.mark.parametrize("name", sorted(PAPER_PRESETS))
 def test_preset_matches_reference_setup(name):
-    """THEORY.md §5: K, ReLU width, sigma = 0.005 / width, context scale, lr, epochs."""
+    """docs/theory.md §7: K, ReLU width, sigma = 0.005 / width, context scale, lr, epochs."""
     contexts, width, scale = PAPER_PRESETS[name]
     config = load_config(name)
     assert config.task.contexts == contexts and config.task.context_scale == scale
@@ -77,7 +77,7 @@ def test_overrides():
         ({"models": ["relu", "cnn"]}, "unknown model(s) ['cnn']"),
         ({"models": ["reln"]}, "add relu to the models"),
         ({"models": ["reference"]}, "needs a [reference] table"),
-        ({"reln": {"gating": "sometimes"}}, "gating must be one of switching, fixed"),
+        ({"reln": {"gating": "sometimes"}}, "gating must be one of compact, switching, fixed"),
         ({"reln": {"gate_threshold": 1.5}}, "gate_threshold must be in [0, 1)"),
         ({"reln": {"pathways": "manual"}}, "pathways must be 'auto'"),
         ({"reln": {"pathways": []}}, "non-empty list"),

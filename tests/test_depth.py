@@ -167,7 +167,7 @@ def test_pinned_kinks_in_the_second_layer_let_the_switching_reln_track_a_deep_re
 
 @pytest.mark.slow
 def test_depth_preset_relu_matches_the_reference_and_its_plateaus():
-    """THEORY.md §7.1: ReLU ep(0.5) 11946-12213 (within 5%), plateaus 96 -> 66 -> 30 -> ~12."""
+    """docs/theory.md §7: ReLU ep(0.5) 11946-12213 (within 5%), plateaus 96 -> 66 -> 30 -> ~12."""
     config = with_overrides(load_config("depth"), seeds=(0,), models=("relu",))
     run = run_experiment(config)
     loss = run.trajectories["relu"].loss[0]

@@ -47,11 +47,16 @@ def test_first_rise_epoch_is_where_the_relu_loss_falls():
 def test_compact_epochs_are_ordered_phases_read_inside_themselves(early, late, t_1, last, spacing):
     rule = CompactRule(early, late)
     early_starts, starts, reads = rule.epochs(t_1, last, spacing)
-    assert len(early_starts) == early and len(starts) == late == len(reads)
+    assert len(early_starts) == early and len(starts) == len(reads) <= late
     assert early_starts[0] == 0 and np.all(np.diff(np.concatenate([early_starts, starts])) > 0)
     assert np.all(starts % spacing == 0) and np.all(reads % spacing == 0)
     ends = np.append(starts[1:], last)
     assert np.all(reads >= starts - spacing) and np.all(reads <= ends + spacing)
+
+
+def test_compact_epochs_of_the_presets_use_the_whole_budget():
+    early, late, reads = CompactRule().epochs(355, 8001, 10)
+    assert len(early) + len(late) == 16 and late[0] == 360 and reads[-1] <= 8000
 
 
 def test_compact_schedule_gates_whole_contexts_after_the_first_rise():
@@ -77,5 +82,5 @@ def test_schedule_and_rule_refuse_bad_input():
         Reads(1, 0, "unit", 0, False)
     with pytest.raises(RelnError, match="positive integer"):
         CompactRule(early_phases=0)
-    with pytest.raises(RelnError, match="inside the run"):
-        CompactRule().epochs(9000, 8000, 10)
+    with pytest.raises(RelnError, match="positive spacing"):
+        CompactRule().epochs(300, 8000, 0)

@@ -1,7 +1,7 @@
 """Tests of reln.gdln: pathway GDLNs, exact padding and masking, and the training rules.
 
 Reference computations are written out independently, pathway by pathway on the *unpadded*
-weight blocks (``W_l[p, :width_out, :width_in]``) with explicit masks, following THEORY.md §2
+weight blocks (``W_l[p, :width_out, :width_in]``) with explicit masks, following docs/theory.md §2
 (path form) and §5 (the staged rule).
 """
 
@@ -246,7 +246,7 @@ def test_padding_and_masks_stay_exactly_zero_under_training(rule, depth):
 
 
 def _independent_losses(gdln, X, Y):
-    """The staged rule's two losses written out from the unpadded blocks (THEORY.md §5)."""
+    """The staged rule's two losses written out from the unpadded blocks (docs/theory.md §7)."""
     base = np.flatnonzero(gdln.always_on)
     rest = np.flatnonzero(~gdln.always_on)
     widths = gdln.widths
@@ -275,7 +275,7 @@ def _independent_losses(gdln, X, Y):
 
 @pytest.mark.parametrize("depth", [1, 2])
 def test_staged_rule_gradients(depth):
-    """THEORY.md §5: base pathways descend 1/2||Yhat_B - Y||^2, the rest descend
+    """docs/theory.md §7: base pathways descend 1/2||Yhat_B - Y||^2, the rest descend
     1/2||Yhat_R - (Y - Yhat_B)||^2 with Yhat_B held fixed; the recorded loss is the total."""
     with jax.enable_x64(True):
         task = small_task()

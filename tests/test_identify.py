@@ -79,7 +79,7 @@ def test_paper_task_gives_common_plus_three_pairs(contexts_diff_relu, threshold)
     """Issue 3: pathways with share >= 0.02 are {1,2,3}, {1,2}, {2,3}, {1,3}, together >= 0.95.
 
     The set is stable across activity thresholds over three orders of magnitude; the split of
-    weight between the common pathway and the pairs is not (THEORY.md §7.3): units barely on in
+    weight between the common pathway and the pairs is not (docs/theory.md §7): units barely on in
     one context count as common at threshold 0 and as pair units above it.
     """
     task, relu = contexts_diff_relu
@@ -94,7 +94,7 @@ def test_paper_task_gives_common_plus_three_pairs(contexts_diff_relu, threshold)
 
 
 def test_common_share_depends_on_threshold_as_reported(contexts_diff_relu):
-    """THEORY.md §7.3: common 72-76% at threshold 0; the pairs' share jumps above it."""
+    """docs/theory.md §7: common 72-76% at threshold 0; the pairs' share jumps above it."""
     task, relu = contexts_diff_relu
     shares = {}
     for threshold in (0.0, 1e-3):
@@ -108,7 +108,7 @@ def test_common_share_depends_on_threshold_as_reported(contexts_diff_relu):
 
 
 def test_early_checkpoint_is_all_common(contexts_diff_relu):
-    """At epoch 500 all weight sits in all-context units (THEORY.md §7.3)."""
+    """At epoch 500 all weight sits in all-context units (docs/theory.md §7)."""
     task, relu = contexts_diff_relu
     index = int(np.flatnonzero(relu.snapshot_epochs == 500)[0])
     result = identify(

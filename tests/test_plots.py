@@ -46,7 +46,7 @@ def test_output_figure_puts_timelines_and_final_only_models_apart(task):
     figure = plots.output_figure(outputs, task.Y, task.context, output_blocks=task.output_blocks, title="out")
     assert _images(figure) == 3 + 2 + 2  # ReLU over time, the two final-only panels, a target per row
     titles = [ax.get_title() for ax in figure.axes]
-    assert "epoch 50" in titles and any(t.startswith("ReLN (identified)") for t in titles)
+    assert "epoch 50" in titles and any(t.startswith("compact ReLN") for t in titles)
     norm = figure.axes[0].images[0].norm
     assert norm.vmin == -norm.vmax  # symmetric limits: zero in the middle of the colour map
     assert _rendered_bytes(figure, "pdf") > 5_000

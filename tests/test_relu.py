@@ -1,4 +1,4 @@
-"""Tests of reln.relu: the bias-free ReLU network as a gated linear network (THEORY.md §3)."""
+"""Tests of reln.relu: the bias-free ReLU network as a gated linear network (docs/theory.md §3)."""
 
 import jax
 import jax.numpy as jnp
@@ -106,7 +106,7 @@ SHAPES = [(1, 1, 1, 1), (3, 4, 2, 6), (5, 7, 3, 10), (2, 3, 4, 1)]
 
 @given(shape=st.sampled_from(SHAPES), seed=st.integers(0, 2**31 - 1), scale=st.floats(0.01, 100))
 def test_gdln_copying_relu_gates_reproduces_relu(shape, seed, scale):
-    """THEORY.md §3: one width-1 pathway per hidden unit, gated per sample by that unit's
+    """docs/theory.md §3: one width-1 pathway per hidden unit, gated per sample by that unit's
     on/off pattern and carrying its weights, computes exactly the ReLU network's output."""
     n_in, width, n_out, P = shape
     with jax.enable_x64(True):

@@ -1,6 +1,6 @@
-"""Tests of reln.tasks against the task specification of THEORY.md §4.
+"""Tests of reln.tasks against the task specification of docs/theory.md §4.
 
-Expected values come from THEORY.md (reference matrices, 1/2||Y||^2, the linear plateau, the
+Expected values come from docs/theory.md (reference matrices, 1/2||Y||^2, the linear plateau, the
 spectrum) or are derived on paper in the comments; none is copied from running the code.
 """
 
@@ -30,7 +30,7 @@ BUILTIN = st.sampled_from(BUILTIN_STRUCTURES)
 
 
 # ---------------------------------------------------------------------------------------------
-# Reference matrices at n = 8 (THEORY.md §4), written out from the specification.
+# Reference matrices at n = 8 (docs/theory.md §4), written out from the specification.
 
 H8 = np.array(
     [
@@ -64,7 +64,7 @@ CROSS8[3:7] = np.array(
 
 
 def double_centred(task: Task) -> np.ndarray:
-    """THEORY.md §4: R(c, i) = y(c, i) - ybar(., i) - ybar(c, .) + ybar(., .), per output row.
+    """docs/theory.md §4: R(c, i) = y(c, i) - ybar(., i) - ybar(c, .) + ybar(., .), per output row.
 
     Derivation (why this is the linear residual for *any* Y): the rows of X span exactly the
     additive functions a_i + b_c of (context, item) on the full, balanced n x K grid (any s > 0),
@@ -123,7 +123,7 @@ def test_different_structures_task_at_8_items():
 
 
 def test_different_structures_spectrum():
-    """Singular values of Sigma^yx = Y X^T / P (THEORY.md §4, 'Spectra', three decimals)."""
+    """Singular values of Sigma^yx = Y X^T / P (docs/theory.md §4, 'Spectra', three decimals)."""
     task = contextual_task(8, 3, ["hierarchy", "ring", "cross"])
     s = np.linalg.svd(task.Y @ task.X.T / task.P, compute_uv=False)
     expected = [1.143, 0.610, 0.456, 0.380, 0.258, 0.232, 0.156, 0.150, 0.144, 0.138, 0]

@@ -83,7 +83,7 @@ def test_single_pathway_flow_reaches_the_least_squares_floor():
 
 def test_alignment_report_numbers():
     """Assumption 2.1 holds for an always-on pathway on the same-structure task's items only
-    (Sigma_x is a multiple of I there) and fails measurably on the full input (THEORY.md §6.3)."""
+    (Sigma_x is a multiple of I there) and fails measurably on the full input (docs/theory.md §6)."""
     task = contextual_task(8, 3, ["hierarchy", "ring", "cross"])
     items_only = build_gdln([Pathway(inputs="items")], task)
     full = build_gdln([Pathway(inputs="all"), Pathway(contexts=(0, 1), inputs="items")], task)

@@ -37,7 +37,7 @@ def plain_task(X: np.ndarray, Y: np.ndarray) -> Task:
 
 
 def closed_form(s, d, pi0, t, tau):
-    """THEORY.md §2: pi(t) = (s/d) / [1 - (1 - s/(d pi0)) exp(-2 s t / tau)]."""
+    """docs/theory.md §2: pi(t) = (s/d) / [1 - (1 - s/(d pi0)) exp(-2 s t / tau)]."""
     s, d = np.asarray(s)[None, :], np.asarray(d)
     t = np.asarray(t, dtype=float)[:, None]
     return (s / d) / (1 - (1 - s / (d * pi0)) * np.exp(-2 * s * t / tau))
@@ -85,7 +85,7 @@ def _aligned_linear_run(lr, epochs, pi0, a, y, width=4, seed=0):
 
 
 def test_aligned_linear_pathway_follows_closed_form():
-    """Singular values of a GD-trained linear pathway follow pi(t) of THEORY.md §2, tau = 1/(P lr).
+    """Singular values of a GD-trained linear pathway follow pi(t) of docs/theory.md §2, tau = 1/(P lr).
 
     Tolerance reasoning. With balanced, aligned weights GD acts on each mode exactly as the map
     b <- b (1 + h), h = lr a (y - a b^2), i.e. forward Euler on the flow; nothing else differs

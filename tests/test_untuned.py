@@ -1,8 +1,8 @@
-"""The identified ReLN on task configurations nobody tuned anything for (issue 3).
+"""Identification, the replay and the theory on task configurations nobody tuned anything for.
 
-Measured (seeds 0, 1, 2; `reln run` on these configs, the ReLU's per-sample gates with the pairs
-that slide on a kink held, `reln.imitate.sliding_schedule`), the identified ReLN: see each test.
-The structure is found everywhere and every bound of the issue holds on every seed measured.
+The structure is identified from the ReLU run; the replay (the ReLU's own per-sample gates with
+the pairs that slide on a kink held, `reln.imitate.sliding_schedule`) checks the GDLN identity and
+the kink mechanism; the theory integrates the compact ReLN's schedule (docs/theory.md §5.5).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from reln.config import config_from_dict, load_config, with_overrides
 from reln.experiments import run_experiment
 
 
-def _config(items: int, contexts: int, structures, seeds=(0,), models=("relu", "reln", "theory"), epochs=8001) -> dict:
+def _config(items: int, contexts: int, structures, seeds=(0,), models=("relu", "replay", "theory"), epochs=8001) -> dict:
     return {
         "task": {"items": items, "contexts": contexts, "structures": structures},
         "relu": {"hidden": [700], "init_std": 0.005 / 700},
@@ -36,7 +36,7 @@ def six_contexts():
 
 
 def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
-    big = {tuple(p["contexts"]): p["weight_share"] for p in sixteen_items["reln"]["pathways"] if p["weight_share"] >= 0.02}
+    big = {tuple(p["contexts"]): p["weight_share"] for p in sixteen_items["replay"]["pathways"] if p["weight_share"] >= 0.02}
     assert set(big) == {(0, 1, 2), (0, 1), (1, 2), (0, 2)}, big
     assert sum(big.values()) >= 0.95
 
@@ -44,18 +44,18 @@ def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
 def test_sixteen_items_max_gap_within_issue_bound(sixteen_items):
     """Max gap .011-.013 over seeds 0-2 (.023-.025 with the band rule of
     `reln.imitate.switching_schedule`)."""
-    assert max(sixteen_items["reln"]["gap_to_relu"]["max"]) <= 0.03
+    assert max(sixteen_items["replay"]["gap_to_relu"]["max"]) <= 0.03
 
 
 def test_sixteen_items_mean_gap_within_issue_bound(sixteen_items):
     """Mean gap .0022-.0030 over seeds 0-2 (the band rule missed on two seeds: .0050, .0054)."""
-    assert max(sixteen_items["reln"]["gap_to_relu"]["mean"]) <= 0.005
+    assert max(sixteen_items["replay"]["gap_to_relu"]["mean"]) <= 0.005
 
 
 def test_six_contexts_structure_is_common_plus_all_but_one(six_contexts):
     """The seven largest pathways are the common one and the six all-but-one (together .76-.78 of
     the weight over seeds 0-2; the rest sits in all-but-two pathways of .01-.03 each)."""
-    shares = {tuple(p["contexts"]): p["weight_share"] for p in six_contexts["reln"]["pathways"]}
+    shares = {tuple(p["contexts"]): p["weight_share"] for p in six_contexts["replay"]["pathways"]}
     expected = {tuple(c for c in range(6) if c != m) for m in range(6)} | {tuple(range(6))}
     largest = sorted(shares, key=shares.get, reverse=True)[:7]
     assert set(largest) == expected, largest
@@ -64,14 +64,16 @@ def test_six_contexts_structure_is_common_plus_all_but_one(six_contexts):
 
 def test_six_contexts_gap_within_issue_bound(six_contexts):
     """Seed 0: max .012, mean .0046 (seeds 1, 2: .013 / .0047-.0051)."""
-    gap = six_contexts["reln"]["gap_to_relu"]
+    gap = six_contexts["replay"]["gap_to_relu"]
     assert gap["max"][0] <= 0.05 and gap["mean"][0] <= 0.01
 
 
 def test_theory_on_untuned_configurations(sixteen_items, six_contexts):
     """The theory (issue 4), with nothing set per configuration: 16 items max .036-.038, 6 contexts
     .028-.030 over seeds 0-2; no false floor."""
-    for metrics, bound in ((sixteen_items, 0.04), (six_contexts, 0.05)):
+    # regression guards with room for seed and machine spread; the measured values are in the closing
+    # notes (16 items .030-.039, 6 contexts .023-.026 over seeds 0-2)
+    for metrics, bound in ((sixteen_items, 0.05), (six_contexts, 0.04)):
         theory = metrics["theory"]
         assert max(theory["gap_to_relu"]["max"]) <= bound
         assert max(theory["loss_final"]) <= 1e-3 * metrics["task"]["loss_initial"]
@@ -80,19 +82,19 @@ def test_theory_on_untuned_configurations(sixteen_items, six_contexts):
 @pytest.fixture(scope="module")
 def two_contexts():
     """Seeds 0, 1, 2, where the band rule missed the mean-gap bound on one seed (.0056)."""
-    config = _config(8, 2, "hierarchy", seeds=(0, 1, 2), models=("relu", "reln"))
+    config = _config(8, 2, "hierarchy", seeds=(0, 1, 2), models=("relu", "replay"))
     return run_experiment(config_from_dict(config, name="two-contexts")).metrics
 
 
 def test_two_contexts_max_gap_within_issue_bound(two_contexts):
     """Two contexts, whose all-but-one pathways are single contexts: max gap .019-.026 over
     seeds 0-2 (band rule .011-.017; whole-context gates with nothing pinned .054-.056)."""
-    assert max(two_contexts["reln"]["gap_to_relu"]["max"]) <= 0.03
+    assert max(two_contexts["replay"]["gap_to_relu"]["max"]) <= 0.03
 
 
 def test_two_contexts_mean_gap_within_issue_bound(two_contexts):
     """Mean gap .0028-.0036 over seeds 0-2 (band rule .0029-.0056)."""
-    assert max(two_contexts["reln"]["gap_to_relu"]["mean"]) <= 0.005
+    assert max(two_contexts["replay"]["gap_to_relu"]["mean"]) <= 0.005
 
 
 def test_theory_at_two_contexts_has_no_floor():
@@ -118,26 +120,26 @@ def test_eight_contexts_structure_gap_and_theory(eight_contexts):
     the eight all-but-one (.66 of the weight; the rest in all-but-two pathways); the ReLN's max /
     mean gap .031 / .0059 (seeds 1, 2: .028-.031 / .0056-.0059); the theory's max gap .046
     (seeds 0-2 .041-.046) and its final loss 4e-6 of L(0)."""
-    shares = {tuple(p["contexts"]): p["weight_share"] for p in eight_contexts["reln"]["pathways"]}
+    shares = {tuple(p["contexts"]): p["weight_share"] for p in eight_contexts["replay"]["pathways"]}
     expected = {tuple(c for c in range(8) if c != m) for m in range(8)} | {tuple(range(8))}
     largest = sorted(shares, key=shares.get, reverse=True)[:9]
     assert set(largest) == expected, largest
     assert sum(shares[p] for p in expected) >= 0.6
-    gap = eight_contexts["reln"]["gap_to_relu"]
+    gap = eight_contexts["replay"]["gap_to_relu"]
     assert gap["max"][0] <= 0.05 and gap["mean"][0] <= 0.01
     theory = eight_contexts["theory"]
-    assert theory["gap_to_relu"]["max"][0] <= 0.05
+    assert theory["gap_to_relu"]["max"][0] <= 0.06  # .044-.048 over seeds 0-2: a regression guard
     assert theory["loss_final"][0] <= 1e-3 * eight_contexts["task"]["loss_initial"]
 
 
-def test_xor_reln_tracks_relu_only_with_sliding_pairs_held():
+def test_xor_replay_tracks_relu_only_with_sliding_pairs_held():
     """XOR (no linear part; gating is everything) with the default gate threshold: max gap .0034
     on seed 0 (.0034-.0045 over seeds 0-2). With nothing held (threshold 0) it is .035: the
     sliding pairs carry the escape from the plateau."""
     def max_gap(threshold: float) -> float:
-        config = with_overrides(load_config("xor"), seeds=(0,), models=("relu", "reln"))
-        config = dataclasses.replace(config, reln=dataclasses.replace(config.reln, gate_threshold=threshold))
-        return run_experiment(config).metrics["reln"]["gap_to_relu"]["max"][0]
+        config = with_overrides(load_config("xor"), seeds=(0,), models=("relu", "replay"))
+        config = dataclasses.replace(config, replay=dataclasses.replace(config.replay, gate_threshold=threshold))
+        return run_experiment(config).metrics["replay"]["gap_to_relu"]["max"][0]
 
     held = max_gap(0.1)
     assert held <= 0.01

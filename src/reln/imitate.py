@@ -1,23 +1,19 @@
-"""Build the ReLN that imitates a ReLU network from its identified pathways (docs/theory.md §3, §1 claim 8).
+"""Build the ReLNs that imitate a ReLU network from its identification and its checkpoints (docs/theory.md §3, §5).
 
-Two ReLNs, both starting from the ReLU's own units (a pathway's hidden units are the ReLU units
-assigned to it, with their initial input rows and output columns), so the ReLN and the ReLU begin
-from the same function up to the gating, and trained by plain gradient descent on the total loss:
+All start from the ReLU's own units (a pathway's hidden units are the ReLU units assigned to it,
+with their initial input rows and output columns) and train by plain gradient descent on the total
+loss:
 
-* :func:`imitating_reln` (``gating = "fixed"``): one pathway per context set found in any seed,
-  gated on those contexts for the whole run. Measured on ``contexts-diff``: it follows the first
-  loss drop (ep(0.5) within 2% of the ReLU's) but is early at the second drop and slow in the
-  context-specific phase (max gap 0.045-0.05), because the ReLU's pair units first serve the common
-  structure and only switch their gates between epochs ~1000 and 6000.
-* :func:`switching_reln` (``gating = "switching"``, the default): the same units, whose gates
-  follow the ReLU's checkpoints; at any time the units with equal gates form the pathways of a
-  ReLN. With one hidden layer the gates are :func:`sliding_schedule`'s: the ReLU's own per-sample
-  gates every 10 epochs, with the unit-sample pairs that have stayed on their kink for 200 epochs
-  held there (:mod:`reln.kinks`): max gap .010-.012, mean .0021-.0025 on ``contexts-diff``, and
-  within issue 3's bounds on every configuration measured, 2 to 8 contexts and 16 items
-  (README, "The identified ReLN"). Deeper networks use :func:`switching_schedule`'s band rule
-  (per-sample gates until the first drop, then gates read every 100 epochs with the kink band
-  pinned), on which the sliding rule fails (:func:`reln.unit_gated.layer_kink_rules`).
+* the **compact ReLN** (``gating = "compact"``, the default): a handful of phases of whole-context
+  gates, the first ones derived from the task and the initial weights
+  (:func:`compact_schedules`, :class:`reln.gates.CompactRule`, docs/theory.md §5.3);
+* :func:`imitating_reln` (``gating = "fixed"``): one pathway per identified context set, gated on
+  those contexts for the whole run;
+* the **replay** (``gating = "switching"``, model ``replay``): every unit gated per sample as the
+  ReLU's checkpoints say, with the pairs that slide on a kink held (:func:`sliding_schedule`; the
+  band rule :func:`switching_schedule` in deeper networks). A bias-free ReLU network is a linear
+  network with its own gates, so the replay checks that identity and the kink mechanism; it is
+  not an explanation (docs/theory.md §3.1, §5.4).
 
 Inputs (claim 8, checked on the data rather than assumed): a pathway reads the context inputs
 only if they correlate with what it has to fit. The always-on pathway fits ``Y``; a pathway gated

@@ -64,19 +64,26 @@ class CompactRule:
         """``(early_starts, late_starts, late_reads)``: the phase starts and the epochs read,
         multiples of the ReLU's snapshot ``spacing`` after ``t_1``.
 
+        ``late_phases`` is a most: a run that ends before ``t_1`` has only early phases (over
+        ``[0, last)``), and late phases that would round onto the same epoch are merged.
+
         >>> [a.tolist() for a in CompactRule(2, 3).epochs(300, 8000, 10)]
         [[0, 150], [300, 900, 2680], [520, 1550, 4630]]
+        >>> [a.tolist() for a in CompactRule(2, 3).epochs(300, 200, 10)]
+        [[0, 100], [], []]
         """
-        if not 0 < t_1 < last:
-            raise RelnError(f"the first rise ({t_1}) must lie inside the run (epochs {last})")
-        early = np.linspace(0, t_1, self.early_phases + 1)[:-1].round().astype(int)
-        bounds = np.geomspace(t_1, last, self.late_phases + 1)
+        if last < 1 or spacing < 1:
+            raise RelnError(f"a schedule needs a run of at least one epoch and a positive spacing, got {last}, {spacing}")
+        t_1 = int(min(max(t_1, 1), last))
+        early = np.unique(np.linspace(0, t_1, self.early_phases + 1)[:-1].round().astype(int))
+        bounds = np.geomspace(t_1, last, self.late_phases + 1) if t_1 < last else np.array([last])
         starts = (np.round(bounds[:-1] / spacing) * spacing).astype(int)
-        starts[0] = max(starts[0], early[-1] + 1)
         reads = (np.round(np.sqrt(bounds[:-1] * bounds[1:]) / spacing) * spacing).astype(int)
-        if np.any(np.diff(starts) <= 0):
-            raise RelnError(f"{self.late_phases} late phases do not fit between epochs {t_1} and {last}")
-        return early, starts, np.minimum(reads, (last // spacing) * spacing)
+        keep = (starts > early[-1]) & (starts < last)
+        starts, reads = starts[keep], reads[keep]
+        starts, first = np.unique(starts, return_index=True)
+        reads = np.minimum(reads[first], (last // spacing) * spacing)
+        return early, starts, reads
 
     def schedule(
         self, task: Task, pre: np.ndarray, snapshot_epochs: np.ndarray, w_in: np.ndarray, w_out: np.ndarray,
@@ -93,7 +100,7 @@ class CompactRule:
         """
         snapshot_epochs = np.asarray(snapshot_epochs)
         spacing = int(snapshot_epochs[1] - snapshot_epochs[0]) if len(snapshot_epochs) > 1 else 1
-        t_1 = first_rise_epoch(task, w_in.shape[0], init_std, lr=lr)
+        t_1 = min(first_rise_epoch(task, w_in.shape[0], init_std, lr=lr), int(epochs))
         early, late, reads = self.epochs(t_1, int(epochs), spacing)
         middles = np.round((early + np.append(early[1:], t_1)) / 2).astype(int)
         early_gates = decoupled_gates(task, w_in, w_out, lr=lr, epochs=middles)
@@ -102,19 +109,19 @@ class CompactRule:
         if missing:
             raise RelnError(f"the compact ReLN reads ReLU snapshots at epochs {missing[:3]} that the run lacks")
         onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
-        late_gates = []
+        late_gates = [np.zeros((0, *early_gates.shape[1:]))]
         for t in reads:
             on, _ = kink_gates(np.asarray(pre[index[int(t)]]), self.threshold)
             in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K)
-            late_gates.append(in_context[:, task.context].astype(np.float64))
-        gates = np.concatenate([early_gates, np.stack(late_gates)])
+            late_gates.append(in_context[:, task.context][None].astype(np.float64))
+        gates = np.concatenate([early_gates, *late_gates])
         units = w_in.shape[0]
         return GateSchedule(
             starts=np.concatenate([early, late]),
             gates=(gates,),
             pins=(np.zeros(gates.shape, bool),),
             reads=Reads(
-                gate_phases=self.early_phases + self.late_phases, read_phases=self.late_phases,
-                gate_level="context", numbers=self.late_phases * units * task.n_contexts, initial_weights=True,
+                gate_phases=len(early) + len(late), read_phases=len(late),
+                gate_level="context", numbers=len(late) * units * task.n_contexts, initial_weights=True,
             ),
         )
