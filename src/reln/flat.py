@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
-from reln.gdln import GDLN, _layer_masks, gates_at
+from reln.gdln import GDLN, layer_masks, gates_at
 from reln.losses import half_sse
 
 
@@ -48,7 +48,7 @@ def from_flat(flat: list[np.ndarray], gdln: GDLN) -> list[np.ndarray]:
 
 
 def _flat_masks(gdln: GDLN) -> tuple[np.ndarray, np.ndarray]:
-    masks = _layer_masks(gdln)
+    masks = layer_masks(gdln)
     return to_flat(masks)
 
 

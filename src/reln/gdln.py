@@ -188,7 +188,7 @@ def build_gdln(pathways: Sequence[Pathway], task: Task) -> GDLN:
     )
 
 
-def _layer_masks(gdln: GDLN) -> list[np.ndarray]:
+def layer_masks(gdln: GDLN) -> list[np.ndarray]:
     """Per weight matrix, the ``(n_pathways, fan_out_max, fan_in_max)`` 0/1 mask of live entries."""
     units = gdln.unit_masks()
     fan_in = [gdln.input_masks, *units]
@@ -204,7 +204,7 @@ def init_gdln(rng: np.random.Generator, gdln: GDLN) -> list[np.ndarray]:
     never on the widths or number of the other pathways. (A seeded NumPy generator: see
     :func:`reln.relu.init_relu`.)
     """
-    masks = _layer_masks(gdln)
+    masks = layer_masks(gdln)
     weights = [np.zeros(mask.shape) for mask in masks]
     for p, child in enumerate(rng.spawn(gdln.n_pathways)):
         for l, mask in enumerate(masks):
@@ -238,7 +238,7 @@ def _last_hidden(weights: list[jax.Array], gdln: GDLN, X: jax.Array, masks, t=No
 
 def pathway_outputs(weights: list[jax.Array], gdln: GDLN, X: jax.Array, t=None) -> jax.Array:
     """Each pathway's contribution ``(n_pathways, n_out, P)``; their sum is the output."""
-    masks = _layer_masks(gdln)
+    masks = layer_masks(gdln)
     return jnp.einsum("pow,pwn->pon", weights[-1] * masks[-1], _last_hidden(weights, gdln, X, masks, t))
 
 
@@ -260,13 +260,13 @@ def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array, pathways=No
         pathways: optional indices of the pathways to sum (all by default).
         t: the epoch, for a GDLN whose gates switch (the last phase's gates when omitted).
     """
-    masks = _layer_masks(gdln)
+    masks = layer_masks(gdln)
     return _readout(weights, masks, _last_hidden(weights, gdln, X, masks, t), pathways)
 
 
 def pathway_maps(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
     """End-to-end map ``M_out W_L ... W_0 M_in`` of each pathway, ``(n_pathways, n_out, n_in)``."""
-    masks = _layer_masks(gdln)
+    masks = layer_masks(gdln)
     product = weights[0] * masks[0]
     for W, mask in zip(weights[1:], masks[1:]):
         product = jnp.einsum("pvw,pwi->pvi", W * mask, product)
@@ -290,7 +290,7 @@ def gdln_objective(
     term's gradient equals the total loss's, since ``Yhat_R - (Y - Yhat_B) = Yhat - Y``: only
     the always-on pathways ignore the others.
     """
-    masks = _layer_masks(gdln)
+    masks = layer_masks(gdln)
     hidden = _last_hidden(weights, gdln, X, masks, t)
     if rule == "total":
         total = half_sse(_readout(weights, masks, hidden), Y)

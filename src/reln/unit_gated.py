@@ -42,7 +42,7 @@ import numpy as np
 
 from reln.config import KINK_RULES
 from reln.errors import RelnError
-from reln.imitate import sliding_schedule, switching_schedule
+from reln.gates.replay import sliding_schedule, switching_schedule
 from reln.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
 from reln.losses import half_sse
 from reln.relu import relu_forward
