@@ -39,7 +39,7 @@ def runs():
 
     def get(preset):
         if preset not in cache:
-            models = tuple(m for p, m in REFERENCE if p == preset) + ("reln", "theory")
+            models = tuple(m for p, m in REFERENCE if p == preset) + ("reln", "theory", "prediction")
             config = with_overrides(load_config(preset), seeds=SEEDS, models=models)
             cache[preset] = run_experiment(config).metrics
         return cache[preset]
@@ -136,6 +136,27 @@ def test_theory_of_the_compact_reln(runs, preset):
     theory = metrics["theory"]
     assert max(theory["gap_to_relu"]["max"]) <= 0.04
     assert max(theory["loss_final"]) <= 1e-3 * metrics["task"]["loss_initial"]
+
+
+@pytest.mark.parametrize("preset", ["contexts-diff", "contexts-3"])
+def test_prediction_from_the_task_follows_the_relu(runs, preset):
+    """The ReLN predicted from the task and the init law alone (docs/theory.md §5.7), nothing read
+    from the ReLU: max gap .024-.032 (contexts-diff) and .026-.030 (contexts-3) over seeds 0-2
+    (contexts-4 .048-.056 and contexts-5 .061-.064 miss the prediction issue's .05 and are not asserted)."""
+    prediction = runs(preset)["prediction"]
+    assert prediction["reads_from_relu"]["numbers"] == 0
+    assert max(prediction["gap_to_relu"]["max"]) <= 0.05
+
+
+@pytest.mark.parametrize("preset", ["contexts-3", "contexts-4"])
+def test_predicted_shares_match_the_identified_ones(runs, preset):
+    """Same-structure tasks: every predicted share within .08 of the identified mean share (measured
+    differences up to .035 at K = 3 and .052 at K = 4; the common pathway at K = 5 is .076 off and
+    the {1,3} pair of contexts-diff .11, so neither is asserted)."""
+    metrics = runs(preset)
+    identified = {tuple(p["contexts"]): p["weight_share"] for p in metrics["reln"]["pathways"]}
+    for pathway in metrics["prediction"]["pathways"]:
+        assert abs(pathway["weight_share"] - identified[tuple(pathway["contexts"])]) <= 0.08, pathway
 
 
 @pytest.mark.parametrize(("preset", "minimum"), [("contexts-diff", 0.95), ("contexts-4", 0.90), ("contexts-5", 0.90)])

@@ -100,6 +100,28 @@ def _summary(metrics: dict) -> str:
     return "\n".join(lines + timing)
 
 
+@app.command(short_help="Predict the ReLN and the loss curve from the task and the init law, training nothing.")
+@click.argument("preset_or_config")
+@click.option("--epochs", type=int, help="Length of the predicted curve [default: the config's].")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME-prediction].")
+@click.option("--quiet", is_flag=True, help="No summary.")
+def predict(preset_or_config, epochs, out, quiet) -> None:
+    """Predict, from the task, the ReLU's width, init law and learning rate alone (no network is
+    trained), the ReLN of PRESET_OR_CONFIG: its pathways and weight shares and its loss curve
+    (docs/theory.md §5.7). Writes config.json, metrics.json, results.npz and the figures."""
+    from reln.experiments import run_experiment, run_outputs
+    from reln.io import write_all
+
+    config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
+    result = run_experiment(config)
+    written = write_all(out or Path("results") / f"{config.name}-prediction", run_outputs(result))
+    if not quiet:
+        shares = ", ".join(f"{p['name']} {p['weight_share']:.3f}" for p in result.metrics["prediction"]["pathways"])
+        print(f"predicted pathways (weight share): {shares}")
+        print(_summary({"prediction": result.metrics["prediction"]}))
+        print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+
+
 @app.command(short_help="Train the models of a preset or TOML config and write the results.")
 @click.argument("preset_or_config")
 @click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 [default: the config's].")

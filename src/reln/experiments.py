@@ -173,7 +173,13 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                 ]
             trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"), schedules)
             theory_reads = schedules[0].reads.as_dict() | {"numbers": sum(q.reads.numbers for q in schedules)} if schedules else None
+    predicted = None
+    if "prediction" in config.models:
+        predicted = _prediction(config, task)
+        trajectories["prediction"] = predicted[0]
     metrics = compute_metrics(task, trajectories, gdlns, identifications, builds)
+    if predicted is not None:
+        metrics["prediction"] |= predicted[1]
     closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
@@ -187,6 +193,30 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
 
 
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
+
+
+def _prediction(config: RunConfig, task: Task) -> tuple[Trajectory, dict]:
+    """The ReLN predicted from the task and the init law (:func:`reln.theory.prediction.predict_from_task`)
+    as a one-row trajectory, and its ``metrics.json`` entries: the predicted pathways and shares,
+    how far Assumption 2.1 holds for them, and that nothing was read from a ReLU run."""
+    from reln.theory.prediction import predict_from_task
+
+    started = time.perf_counter()
+    predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=config.train.lr,
+                                  epochs=config.train.epochs)
+    flow = predicted.prediction
+    trajectory = Trajectory(
+        loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, snapshots={"singular_values": flow.singular_values},
+        final_params=[flow.final_maps], seconds=np.array([predicted.seconds]),
+        wall_seconds=time.perf_counter() - started,
+    )
+    return trajectory, {
+        "pathways": [{"name": name, "contexts": list(c), "weight_share": float(share)}
+                     for name, c, share in zip(flow.gdln.names, predicted.contexts, predicted.shares)],
+        "assumption_2_1": assumption_report(task, flow.gdln),
+        "reads_from_relu": Reads(gate_phases=1, read_phases=0, gate_level="none", numbers=0,
+                                 initial_weights=False).as_dict(),
+    }
 
 
 def _compact_rule(table) -> CompactRule:
@@ -452,14 +482,17 @@ def compute_metrics(
         metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
             metrics[model]["gap_to_relu"] = gap_to_reference(trajectories[model].loss, relu.loss)
-    theory = trajectories.get("theory")
-    if theory is not None:  # one row per ReLU seed (identified ReLN) or one row (explicit pathways)
-        metrics["theory"] = _curve_metrics(theory) | {
+    for name in ("theory", "prediction"):
+        theory = trajectories.get(name)
+        if theory is None:
+            continue
+        # one row per ReLU seed (the theory of each seed's schedule) or one row (explicit pathways, the prediction)
+        metrics[name] = _curve_metrics(theory) | {
             "singular_values_final": theory.snapshots["singular_values"][:, -1].tolist(),
         }
         if relu is not None:
             rows = theory.loss if len(theory.loss) == len(relu.loss) else np.repeat(theory.loss[:1], len(relu.loss), 0)
-            metrics["theory"]["gap_to_relu"] = gap_to_reference(rows, relu.loss)
+            metrics[name]["gap_to_relu"] = gap_to_reference(rows, relu.loss)
     return metrics
 
 
@@ -546,6 +579,13 @@ def run_outputs(run: Run) -> dict:
             measured=_measured_pathway_singular_values(run), measured_label="ReLN (dashed)",
         ))
     identified = next((m for m in ("reln", "replay") if m in run.metrics and "unassigned_share" in run.metrics[m]), None)
+    prediction = run.trajectories.get("prediction")
+    if prediction is not None:
+        writers |= figure_writers("prediction_singular_values", singular_value_figure(
+            prediction.snapshot_epochs, prediction.snapshots["singular_values"],
+            [p["name"] for p in run.metrics["prediction"]["pathways"]],
+            title=f"{run.config.name}: singular values of each predicted pathway (task and init law only)",
+        ))
     if run.identifications is not None and identified:
         structure = structure_figure(
             run.metrics[identified]["pathways"], run.task.n_contexts,

@@ -1,0 +1,52 @@
+"""The ReLN predicted from the task and the init law alone: its identities and its CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from reln.cli import main
+from reln.tasks import contextual_task
+from reln.theory.prediction import predict_from_task, predicted_pathways
+
+
+def test_prediction_starts_at_the_zero_map_loss():
+    """t = 0: the predicted network is tiny, so its loss is 1/2 ||Y||^2 to within its tiny init."""
+    task = contextual_task(8, 3, ["hierarchy", "ring", "cross"])
+    p = predict_from_task(task, 700, 0.005 / 700, lr=1e-3, epochs=10)
+    assert p.prediction.loss[0, 0] == pytest.approx(task.loss_initial, rel=1e-6)
+
+
+def test_prediction_reaches_the_exact_fit_of_its_structure():
+    """t -> infinity: a common pathway and every all-but-one pathway can fit the targets exactly
+    (in context c the sets omitting m != c sum their outputs), so the flow's loss goes to zero and
+    the shares sum to 1. Run at a larger rate: the flow depends on lr and t only through lr t."""
+    task = contextual_task(8, 3)
+    p = predict_from_task(task, 700, 0.005 / 700, lr=5e-3, epochs=6000)
+    assert p.prediction.loss[0, -1] <= 1e-6 * task.loss_initial
+    assert p.shares.sum() == pytest.approx(1.0)
+    # same-structure task: every all-but-one set is alike, so their predicted shares are equal
+    np.testing.assert_allclose(p.shares[1:], p.shares[1], rtol=1e-6)
+
+
+def test_predicted_structure_is_common_plus_all_but_one_on_items():
+    pathways = predicted_pathways(contextual_task(8, 4), 500, 0.005 / 500)
+    assert [p.contexts for p in pathways] == [None, (1, 2, 3), (0, 2, 3), (0, 1, 3), (0, 1, 2)]
+    assert [p.inputs for p in pathways] == ["all", "items", "items", "items", "items"]
+    assert all(p.hidden == (250,) for p in pathways)  # H/2 units: the ReLU's expected strength
+    assert [p.name for p in predicted_pathways(contextual_task(8, 1), 100, 1e-4)] == ["{1}"]
+
+
+def test_predict_command_trains_nothing_and_writes_the_prediction(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["predict", "contexts-3", "--epochs", "200", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"task", "prediction"}  # no ReLU network was trained
+    prediction = metrics["prediction"]
+    assert prediction["reads_from_relu"]["numbers"] == 0 and not prediction["reads_from_relu"]["initial_weights"]
+    assert [p["contexts"] for p in prediction["pathways"]] == [[0, 1, 2], [1, 2], [0, 2], [0, 1]]
+    assert sum(p["weight_share"] for p in prediction["pathways"]) == pytest.approx(1.0)
+    assert "input_misalignment" in prediction["assumption_2_1"]
+    assert "predicted pathways" in capsys.readouterr().out
