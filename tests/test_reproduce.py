@@ -48,7 +48,7 @@ def test_every_image_and_link_of_the_page_resolves(reproduced):
 def test_page_shows_ours_beside_the_reference_and_the_models(reproduced):
     out, _, _ = reproduced
     page = (out / "index.html").read_text()
-    for text in ("This run", "ReLU network", "per-datapoint", "per-class", "shared-halves", "replay of the ReLU's gates", "reads from the ReLU run",
+    for text in ("This run", "ReLU network", "per-datapoint", "per-class", "shared-halves", "replay of the ReLU", "reads from the ReLU run",
                  "ep(0.5) from the task alone"):
         assert text in page
 

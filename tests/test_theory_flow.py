@@ -100,7 +100,7 @@ def test_effective_initial_maps_predict_a_randomly_initialised_gdln():
     from reln.config import load_config
     from reln.experiments import build_reln, build_task
     from reln.fit import GDLN_STREAM, fit_gdln, seed_rng
-    from reln.gdln import _layer_masks, init_gdln
+    from reln.gdln import init_gdln, layer_masks
     from reln.analysis import gap_to_reference
     from reln.theory import effective_initial_maps, integrate_flow
 
@@ -108,7 +108,7 @@ def test_effective_initial_maps_predict_a_randomly_initialised_gdln():
     task = build_task(config)
     gdln = build_reln(config, task, "reference")
     simulated = fit_gdln(task, gdln, rule="total", seeds=(0,), snapshot_every=1000).loss
-    weights = [w * m for w, m in zip(init_gdln(seed_rng(0, GDLN_STREAM), gdln), _layer_masks(gdln))]
+    weights = [w * m for w, m in zip(init_gdln(seed_rng(0, GDLN_STREAM), gdln), layer_masks(gdln))]
     correlations = pathway_correlations(task, gdln)
     epochs = np.arange(simulated.shape[1])
     gaps = {}
