@@ -7,9 +7,10 @@ for an identified ReLN, ``structure.png``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import jax
@@ -25,6 +26,7 @@ from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
 from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
+from reln.provenance import environment
 from reln.plots import (
     MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
 )
@@ -110,6 +112,50 @@ def package_version() -> str:
         return "unknown"
 
 
+class _Training:
+    """Which model is training, so that a failure (e.g. divergence) names it and its seeds."""
+
+    model = ""
+
+    @contextlib.contextmanager
+    def naming(self, seeds: Sequence[int]):
+        try:
+            yield self
+        except RelnError as error:
+            if not self.model or str(error).startswith("model '"):
+                raise
+            raise RelnError(f"model '{self.model}' (seeds {', '.join(map(str, seeds))}, by index): {error}") from None
+
+
+def check_learned(model: str, trajectory: Trajectory, seeds: Sequence[int], allow_dead: bool = False) -> None:
+    """Refuse a silent wrong result: a seed whose loss ended above where it started, or a ReLU
+    seed whose hidden units are all dead (no unit on for any sample at the last snapshot) in
+    some layer, is an error naming the model and seed, unless ``allow_dead``.
+
+    Args:
+        model: the model's name, for the message.
+        trajectory: its training run.
+        seeds: the seeds, in the trajectory's order.
+        allow_dead: keep the numbers anyway (``[train] allow_dead``, ``--allow-dead``).
+    """
+    if allow_dead:
+        return
+    keep = "; lower the learning rate or change the init scale, or set [train] allow_dead = true (--allow-dead) to keep these numbers"
+    loss = np.asarray(trajectory.loss)
+    for i, seed in enumerate(seeds):
+        if loss[i, -1] > loss[i, 0]:
+            raise RelnError(
+                f"model '{model}' seed {seed}: the loss ended at {loss[i, -1]:.6g}, above its start {loss[i, 0]:.6g}{keep}"
+            )
+        for key in sorted(k for k in trajectory.snapshots if k.startswith("pre_")):
+            if not np.any(np.asarray(trajectory.snapshots[key][i, -1]) > 0):
+                raise RelnError(
+                    f"model '{model}' seed {seed}: every unit of hidden layer {int(key[4:]) + 1} is dead "
+                    f"(off for every sample) at epoch {int(trajectory.snapshot_epochs[-1])}, so the network "
+                    f"outputs 0{keep}"
+                )
+
+
 def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -> Run:
     """Train every model the config asks for, on every seed, and measure them.
 
@@ -123,14 +169,17 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
     total = train.epochs * len(train.seeds)
     bar = (lambda model: progress(model, total)) if progress else (lambda model: None)
     trajectories, gdlns, identifications, build = {}, {}, None, {}
-    with jax.enable_x64(train.x64):
+    with jax.enable_x64(train.x64), _Training().naming(train.seeds) as training:
         if "relu" in config.models:
+            training.model = "relu"
             trajectories["relu"] = fit_relu(
                 task, config.relu.hidden, config.relu.init_std,
                 snapshot_every=config.relu.snapshot_every, progress=bar("relu"), **common,
             )
+            check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         if "reln" in config.models and config.reln.pathways == "auto":
             reln = config.reln
+            training.model = "reln"
             initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
@@ -140,15 +189,19 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                 identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
+            check_learned("reln", trajectories["reln"], train.seeds, train.allow_dead)
         for model in gdln_models(config):
             if model not in trajectories:
                 table = gdln_table(config, model)
+                training.model = model
                 gdlns[model] = build_reln(config, task, model)
                 trajectories[model] = fit_gdln(
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
                     progress=bar(model), **common,
                 )
+                check_learned(model, trajectories[model], train.seeds, train.allow_dead)
         if "theory" in config.models:
+            training.model = "theory"
             theory_ids = identifications
             if theory_ids is None and config.reln.pathways == "auto":
                 relu = trajectories["relu"]
@@ -461,7 +514,8 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
 
 def run_outputs(run: Run) -> dict:
     """File name -> writer, for :func:`reln.io.write_all`. Every figure is written as PNG and PDF."""
-    config = config_to_dict(run.config) | {"reln_version": package_version()}
+    env = environment(run.config.train.x64)
+    config = config_to_dict(run.config) | {"reln_version": package_version(), "environment": env}
     figure = loss_figure(
         {m: t.loss for m, t in run.trajectories.items()},
         title=f"{run.config.name}: {run.task.name}",
@@ -475,7 +529,7 @@ def run_outputs(run: Run) -> dict:
     writers = {
         "config.json": json_writer(config),
         "results.npz": npz_writer(_arrays(run)),
-        "metrics.json": json_writer(run.metrics),
+        "metrics.json": json_writer(run.metrics | {"environment": env}),
         **figure_writers("loss", figure),
     }
     layers = run.metrics.get("relu", {}).get("layers")
