@@ -145,7 +145,7 @@ def write_all(out_dir: Path, writers: dict[str, Writer]) -> list[Path]:
         writers: file name -> writer.
 
     Returns:
-        The final paths, in the order given (the manifest last).
+        The final paths of the writers' files, in the order given (``manifest.json`` beside them).
     """
     out_dir = check_output_folder(out_dir)
     if MANIFEST in writers:
@@ -171,7 +171,7 @@ def write_all(out_dir: Path, writers: dict[str, Writer]) -> list[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return [out_dir / name for name in writers] + [out_dir / MANIFEST]
+    return [out_dir / name for name in writers]
 
 
 def write_files(out_dir: Path, writers: dict[str, Writer]) -> list[Path]:
