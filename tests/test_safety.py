@@ -348,3 +348,44 @@ def test_identify_refuses_a_checkpoint_it_does_not_have():
         identify(task, np.ones((1, 5, task.P)), np.ones((1, 5)), np.array([0]), checkpoint=3)
     with pytest.raises(RelnError, match="every unit size is 0"):
         identify(task, np.ones((1, 5, task.P)), np.zeros((1, 5)), np.array([0]))
+
+
+# --- checks before work --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv", [["--epochs", "1000000000"], ["--seeds", "0"]],
+)
+def test_a_run_too_big_for_the_machine_is_refused_before_training(argv, tmp_path, capsys, monkeypatch):
+    from reln import experiments
+
+    def never(*args, **kwargs):
+        raise AssertionError("started training a run the machine cannot hold")
+
+    monkeypatch.setattr(experiments, "run_experiment", never)
+    config = _config(tmp_path, 'models = ["relu"]\n' + ('[relu]\nhidden = [100000000]\n' if argv[1] == "0" else ""))
+    assert main(["run", config, *argv, "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = _error(capsys)
+    assert "GB of memory by a rough estimate" in err and "available" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_estimate_of_a_paper_run_fits_a_small_machine():
+    from reln.config import load_config
+    from reln.experiments import build_task
+    from reln.resources import estimate
+
+    for preset in ("contexts-diff", "depth"):
+        config = load_config(preset)
+        task = build_task(config)
+        need = estimate(config, task.n_in, task.n_out, task.P)
+        assert need.memory < 4e9 and need.disk < 1e9, (preset, need)
+
+
+def test_an_unwritable_output_folder_is_refused_before_training(tmp_path, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert main(["run", "contexts-3", *TINY, "--models", "relu", "--out", str(locked / "out")]) == 2
+    assert "not writable" in _error(capsys)

@@ -105,6 +105,7 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
     mds, rdm, the identified ReLN's structure and each explicit GDLN's singular values."""
     from reln.experiments import run_experiment, run_outputs
     from reln.io import check_output_folder, write_all
+    from reln.resources import check_resources
 
     config = with_overrides(
         load_config(preset_or_config),
@@ -112,6 +113,7 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
     )
     out_dir = out or Path("results") / config.name
     check_output_folder(out_dir)
+    check_resources(config, out_dir)
     with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
         result = run_experiment(config, progress)
     written = write_all(out_dir, run_outputs(result))
