@@ -389,3 +389,11 @@ def test_an_unwritable_output_folder_is_refused_before_training(tmp_path, capsys
     locked.mkdir(mode=0o500)
     assert main(["run", "contexts-3", *TINY, "--models", "relu", "--out", str(locked / "out")]) == 2
     assert "not writable" in _error(capsys)
+
+
+def test_the_command_line_imports_jax_only_inside_main():
+    """Ctrl-C in the first seconds printed a 20-line traceback: JAX was imported (by ``reln``'s
+    ``__init__``) before ``main``'s ``try``. Importing the command line must not load it."""
+    code = "import sys, reln.cli; assert 'jax' not in sys.modules, 'jax imported'; import reln; reln.fit_relu"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
