@@ -397,3 +397,8 @@ def test_the_command_line_imports_jax_only_inside_main():
     code = "import sys, reln.cli; assert 'jax' not in sys.modules, 'jax imported'; import reln; reln.fit_relu"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_an_empty_config_file_is_an_error(tmp_path, capsys):
+    assert main(["run", _config(tmp_path, "# nothing\n"), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    assert "is empty" in _error(capsys)

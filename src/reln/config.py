@@ -455,7 +455,13 @@ def load_config(name_or_path: str) -> RunConfig:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as error:
             raise RelnError(f"{path} is not UTF-8 text (byte {error.start}); save the config as UTF-8") from None
-        return config_from_dict(_read_toml(text, str(path)), name=path.stem)
+        data = _read_toml(text, str(path))
+        if not data:
+            raise RelnError(
+                f"config file '{path}' is empty; it would run the full default silently. Give at least one "
+                "table or key (e.g. [task]), or run a preset (reln presets lists them)"
+            )
+        return config_from_dict(data, name=path.stem)
     if name_or_path not in preset_names():
         raise RelnError(
             f"unknown preset '{name_or_path}'; presets: {', '.join(preset_names())} "
