@@ -402,3 +402,14 @@ def test_the_command_line_imports_jax_only_inside_main():
 def test_an_empty_config_file_is_an_error(tmp_path, capsys):
     assert main(["run", _config(tmp_path, "# nothing\n"), "--quiet", "--out", str(tmp_path / "out")]) == 2
     assert "is empty" in _error(capsys)
+
+
+def test_reproduce_checks_every_folder_before_training(tmp_path, monkeypatch):
+    from reln import reproduce as engine
+
+    monkeypatch.setattr(engine, "_run_preset", lambda *a, **k: pytest.fail("trained before checking the folders"))
+    (tmp_path / "xor").mkdir()
+    (tmp_path / "xor" / "notes.txt").write_text("mine")
+    with pytest.raises(RelnError, match="not a reln result"):
+        engine.reproduce(tmp_path, seeds=[0], only=["contexts-3", "xor"])
+    assert (tmp_path / "xor" / "notes.txt").read_text() == "mine"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from reln.config import RunConfig, config_to_dict, load_config, with_overrides
 from reln.errors import RelnError
-from reln.io import figure_writer, json_writer, verify_manifest, write_all, write_files
+from reln.io import check_output_folder, figure_writer, json_writer, verify_manifest, write_all, write_files
 from reln.provenance import environment, source_hash
 
 PAPER_EXPERIMENTS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5", "depth", "xor")
@@ -127,6 +127,8 @@ def reproduce(
         names = [n for n in names if n in only]
     say = progress or (lambda name, status: None)
     out = Path(out)
+    for name in names:  # before any training: every folder must be new, empty or a reln result
+        check_output_folder(out / name)
     outcomes = []
     for name in names:
         folder = out / name
