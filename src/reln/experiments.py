@@ -26,7 +26,6 @@ from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
 from reln.imitate import first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
-from reln.provenance import environment
 from reln.plots import (
     MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
 )
@@ -113,17 +112,25 @@ def package_version() -> str:
 
 
 class _Training:
-    """Which model is training, so that a failure (e.g. divergence) names it and its seeds."""
+    """Which model is training (read from the progress factory each fit calls first), so that a
+    failure such as divergence names the model and its seeds."""
 
     model = ""
+
+    def watch(self, progress: ProgressFactory | None) -> ProgressFactory:
+        def factory(model: str, total: int):
+            self.model = model
+            return progress(model, total) if progress else None
+
+        return factory
 
     @contextlib.contextmanager
     def naming(self, seeds: Sequence[int]):
         try:
             yield self
         except RelnError as error:
-            if not self.model or str(error).startswith("model '"):
-                raise
+            if not self.model or not str(error).startswith("training diverged"):
+                raise  # only train()'s own failures are surely the model's whose bar came last
             raise RelnError(f"model '{self.model}' (seeds {', '.join(map(str, seeds))}, by index): {error}") from None
 
 
@@ -157,6 +164,27 @@ def check_learned(model: str, trajectory: Trajectory, seeds: Sequence[int], allo
 
 
 def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -> Run:
+    """Train every model the config asks for, on every seed, and measure them; refuse a silent
+    wrong result (:func:`check_learned`, every model but the theory's prediction), and name the
+    model in a training failure.
+
+    Args:
+        config: a validated :class:`RunConfig`.
+        progress: ``(model name, total epochs) -> callback(done, total)``, for progress bars.
+
+    Returns:
+        The :class:`Run`.
+    """
+    training = _Training()
+    with training.naming(config.train.seeds):
+        run = _run_experiment(config, training.watch(progress))
+    for model, trajectory in run.trajectories.items():
+        if model != "theory":
+            check_learned(model, trajectory, config.train.seeds, config.train.allow_dead)
+    return run
+
+
+def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -> Run:
     """Train every model the config asks for, on every seed, and measure them.
 
     Args:
@@ -169,17 +197,14 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
     total = train.epochs * len(train.seeds)
     bar = (lambda model: progress(model, total)) if progress else (lambda model: None)
     trajectories, gdlns, identifications, build = {}, {}, None, {}
-    with jax.enable_x64(train.x64), _Training().naming(train.seeds) as training:
+    with jax.enable_x64(train.x64):
         if "relu" in config.models:
-            training.model = "relu"
             trajectories["relu"] = fit_relu(
                 task, config.relu.hidden, config.relu.init_std,
                 snapshot_every=config.relu.snapshot_every, progress=bar("relu"), **common,
             )
-            check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         if "reln" in config.models and config.reln.pathways == "auto":
             reln = config.reln
-            training.model = "reln"
             initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
             trajectories["reln"], identifications, build = fit_imitating_reln(
                 task, trajectories["relu"], initial, gating=reln.gating,
@@ -189,19 +214,15 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
                 identify_threshold=reln.identify_threshold,
                 min_unit_weight=reln.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar("reln"),
             )
-            check_learned("reln", trajectories["reln"], train.seeds, train.allow_dead)
         for model in gdln_models(config):
             if model not in trajectories:
                 table = gdln_table(config, model)
-                training.model = model
                 gdlns[model] = build_reln(config, task, model)
                 trajectories[model] = fit_gdln(
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
                     progress=bar(model), **common,
                 )
-                check_learned(model, trajectories[model], train.seeds, train.allow_dead)
         if "theory" in config.models:
-            training.model = "theory"
             theory_ids = identifications
             if theory_ids is None and config.reln.pathways == "auto":
                 relu = trajectories["relu"]
@@ -514,6 +535,8 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
 
 def run_outputs(run: Run) -> dict:
     """File name -> writer, for :func:`reln.io.write_all`. Every figure is written as PNG and PDF."""
+    from reln.provenance import environment
+
     env = environment(run.config.train.x64)
     config = config_to_dict(run.config) | {"reln_version": package_version(), "environment": env}
     figure = loss_figure(
