@@ -413,3 +413,13 @@ def test_reproduce_checks_every_folder_before_training(tmp_path, monkeypatch):
     with pytest.raises(RelnError, match="not a reln result"):
         engine.reproduce(tmp_path, seeds=[0], only=["contexts-3", "xor"])
     assert (tmp_path / "xor" / "notes.txt").read_text() == "mine"
+
+
+def test_the_public_names_are_the_functions_even_after_their_modules_are_imported():
+    import reln.identify
+    import reln.train
+
+    import reln
+
+    assert callable(reln.identify) and callable(reln.train) and reln.identify.__name__ == "identify"
+    assert all(hasattr(reln, name) for name in reln.__all__)

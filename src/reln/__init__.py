@@ -4,6 +4,9 @@ Implements the theory of Jarvis, Klein, Rosman & Saxe, "Make Haste Slowly: A The
 Structured Mixed Selectivity in Feature Learning ReLU Networks" (ICLR 2025).
 """
 
+import sys
+import types
+
 # Names are imported on first use (PEP 562), so that ``import reln.cli`` does not load JAX before
 # the command line can catch Ctrl-C, and ``import reln`` stays cheap.
 _EXPORTS = {
@@ -60,6 +63,20 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """``reln.identify`` and ``reln.train`` are functions of the same name as their modules: when
+    the import system binds such a submodule on the package, bind the function instead, as the
+    eager ``from reln.identify import identify`` used to."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__ and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
