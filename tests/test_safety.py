@@ -130,8 +130,11 @@ def test_an_exception_while_writing_leaves_the_previous_result(tmp_path):
 
 
 SLOW_RUN = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+
+# A shell starting the tests in the background may hand SIGINT down ignored; Ctrl-C is what is tested.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from reln import experiments
 from reln.cli import main
 
