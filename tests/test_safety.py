@@ -426,3 +426,13 @@ def test_the_public_names_are_the_functions_even_after_their_modules_are_importe
 
     assert callable(reln.identify) and callable(reln.train) and reln.identify.__name__ == "identify"
     assert all(hasattr(reln, name) for name in reln.__all__)
+
+
+def test_the_report_shows_each_result_s_environment():
+    from reln.provenance import environment, source_hash
+    from reln.report import _environment_note
+
+    note = _environment_note(environment(False))
+    assert note.startswith('<p class="note">Made by reln ') and source_hash()[:12] in note
+    for text in ("Python", "JAX", "NumPy", "SciPy", "scikit-learn", "matplotlib", "in float32"):
+        assert text in note
