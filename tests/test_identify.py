@@ -95,7 +95,7 @@ def test_paper_task_gives_common_plus_three_pairs(contexts_diff_relu, threshold)
     in those four settings: the expected four are always the four largest, the smallest of them
     at least 1.5x the largest other pathway, and they carry .973-.994 (threshold 0) and
     .963-.992 (1e-3). The split of weight between the common pathway and the pairs depends on
-    the threshold (THEORY.md §7.3): units barely on in one context count as common at 0 and as
+    the threshold (docs/theory.md §7): units barely on in one context count as common at 0 and as
     pair units above it.
     """
     task, relu = contexts_diff_relu
@@ -123,7 +123,7 @@ def test_paper_task_at_a_high_threshold_splits_single_contexts_off_the_pairs(con
 
 
 def test_common_share_depends_on_threshold_as_reported(contexts_diff_relu):
-    """THEORY.md §7.3: common 72-76% at threshold 0; the pairs' share jumps above it.
+    """docs/theory.md §7: common 72-76% at threshold 0; the pairs' share jumps above it.
 
     At threshold 0 one seed's common share moves by up to .05 with the last bits of float32
     (seed 0: .699 in float64, .707-.751 in float32 with inits perturbed by 1e-6), so the mean of
@@ -138,7 +138,7 @@ def test_common_share_depends_on_threshold_as_reported(contexts_diff_relu):
 
 
 def test_early_checkpoint_is_all_common(contexts_diff_relu):
-    """At epoch 500 all weight sits in all-context units (THEORY.md §7.3): .977-.988 of it on seeds
+    """At epoch 500 all weight sits in all-context units (docs/theory.md §7): .977-.988 of it on seeds
     0-2 in float32, float64 and with inits perturbed by 1e-6 (cut .95)."""
     task, relu = contexts_diff_relu
     index = int(np.flatnonzero(relu.snapshot_epochs == 500)[0])
