@@ -436,3 +436,16 @@ def test_the_report_shows_each_result_s_environment():
     assert note.startswith('<p class="note">Made by reln ') and source_hash()[:12] in note
     for text in ("Python", "JAX", "NumPy", "SciPy", "scikit-learn", "matplotlib", "in float32"):
         assert text in note
+
+
+def test_names_set_through_the_api_are_checked_too():
+    import dataclasses
+
+    from reln.config import load_config, with_overrides
+
+    config = load_config("xor")
+    with pytest.raises(RelnError, match="run name '../x'"):
+        with_overrides(dataclasses.replace(config, name="../x"))
+    table = next(iter(config.candidates.values()))
+    with pytest.raises(RelnError, match="model name 'a/b'"):
+        with_overrides(dataclasses.replace(config, candidates={"a/b": table}))

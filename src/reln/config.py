@@ -278,6 +278,9 @@ def _validate(config: RunConfig) -> RunConfig:
     models = models if isinstance(models, tuple) else (models,)
     for m in models:
         _check_type(m, str, "models", "a list of model names such as [\"relu\", \"reln\"]")
+    check_name(config.name, "run name")
+    for name in config.candidates:
+        check_name(name, "[candidates] model name")
     candidates = {name: _validate_reln(table, f"candidates.{name}") for name, table in config.candidates.items()}
     for name, table in candidates.items():
         if name in MODELS:
@@ -405,8 +408,8 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     candidates = data.pop("candidates", {})
     if not isinstance(candidates, dict):
         raise RelnError("[candidates] must hold one table per candidate GDLN, e.g. [candidates.shared]")
-    for candidate in candidates:
-        check_name(candidate, f"[candidates] model name")
+    for candidate in candidates:  # before the tables are read: a bad name is the first thing to report
+        check_name(candidate, "[candidates] model name")
     if "name" in data:
         raise RelnError(
             "top-level key 'name' is not a config key: a run is named after its config file or preset, "
