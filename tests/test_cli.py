@@ -40,7 +40,7 @@ def test_run_writes_the_contract_files(tmp_path):
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
     figures = ("dataset", "loss", "mds", "outputs", "rdm", "reference_singular_values", "structure", "theory_singular_values")
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["config.json", "metrics.json", "results.npz"] + [f"{f}.{ext}" for f in figures for ext in ("png", "pdf")]
+        ["config.json", "manifest.json", "metrics.json", "results.npz"] + [f"{f}.{ext}" for f in figures for ext in ("png", "pdf")]
     )
     assert (out / "structure.png").stat().st_size > 5_000
     metrics = json.loads((out / "metrics.json").read_text())
@@ -147,7 +147,7 @@ def test_failure_while_writing_leaves_no_partial_files(monkeypatch, tmp_path):
     monkeypatch.setattr(experiments, "run_outputs", failing_outputs)
     out = tmp_path / "out"
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 1
-    assert list(out.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # no output folder, and no temporary one beside it
 
 
 def test_existing_results_survive_a_failed_rerun(monkeypatch, tmp_path):

@@ -74,41 +74,72 @@ def contexts_diff_relu():
     return task, relu
 
 
-@pytest.mark.parametrize("threshold", [0.0, 1e-3, 1e-2])
-def test_paper_task_gives_common_plus_three_pairs(contexts_diff_relu, threshold):
-    """Issue 3: pathways with share >= 0.02 are {1,2,3}, {1,2}, {2,3}, {1,3}, together >= 0.95.
+COMMON_AND_PAIRS = {(0, 1, 2), (0, 1), (1, 2), (0, 2)}
 
-    The set is stable across activity thresholds over three orders of magnitude; the split of
-    weight between the common pathway and the pairs is not (docs/theory.md §7): units barely on in
-    one context count as common at threshold 0 and as pair units above it.
+
+def _shares(task, relu, seed, threshold):
+    result = identify(
+        task, relu.snapshots["hidden_0"][seed], relu.snapshots["unit_weight_0"][seed],
+        relu.snapshot_epochs, activity_threshold=threshold,
+    )
+    return {p.contexts: p.weight_share for p in result.pathways}
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1e-3])
+def test_paper_task_gives_common_plus_three_pairs(contexts_diff_relu, threshold):
+    """Issue 3: the four largest pathways are {1,2,3}, {1,2}, {2,3}, {1,3}, together >= 0.95.
+
+    No share is compared with a fixed cut: a pair's share at threshold 0 is a few hundredths and
+    moves by about that much with the last bits of float32 (seed 2's {1,3}: .0185 on another CPU,
+    .0207-.0354 here over float32, float64 and inits perturbed by 1e-6). Measured over seeds 0-9
+    in those four settings: the expected four are always the four largest, the smallest of them
+    at least 1.5x the largest other pathway, and they carry .973-.994 (threshold 0) and
+    .963-.992 (1e-3). The split of weight between the common pathway and the pairs depends on
+    the threshold (docs/theory.md §7): units barely on in one context count as common at 0 and as
+    pair units above it.
     """
     task, relu = contexts_diff_relu
     for seed in range(3):
-        result = identify(
-            task, relu.snapshots["hidden_0"][seed], relu.snapshots["unit_weight_0"][seed],
-            relu.snapshot_epochs, activity_threshold=threshold,
-        )
-        big = {p.contexts: p.weight_share for p in result.pathways if p.weight_share >= 0.02}
-        assert set(big) == {(0, 1, 2), (0, 1), (1, 2), (0, 2)}, big
-        assert sum(big.values()) >= 0.95
+        shares = _shares(task, relu, seed, threshold)
+        largest = sorted(shares, key=shares.get, reverse=True)[:4]
+        assert set(largest) == COMMON_AND_PAIRS, shares
+        assert sum(shares[p] for p in COMMON_AND_PAIRS) >= 0.95, shares
+
+
+def test_paper_task_at_a_high_threshold_splits_single_contexts_off_the_pairs(contexts_diff_relu):
+    """At threshold 1e-2 pair units whose activity in one of their contexts is below 1% of their
+    peak count as single-context units: seed 2's {3} reaches .016-.048 against {1,3}'s .051
+    (same four settings as above), so neither the ranking of the pairs against the singles nor
+    a .95 total holds there. What holds: the common pathway is by far the largest (.48-.50
+    against at most .25), every pair keeps at least .05 (cut .02), and the single contexts carry
+    at most .053 together (cut .10)."""
+    task, relu = contexts_diff_relu
+    for seed in range(3):
+        shares = _shares(task, relu, seed, 1e-2)
+        assert max(shares, key=shares.get) == (0, 1, 2)
+        assert shares[(0, 1, 2)] > 1.5 * max(shares[p] for p in shares if p != (0, 1, 2)), shares
+        assert min(shares.get(p, 0.0) for p in COMMON_AND_PAIRS) >= 0.02, shares
+        assert sum(v for p, v in shares.items() if len(p) == 1) <= 0.10, shares
 
 
 def test_common_share_depends_on_threshold_as_reported(contexts_diff_relu):
-    """docs/theory.md §7: common 72-76% at threshold 0; the pairs' share jumps above it."""
+    """docs/theory.md §7: common 72-76% at threshold 0; the pairs' share jumps above it.
+
+    At threshold 0 one seed's common share moves by up to .05 with the last bits of float32
+    (seed 0: .699 in float64, .707-.751 in float32 with inits perturbed by 1e-6), so the mean of
+    seeds 0-2 is compared (.721-.743 in those settings) with the reference band widened by that
+    spread; the drop to threshold 1e-3 is .197-.265 on every seed and setting (cut .15)."""
     task, relu = contexts_diff_relu
-    shares = {}
+    common = {}
     for threshold in (0.0, 1e-3):
-        result = identify(
-            task, relu.snapshots["hidden_0"][0], relu.snapshots["unit_weight_0"][0],
-            relu.snapshot_epochs, activity_threshold=threshold,
-        )
-        shares[threshold] = next(p.weight_share for p in result.pathways if p.contexts == (0, 1, 2))
-    assert 0.70 <= shares[0.0] <= 0.78
-    assert shares[1e-3] < shares[0.0] - 0.15
+        common[threshold] = np.array([_shares(task, relu, seed, threshold)[(0, 1, 2)] for seed in range(3)])
+    assert 0.69 <= common[0.0].mean() <= 0.79, common[0.0]
+    assert np.all(common[1e-3] < common[0.0] - 0.15), common
 
 
 def test_early_checkpoint_is_all_common(contexts_diff_relu):
-    """At epoch 500 all weight sits in all-context units (docs/theory.md §7)."""
+    """At epoch 500 all weight sits in all-context units (docs/theory.md §7): .977-.988 of it on seeds
+    0-2 in float32, float64 and with inits perturbed by 1e-6 (cut .95)."""
     task, relu = contexts_diff_relu
     index = int(np.flatnonzero(relu.snapshot_epochs == 500)[0])
     result = identify(

@@ -43,7 +43,7 @@ def test_predict_command_trains_nothing_and_writes_the_prediction(tmp_path, caps
     out = tmp_path / "p"
     assert main(["predict", "contexts-3", "--epochs", "200", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"task", "prediction"}  # no ReLU network was trained
+    assert set(metrics) == {"task", "prediction", "environment"}  # no ReLU network was trained
     prediction = metrics["prediction"]
     assert prediction["reads_from_relu"]["numbers"] == 0 and not prediction["reads_from_relu"]["initial_weights"]
     assert [p["contexts"] for p in prediction["pathways"]] == [[0, 1, 2], [1, 2], [0, 2], [0, 1]]

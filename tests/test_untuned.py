@@ -36,9 +36,13 @@ def six_contexts():
 
 
 def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
-    big = {tuple(p["contexts"]): p["weight_share"] for p in sixteen_items["replay"]["pathways"] if p["weight_share"] >= 0.02}
-    assert set(big) == {(0, 1, 2), (0, 1), (1, 2), (0, 2)}, big
-    assert sum(big.values()) >= 0.95
+    """The four largest pathways (mean share over seeds 0-2) are the common one and the pairs,
+    together .981-.989 (float32 and inits perturbed by 1e-6); by rank, not against a .02 cut
+    (the smallest pair .046, the largest other up to .008)."""
+    shares = {tuple(p["contexts"]): p["weight_share"] for p in sixteen_items["replay"]["pathways"]}
+    expected = {(0, 1, 2), (0, 1), (1, 2), (0, 2)}
+    assert set(sorted(shares, key=shares.get, reverse=True)[:4]) == expected, shares
+    assert sum(shares[p] for p in expected) >= 0.95
 
 
 def test_sixteen_items_max_gap_within_issue_bound(sixteen_items):

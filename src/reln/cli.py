@@ -24,13 +24,15 @@ def app() -> None:
     """Train ReLU networks and the gated deep linear networks (ReLNs) that imitate them."""
 
 
-def _parse_seeds(text: str | None) -> tuple[int, ...] | None:
+def _parse_seeds(text: str | None, option: str = "--seeds") -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
         seeds = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
-        raise RelnError(f"--seeds must be comma-separated integers such as 0,1,2, got '{text}'") from None
+        raise RelnError(f"{option} must be comma-separated integers such as 0,1,2, got '{text}'") from None
+    if not seeds:
+        raise RelnError(f"{option} must be comma-separated integers such as 0,1,2, got '{text}'")
     return seeds
 
 
@@ -129,19 +131,24 @@ def predict(preset_or_config, epochs, out, quiet) -> None:
 @click.option("--models", help=f"Comma-separated subset of {','.join(MODELS)} [default: the config's].")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME].")
 @click.option("--x64/--x32", default=None, help="Train in float64 [default: the config's].")
+@click.option("--allow-dead", is_flag=True, default=None,
+              help="Keep the numbers of a model whose units all died or whose loss ended above its start.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
-def run(preset_or_config, seeds, epochs, models, out, x64, quiet) -> None:
+def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) -> None:
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
     config.json, results.npz, metrics.json and the figures (PNG and PDF): loss, dataset, outputs,
     mds, rdm, the identified ReLN's structure and each explicit GDLN's singular values."""
     from reln.experiments import run_experiment, run_outputs
-    from reln.io import write_all
+    from reln.io import check_output_folder, write_all
+    from reln.resources import check_resources
 
     config = with_overrides(
         load_config(preset_or_config),
-        seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64,
+        seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,
     )
     out_dir = out or Path("results") / config.name
+    check_output_folder(out_dir)
+    check_resources(config, out_dir)
     with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
         result = run_experiment(config, progress)
     written = write_all(out_dir, run_outputs(result))
@@ -161,12 +168,13 @@ def sweep(preset_or_config, contexts, seeds, epochs, out, quiet) -> None:
     """Train the ReLU network of PRESET_OR_CONFIG for each number of contexts and measure how much
     of its weight is mixed-selective, and how fast it leaves the linear plateau; write sweep.json
     and sweep.png."""
-    from reln.io import figure_writer, json_writer, write_all
+    from reln.io import check_output_folder, figure_writer, json_writer, write_all
     from reln.plots import sweep_figure
     from reln.sweep import contexts_sweep
 
-    values = _parse_seeds(contexts)
+    values = _parse_seeds(contexts, "--contexts")
     config = with_overrides(load_config(preset_or_config), seeds=_parse_seeds(seeds), epochs=epochs, models=("relu",))
+    check_output_folder(out or Path("results") / f"{config.name}-sweep")
     report = None if quiet else (lambda K: print(f"K = {K} ...", file=sys.stderr))
     entries = contexts_sweep(config, values, progress=report)
     out_dir = out or Path("results") / f"{config.name}-sweep"
@@ -227,8 +235,22 @@ def _use_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every ``finally`` (the output folder's swap
+    or clean-up, :func:`reln.io.write_all`) runs before the process exits."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``reln`` console script; returns the exit status."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         _use_compilation_cache()
         app.main(args=argv, prog_name="reln", standalone_mode=False)
@@ -238,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         print(f"reln: error: {error.format_message()}", file=sys.stderr)
         return error.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        print("reln: interrupted; no result files were written", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, click.exceptions.Abort) as error:
+        print("reln: interrupted; the output folder was left as it was", file=sys.stderr)
+        terminated = isinstance(error, Terminated) or isinstance(error.__cause__, Terminated)  # click wraps it in Abort
+        return 143 if terminated else 130
     except Exception as error:  # a bug, not bad input: one line unless asked for the traceback
         if os.environ.get("RELN_DEBUG"):
             raise

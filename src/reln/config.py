@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,26 @@ MODELS = ("relu", "reln", "replay", "reference", "modular", "theory", "predictio
 TASK_KINDS = ("contexts", "xor")
 GATINGS = ("compact", "switching", "fixed")
 KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(value, key: str) -> str:
+    """A run, preset or model name: data, never a path (it names files and folders).
+
+    Args:
+        value: the name.
+        key: what it is, for the error message.
+
+    Returns:
+        The name, when it is 1-64 letters, digits, ``_``, ``-`` or ``.``, starts with a letter or
+        digit and holds no ``..``.
+    """
+    if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value) or ".." in value:
+        raise RelnError(
+            f"{key} {value!r} is not a valid name: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit (no '/', '..' or spaces)"
+        )
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,12 +126,15 @@ class RelnConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """``[train]``: learning rate, epochs (updates), seeds, float64."""
+    """``[train]``: learning rate, epochs (updates), seeds, float64; ``allow_dead`` keeps the
+    numbers of a model whose hidden units all died or whose loss ended above its start (an error
+    otherwise, :func:`reln.experiments.check_learned`)."""
 
     lr: float = 1e-3
     epochs: int = 8001
     seeds: tuple[int, ...] = (0, 1, 2)
     x64: bool = False
+    allow_dead: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,11 +261,15 @@ def _validate(config: RunConfig) -> RunConfig:
     if modular is not None and modular.pathways == "auto":
         raise RelnError("[modular] needs an explicit [[modular.pathways]] list, or leave the table out")
     _check_type(train.lr, (int, float), "[train] lr", "a positive number")
+    _check_type(train.x64, bool, "[train] x64", "true or false")
+    _check_type(train.allow_dead, bool, "[train] allow_dead", "true or false")
     _check_type(train.epochs, int, "[train] epochs", "a positive integer")
     if train.epochs < 1 or relu.snapshot_every < 1:
         raise RelnError("epochs and snapshot_every must be positive integers")
     if not 0 < train.lr < float("inf"):
         raise RelnError(f"[train] lr must be positive and finite, got {train.lr!r}")
+    if isinstance(train.seeds, str):
+        raise RelnError(f"[train] seeds must be a list of non-negative integers such as [0, 1], got {train.seeds!r}")
     seeds = train.seeds if isinstance(train.seeds, tuple) else (train.seeds,)
     for s in seeds:
         _check_type(s, int, "[train] seeds", "a list of non-negative integers")
@@ -252,6 +280,11 @@ def _validate(config: RunConfig) -> RunConfig:
     if models is None:
         models = ("relu", "reln") + (("reference",) if reference is not None else ())
     models = models if isinstance(models, tuple) else (models,)
+    for m in models:
+        _check_type(m, str, "models", "a list of model names such as [\"relu\", \"reln\"]")
+    check_name(config.name, "run name")
+    for name in config.candidates:
+        check_name(name, "[candidates] model name")
     candidates = {name: _validate_reln(table, f"candidates.{name}") for name, table in config.candidates.items()}
     for name, table in candidates.items():
         if name in MODELS:
@@ -315,8 +348,27 @@ def _validate(config: RunConfig) -> RunConfig:
     )
 
 
+def _check_pathway(p: PathwayConfig, key: str) -> None:
+    """A pathway's contexts are "all" or integer indices; its gate numbers, not all zero."""
+    hint = '"all" or a non-empty list of 0-based integer context indices such as [0, 2]'
+    if p.contexts != "all":
+        if not isinstance(p.contexts, tuple) or not p.contexts:
+            raise RelnError(f"{key} contexts must be {hint}, got {p.contexts!r}")
+        for c in p.contexts:
+            _check_type(c, int, f"{key} contexts", hint)
+    if p.gate is not None:
+        if not isinstance(p.gate, tuple):
+            raise RelnError(f"{key} gate must be a list of 0/1 values, one per sample, got {p.gate!r}")
+        for g in p.gate:
+            _check_type(g, (int, float), f"{key} gate", "a list of 0/1 values, one per sample")
+        if not any(g != 0 for g in p.gate):
+            raise RelnError(f"{key} gate is 0 on every sample, so the pathway never learns; gate it on or remove it")
+
+
 def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
     """Check a ``[reln]`` or ``[reference]`` table; normalise its pathway list."""
+    if reln.fine_until is not None:
+        _check_type(reln.fine_until, int, f"[{table}] fine_until", "a non-negative integer epoch (or leave it out)")
     _check_type(reln.snapshot_every, int, f"[{table}] snapshot_every", "a positive integer")
     if reln.snapshot_every < 1:
         raise RelnError(f"[{table}] snapshot_every must be a positive integer")
@@ -337,6 +389,8 @@ def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
         if reln.pathways != "auto":
             raise RelnError(f"[{table}] pathways must be 'auto' or a list of [[{table}.pathways]] tables")
         return reln
+    for i, p in enumerate(reln.pathways):
+        _check_pathway(p, f"[[{table}.pathways]] {i}")
     pathways = tuple(
         dataclasses.replace(
             p,
@@ -368,6 +422,14 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     candidates = data.pop("candidates", {})
     if not isinstance(candidates, dict):
         raise RelnError("[candidates] must hold one table per candidate GDLN, e.g. [candidates.shared]")
+    for candidate in candidates:  # before the tables are read: a bad name is the first thing to report
+        check_name(candidate, "[candidates] model name")
+    if "name" in data:
+        raise RelnError(
+            "top-level key 'name' is not a config key: a run is named after its config file or preset, "
+            "and --out chooses its folder; remove the key"
+        )
+    check_name(name, "run name (the config file's name without .toml)")
     built["candidates"] = {name: _reln_table(table, f"candidates.{name}") for name, table in candidates.items()}
     top = _build(RunConfig, {"name": name, **data}, "top level")
     return _validate(dataclasses.replace(top, **built))
@@ -403,10 +465,20 @@ def _read_toml(text: str, source: str) -> dict:
 def load_config(name_or_path: str) -> RunConfig:
     """A preset by name, or a TOML file by path."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or path.is_file() or (path.exists() and name_or_path not in preset_names()):
         if not path.is_file():
             raise RelnError(f"config file '{name_or_path}' does not exist")
-        return config_from_dict(_read_toml(path.read_text(), str(path)), name=path.stem)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise RelnError(f"{path} is not UTF-8 text (byte {error.start}); save the config as UTF-8") from None
+        data = _read_toml(text, str(path))
+        if not data:
+            raise RelnError(
+                f"config file '{path}' is empty; it would run the full default silently. Give at least one "
+                "table or key (e.g. [task]), or run a preset (reln presets lists them)"
+            )
+        return config_from_dict(data, name=path.stem)
     if name_or_path not in preset_names():
         raise RelnError(
             f"unknown preset '{name_or_path}'; presets: {', '.join(preset_names())} "
@@ -417,9 +489,10 @@ def load_config(name_or_path: str) -> RunConfig:
 
 
 def with_overrides(config: RunConfig, **overrides) -> RunConfig:
-    """Apply command-line overrides (``seeds``, ``epochs``, ``models``, ``x64``) and re-validate."""
+    """Apply command-line overrides (``seeds``, ``epochs``, ``models``, ``x64``, ``allow_dead``)
+    and re-validate."""
     train = config.train
-    for key in ("seeds", "epochs", "x64"):
+    for key in ("seeds", "epochs", "x64", "allow_dead"):
         if overrides.get(key) is not None:
             train = dataclasses.replace(train, **{key: overrides[key]})
     config = dataclasses.replace(config, train=train)

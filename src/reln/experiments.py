@@ -7,9 +7,10 @@ for an identified ReLN, ``structure.png``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import jax
@@ -112,7 +113,80 @@ def package_version() -> str:
         return "unknown"
 
 
+class _Training:
+    """Which model is training (read from the progress factory each fit calls first), so that a
+    failure such as divergence names the model and its seeds."""
+
+    model = ""
+
+    def watch(self, progress: ProgressFactory | None) -> ProgressFactory:
+        def factory(model: str, total: int):
+            self.model = model
+            return progress(model, total) if progress else None
+
+        return factory
+
+    @contextlib.contextmanager
+    def naming(self, seeds: Sequence[int]):
+        try:
+            yield self
+        except RelnError as error:
+            if not self.model or not str(error).startswith("training diverged"):
+                raise  # only train()'s own failures are surely the model's whose bar came last
+            raise RelnError(f"model '{self.model}' (seeds {', '.join(map(str, seeds))}, by index): {error}") from None
+
+
+def check_learned(model: str, trajectory: Trajectory, seeds: Sequence[int], allow_dead: bool = False) -> None:
+    """Refuse a silent wrong result: a seed whose loss ended above where it started, or a ReLU
+    seed whose hidden units are all dead (no unit on for any sample at the last snapshot) in
+    some layer, is an error naming the model and seed, unless ``allow_dead``.
+
+    Args:
+        model: the model's name, for the message.
+        trajectory: its training run.
+        seeds: the seeds, in the trajectory's order.
+        allow_dead: keep the numbers anyway (``[train] allow_dead``, ``--allow-dead``).
+    """
+    if allow_dead:
+        return
+    keep = "; lower the learning rate or change the init scale, or set [train] allow_dead = true (--allow-dead) to keep these numbers"
+    loss = np.asarray(trajectory.loss)
+    for i, seed in enumerate(seeds):
+        if loss[i, -1] > loss[i, 0]:
+            raise RelnError(
+                f"model '{model}' seed {seed}: the loss ended at {loss[i, -1]:.6g}, above its start {loss[i, 0]:.6g}{keep}"
+            )
+        for key in sorted(k for k in trajectory.snapshots if k.startswith("pre_")):
+            if not np.any(np.asarray(trajectory.snapshots[key][i, -1]) > 0):
+                raise RelnError(
+                    f"model '{model}' seed {seed}: every unit of hidden layer {int(key[4:]) + 1} is dead "
+                    f"(off for every sample) at epoch {int(trajectory.snapshot_epochs[-1])}, so the network "
+                    f"outputs 0{keep}"
+                )
+
+
 def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -> Run:
+    """Train every model the config asks for, on every seed, and measure them; refuse a silent
+    wrong result (:func:`check_learned`, every trained model: not the theory and the prediction), and name the
+    model in a training failure.
+
+    Args:
+        config: a validated :class:`RunConfig`.
+        progress: ``(model name, total epochs) -> callback(done, total)``, for progress bars.
+
+    Returns:
+        The :class:`Run`.
+    """
+    training = _Training()
+    with training.naming(config.train.seeds):
+        run = _run_experiment(config, training.watch(progress))
+    for model, trajectory in run.trajectories.items():
+        if model not in ("theory", "prediction"):  # flows of balanced maps, one row or one per seed
+            check_learned(model, trajectory, config.train.seeds, config.train.allow_dead)
+    return run
+
+
+def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -> Run:
     """Train every model the config asks for, on every seed, and measure them.
 
     Args:
@@ -540,7 +614,10 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
 
 def run_outputs(run: Run) -> dict:
     """File name -> writer, for :func:`reln.io.write_all`. Every figure is written as PNG and PDF."""
-    config = config_to_dict(run.config) | {"reln_version": package_version()}
+    from reln.provenance import environment
+
+    env = environment(run.config.train.x64)
+    config = config_to_dict(run.config) | {"reln_version": package_version(), "environment": env}
     figure = loss_figure(
         {m: t.loss for m, t in run.trajectories.items()},
         title=f"{run.config.name}: {run.task.name}",
@@ -554,7 +631,7 @@ def run_outputs(run: Run) -> dict:
     writers = {
         "config.json": json_writer(config),
         "results.npz": npz_writer(_arrays(run)),
-        "metrics.json": json_writer(run.metrics),
+        "metrics.json": json_writer(run.metrics | {"environment": env}),
         **figure_writers("loss", figure),
     }
     layers = run.metrics.get("relu", {}).get("layers")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.analysis import layer_imbalance
+from reln.errors import RelnError
 from reln.flat import flat_maps, flat_objective, from_flat, to_flat
 from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
@@ -36,12 +37,37 @@ def stack_seeds(per_seed: list[list[np.ndarray]], dtype) -> list[np.ndarray]:
     return [np.stack(layer).astype(dtype) for layer in zip(*per_seed)]
 
 
+def check_seeds(seeds) -> tuple[int, ...]:
+    """Seeds as given to the fitting functions: a non-empty sequence of distinct non-negative
+    integers (never a string, whose characters would become seeds, nor a float, truncated).
+
+    Args:
+        seeds: the seeds.
+
+    Returns:
+        They, as a tuple of ints.
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence | np.ndarray):
+        raise RelnError(f"seeds must be a sequence of non-negative integers such as (0, 1, 2), got {seeds!r}")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0]
+    if bad or not len(seeds) or len(set(int(s) for s in seeds)) != len(seeds):
+        raise RelnError(f"seeds must be distinct non-negative integers, at least one, got {list(seeds)}")
+    return tuple(int(s) for s in seeds)
+
+
+def _check_hidden(hidden) -> tuple:
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence | np.ndarray):
+        raise RelnError(f"hidden must be a sequence of widths such as (700,), got {hidden!r}")
+    return tuple(hidden)
+
+
 def relu_initial_weights(
     task: Task, hidden: Sequence[int], init_std: float | Sequence[float], seeds: Sequence[int]
 ) -> list[list[np.ndarray]]:
     """Per seed, the initial weights :func:`fit_relu` starts from: what a ReLN built from the
     ReLU's own units (:mod:`reln.imitate`, :mod:`reln.unit_gated`) and the theory start from."""
-    sizes = (task.n_in, *hidden, task.n_out)
+    seeds = check_seeds(seeds)
+    sizes = (task.n_in, *_check_hidden(hidden), task.n_out)
     return [init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds]
 
 
@@ -122,6 +148,13 @@ def fit_gdln(
     ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map, in float64.
     """
     check_rule(rule, gdln)
+    seeds = check_seeds(seeds)
+    if (gdln.gates.shape[1], gdln.input_masks.shape[1], gdln.output_masks.shape[1]) != (task.P, task.n_in, task.n_out):
+        raise RelnError(
+            f"the GDLN was built for another task ({gdln.gates.shape[1]} samples, {gdln.input_masks.shape[1]} inputs, "
+            f"{gdln.output_masks.shape[1]} outputs; this task: {task.P}, {task.n_in}, {task.n_out}); "
+            "build it with build_gdln(pathways, task)"
+        )
     dtype = _dtype(x64)
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     if init_params is None:

@@ -136,6 +136,12 @@ def _resolve_pathway(pathway: Pathway, task: Task, index: int):
         contexts = None
     else:
         contexts = tuple(range(task.n_contexts)) if pathway.contexts is None else pathway.contexts
+        if isinstance(contexts, (str, bytes)) or not np.iterable(contexts) or not all(
+            isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in contexts
+        ):
+            raise RelnError(
+                f"{label} has contexts {contexts!r}; give a sequence of 0-based integer context indices such as (0, 2)"
+            )
         contexts = tuple(int(c) for c in contexts)
         bad = [c for c in contexts if not 0 <= c < task.n_contexts]
         if bad or not contexts:
@@ -157,7 +163,10 @@ def _resolve_pathway(pathway: Pathway, task: Task, index: int):
         output_mask = np.ones(task.n_out)
     else:
         output_mask = _zero_one_mask(pathway.outputs, task.n_out, f"the output mask of {label}")
-    hidden = tuple(int(h) for h in np.atleast_1d(pathway.hidden))
+    widths = np.atleast_1d(pathway.hidden)
+    if widths.dtype.kind not in "iu" and not all(float(h).is_integer() for h in widths.ravel()):
+        raise RelnError(f"{label}: hidden widths must be positive integers, got {pathway.hidden}")
+    hidden = tuple(int(h) for h in widths)
     if not hidden or min(hidden) < 1:
         raise RelnError(f"{label}: hidden widths must be positive integers, got {pathway.hidden}")
     stds = per_layer(pathway.init_std, len(hidden) + 1, f"init_std of {label}")

@@ -122,6 +122,11 @@ def identify(
             f"identify needs hidden (snapshots, units, P={task.P}) and unit_weight (snapshots, units), "
             f"got {hidden.shape} and {unit_weight.shape}"
         )
+    if not -len(hidden) <= checkpoint < len(hidden) or len(snapshot_epochs) != len(hidden):
+        raise RelnError(
+            f"identify needs checkpoint {checkpoint} among the {len(hidden)} snapshots and one epoch per snapshot "
+            f"(got {len(snapshot_epochs)}); train longer or snapshot more often"
+        )
     if not 0 <= activity_threshold < 1 or not 0 <= min_unit_weight < 1:
         raise RelnError(
             f"activity_threshold and min_unit_weight are fractions in [0, 1), got "
@@ -131,6 +136,8 @@ def identify(
     final = patterns[-1]
     sizes = unit_weight[checkpoint]
     total = float(sizes.sum())
+    if not total > 0:
+        raise RelnError("identify needs units that grew: every unit size is 0 (a zero init, or every unit dead)")
     grown = (sizes >= min_unit_weight * sizes.max()) & final.any(axis=1)
     settle = np.asarray(snapshot_epochs)[_settle_index(patterns)]
 

@@ -1,31 +1,193 @@
-"""Writing run outputs so that a failed or interrupted run never leaves a half-written file.
+"""Writing run outputs so that a run's files replace the previous ones as a whole, or not at all.
 
-Every file is first written in full to a hidden temporary file in the output folder, and only when
-all of them are complete are they renamed into place (``os.replace`` is atomic on POSIX). If
-anything fails before that, the temporary files are removed and the folder is as it was.
+:func:`write_all` writes every file of a run into a hidden temporary folder beside the output
+folder, adds ``manifest.json`` (each file with its size and SHA-256, the package version and
+source hash), and only then swaps that folder in for the output folder in two renames, with
+SIGINT and SIGTERM held off between them. An exception or a signal before the swap removes the
+temporary folder and leaves the output folder exactly as it was; after the swap the folder holds
+only what the new manifest lists. A folder that exists, is not empty and has no manifest is not a
+reln result and is never replaced (:func:`check_output_folder`, also called before training).
+
+:func:`write_files` writes single files into a folder that holds other things (the index page of
+``reln reproduce`` beside its experiment folders), each renamed into place once all are complete.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from reln.errors import RelnError
+
 Writer = Callable[[Path], None]
+MANIFEST = "manifest.json"
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _check_file_names(folder: Path, names) -> None:
+    """Every output name is a plain file name that stays inside ``folder``."""
+    for name in names:
+        if not _FILE_NAME.fullmatch(name) or ".." in name or (folder / name).resolve().parent != folder.resolve():
+            raise RelnError(
+                f"output file name '{name}' is not a plain file name (letters, digits, '_', '-', '.'); "
+                "model names must not hold '/' or '..'"
+            )
+
+
+def check_output_folder(out_dir: Path) -> Path:
+    """Check, before any work, that ``out_dir`` can take a run's files; return it resolved.
+
+    It must be a new folder, an empty one, or a previous result (it holds ``manifest.json``), and
+    its parent must be writable (or creatable).
+
+    Args:
+        out_dir: the output folder.
+
+    Returns:
+        The absolute, resolved folder.
+    """
+    out_dir = Path(out_dir).expanduser().resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RelnError(f"output folder '{out_dir}' is a file; give a folder with --out")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+        raise RelnError(
+            f"output folder '{out_dir}' is not empty and holds no {MANIFEST}, so it is not a reln result "
+            "and will not be replaced; give a new or empty folder with --out"
+        )
+    parent = out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RelnError(f"cannot write the output folder '{out_dir}': '{parent}' is not writable")
+    return out_dir
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def manifest(folder: Path, names) -> dict:
+    """The ``manifest.json`` document of the files ``names`` in ``folder``.
+
+    Args:
+        folder: where the files are.
+        names: their names.
+
+    Returns:
+        ``{"files": {name: {"bytes": n, "sha256": hex}}, "reln_version": ..., "source_hash": ...}``.
+    """
+    from reln.provenance import file_digest, package_version, source_hash
+
+    files = {name: {"bytes": (folder / name).stat().st_size, "sha256": file_digest(folder / name)} for name in names}
+    return {"files": dict(sorted(files.items())), "reln_version": package_version(), "source_hash": source_hash()}
+
+
+def verify_manifest(folder: Path) -> dict | None:
+    """The folder's manifest when every file it lists is there with its size and hash and the
+    folder holds nothing else; ``None`` otherwise.
+
+    Args:
+        folder: a result folder.
+
+    Returns:
+        The parsed manifest, or ``None``.
+    """
+    from reln.provenance import file_digest
+
+    try:
+        written = json.loads((Path(folder) / MANIFEST).read_text())
+        files = written["files"]
+        present = {p.name for p in Path(folder).iterdir()} - {MANIFEST}
+        if not isinstance(files, dict) or not files or present != set(files):
+            return None
+        for name, entry in files.items():
+            path = Path(folder) / name
+            if path.stat().st_size != entry["bytes"] or file_digest(path) != entry["sha256"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return written
+
+
+class _SignalsHeld:
+    """Hold SIGINT and SIGTERM off (delivered on exit) in the main thread."""
+
+    SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+    def __enter__(self):
+        self.held = hasattr(signal, "pthread_sigmask")
+        if self.held:
+            self.previous = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        return self
+
+    def __exit__(self, *exc):
+        if self.held:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.previous)
+        return False
 
 
 def write_all(out_dir: Path, writers: dict[str, Writer]) -> list[Path]:
-    """Write every file of ``writers`` (name -> function writing to a given path) atomically.
+    """Write a run's files (name -> function writing to a given path) as one folder that replaces
+    ``out_dir`` as a whole, with a ``manifest.json``.
+
+    Args:
+        out_dir: the output folder: new, empty, or a previous result.
+        writers: file name -> writer.
+
+    Returns:
+        The final paths of the writers' files, in the order given (``manifest.json`` beside them).
+    """
+    out_dir = check_output_folder(out_dir)
+    if MANIFEST in writers:
+        raise RelnError(f"'{MANIFEST}' is written by write_all itself")
+    _check_file_names(out_dir, writers)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".new", dir=out_dir.parent))
+    retired = None
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+        (staging / MANIFEST).write_text(json.dumps(manifest(staging, writers), indent=2) + "\n")
+        for path in staging.iterdir():
+            os.chmod(path, 0o666 & ~_umask())
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; results are for sharing
+        with _SignalsHeld():
+            if out_dir.exists():
+                retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+                os.replace(out_dir, retired / out_dir.name)
+            os.replace(staging, out_dir)
+            if retired is not None:
+                shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in writers]
+
+
+def write_files(out_dir: Path, writers: dict[str, Writer]) -> list[Path]:
+    """Write single files into a folder that holds other things: each in full to a hidden
+    temporary file, then all renamed into place; on any failure the temporary files are removed.
+
+    Args:
+        out_dir: the folder (created if missing).
+        writers: file name -> writer.
 
     Returns:
         The final paths, in the order given.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _check_file_names(out_dir, writers)
     staged: list[tuple[Path, Path]] = []
     try:
         for name, write in writers.items():
@@ -34,19 +196,13 @@ def write_all(out_dir: Path, writers: dict[str, Writer]) -> list[Path]:
             staged.append((Path(temporary), out_dir / name))
             write(Path(temporary))
             os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
-    except BaseException:
+        with _SignalsHeld():
+            for temporary, final in staged:
+                os.replace(temporary, final)
+    finally:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
-        raise
-    for temporary, final in staged:
-        os.replace(temporary, final)
     return [final for _, final in staged]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def json_writer(data) -> Writer:

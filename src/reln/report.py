@@ -196,6 +196,8 @@ def _experiment_section(out: Path, name: str) -> str:
     parts = [f'<h2 id="{html.escape(name)}">{html.escape(name)}</h2>', f"<p>{html.escape(config.get('description', ''))}</p>"]
     if config.get("question"):
         parts.append(f"<p><b>What it tests.</b> {html.escape(config['question'])}</p>")
+    if config.get("environment"):
+        parts.append(_environment_note(config["environment"]))
     if (folder / "sweep.json").is_file():
         entries = json.loads((folder / "sweep.json").read_text())
         rows = [[
@@ -237,6 +239,26 @@ def _experiment_section(out: Path, name: str) -> str:
                 parts.append(_pathway_table(section, model))
     parts.append(_figures(folder, name))
     return "<section>" + "".join(parts) + "</section>"
+
+
+def _environment_note(env: dict) -> str:
+    """One line on the software and machine a result came from (``config.json``'s environment).
+
+    Args:
+        env: the ``environment`` entry (:func:`reln.provenance.environment`).
+
+    Returns:
+        An HTML paragraph.
+    """
+    software = ", ".join(
+        f"{name} {env[key]}" for name, key in (("Python", "python"), ("JAX", "jax"), ("NumPy", "numpy"),
+                                              ("SciPy", "scipy"), ("scikit-learn", "scikit-learn"),
+                                              ("matplotlib", "matplotlib")) if key in env
+    )
+    return html.escape(
+        f"Made by reln {env.get('reln_version', '?')} (source {str(env.get('source_hash', '?'))[:12]}) with {software}, "
+        f"on {env.get('cpu', '?')}, in {env.get('float_precision', '?')}."
+    ).join(('<p class="note">', "</p>"))
 
 
 def _overview(out: Path, names: Sequence[str]) -> str:

@@ -4,9 +4,11 @@
 config, never a script) written to ``OUT/NAME/`` exactly as ``reln run`` writes it; the context
 sweep goes to ``OUT/contexts-sweep/``; the page to ``OUT/index.html`` (:mod:`reln.report`).
 
-Results are cached by configuration: an experiment whose folder holds a ``config.json`` equal to
-the one it would write (the fully resolved config and the package version) and every file listed
-in it is not trained again, only drawn into the page. Changing any setting, seed or version
+Results are cached by configuration and code: an experiment whose folder holds a ``config.json``
+with the config it would write (the fully resolved config and the package version), made by the
+same package source (its hash), and whose ``manifest.json`` matches every file in the folder
+(names, sizes, SHA-256; nothing more, nothing less) is not trained again, only drawn into the
+page. Changing any setting, seed, version or line of the package, or touching a result file,
 retrains it.
 """
 
@@ -20,7 +22,8 @@ from pathlib import Path
 
 from reln.config import RunConfig, config_to_dict, load_config, with_overrides
 from reln.errors import RelnError
-from reln.io import figure_writer, json_writer, write_all
+from reln.io import check_output_folder, figure_writer, json_writer, verify_manifest, write_all, write_files
+from reln.provenance import environment, source_hash
 
 PAPER_EXPERIMENTS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5", "depth", "xor")
 """The presets of the paper's experiments (docs/theory.md §7), in the order of the report."""
@@ -47,28 +50,26 @@ def _resolved(config: RunConfig) -> dict:
 
 
 def is_cached(folder: Path, config: RunConfig) -> bool:
-    """True when ``folder`` holds a complete result of exactly this config (and package version)."""
-    manifest = folder / "config.json"
-    if not manifest.is_file():
+    """True when ``folder`` holds a complete, untouched result of exactly this config, package
+    version and package source: ``config.json`` matches, and ``manifest.json`` lists exactly the
+    files there with their sizes and hashes, written by the same source."""
+    manifest = verify_manifest(folder)
+    if manifest is None or manifest.get("source_hash") != source_hash():
         return False
     try:
-        written = json.loads(manifest.read_text())
-    except json.JSONDecodeError:
+        written = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
         return False
-    files = written.pop("files", None)
-    if written != _resolved(config) or not files:
+    if not isinstance(written, dict) or (written.pop("environment", None) or {}).get("source_hash") != source_hash():
         return False
-    return all((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in files)
+    return written == _resolved(config)
 
 
 def _run_preset(config: RunConfig, folder: Path, progress) -> None:
     from reln.experiments import run_experiment, run_outputs
 
     run = run_experiment(config, progress)
-    writers = run_outputs(run)
-    # config.json goes last and lists every file, so an interrupted write is never taken as cached
-    writers["config.json"] = json_writer(_resolved(config) | {"files": sorted(set(writers) - {"config.json"})})
-    write_all(folder, writers)
+    write_all(folder, run_outputs(run))
 
 
 def _run_sweep(config: RunConfig, contexts: Sequence[int], folder: Path) -> None:
@@ -78,7 +79,7 @@ def _run_sweep(config: RunConfig, contexts: Sequence[int], folder: Path) -> None
     entries = contexts_sweep(config, contexts)
     figure = sweep_figure(entries, title=f"{SWEEP_BASE}: structured mixed selectivity against the number of contexts")
     writers = {"sweep.json": json_writer(entries), "sweep.png": figure_writer(figure)}
-    writers["config.json"] = json_writer(_resolved(config) | {"files": sorted(set(writers))})
+    writers["config.json"] = json_writer(_resolved(config) | {"environment": environment(config.train.x64)})
     write_all(folder, writers)
 
 
@@ -119,11 +120,15 @@ def reproduce(
     names = list(PAPER_EXPERIMENTS) + [SWEEP_NAME]
     if only is not None:
         unknown = [n for n in only if n not in names]
+        if not only:
+            raise RelnError(f"--only needs at least one experiment; choose from {', '.join(names)}")
         if unknown:
             raise RelnError(f"unknown experiment(s) {unknown} for --only; choose from {', '.join(names)}")
         names = [n for n in names if n in only]
     say = progress or (lambda name, status: None)
     out = Path(out)
+    for name in names:  # before any training: every folder must be new, empty or a reln result
+        check_output_folder(out / name)
     outcomes = []
     for name in names:
         folder = out / name
@@ -143,5 +148,5 @@ def reproduce(
                 _run_preset(config, folder, run_progress)
             say(name, "done")
         outcomes.append(Outcome(name, folder, cached, time.perf_counter() - start))
-    write_all(out, {"index.html": lambda path: path.write_text(report_page(out, [o.name for o in outcomes]))})
+    write_files(out, {"index.html": lambda path: path.write_text(report_page(out, [o.name for o in outcomes]))})
     return outcomes

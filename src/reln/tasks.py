@@ -159,7 +159,13 @@ def structure(spec: str | np.ndarray | Sequence[Sequence[float]], n_items: int) 
                 "or give a matrix with one column per item"
             )
         return _STRUCTURES[spec](n_items)
-    matrix = np.asarray(spec, dtype=np.float64)
+    try:
+        matrix = np.asarray(spec, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RelnError(
+            f"a structure matrix must be (rows, items) = (r, {n_items}) numbers, every row of the same "
+            f"length; got {spec!r:.80}"
+        ) from None
     if matrix.ndim != 2 or matrix.shape[1] != n_items or matrix.shape[0] == 0:
         raise RelnError(
             f"a structure matrix must be (rows, items) = (r, {n_items}), got shape {matrix.shape}"
