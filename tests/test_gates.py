@@ -84,3 +84,20 @@ def test_schedule_and_rule_refuse_bad_input():
         CompactRule(early_phases=0)
     with pytest.raises(RelnError, match="positive spacing"):
         CompactRule().epochs(300, 8000, 0)
+
+
+def test_phase_pathways_count_units_by_context_set_per_phase():
+    from reln.imitate import phase_pathways
+    from reln.plots import phase_structure_figure
+
+    task = contextual_task(8, 3)
+    on = np.zeros((2, 3, task.P))
+    on[0] = 1  # phase 0: three units open everywhere
+    on[1, 0] = 1  # phase 1: unit 0 everywhere, unit 1 in contexts 1-2, unit 2 closed
+    on[1, 1, task.context != 2] = 1
+    schedule = GateSchedule(np.array([0, 100]), (on,), (np.zeros(on.shape, bool),), Reads(2, 1, "context", 6, True))
+    phases = phase_pathways(task, [schedule])
+    assert phases[0] == {"start": 0, "read": False, "units_per_seed": [{"{1,2,3}": 3}]}
+    assert phases[1] == {"start": 100, "read": True, "units_per_seed": [{"{1,2,3}": 1, "{1,2}": 1}]}
+    figure = phase_structure_figure(phases, title="phases")
+    assert len(figure.axes[0].patches) == 2 * 2  # a bar per phase and context set

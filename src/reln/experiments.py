@@ -28,7 +28,8 @@ from reln.gates import CompactRule, Reads
 from reln.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
-    MODEL_LABELS, layer_structure_figure, loss_figure, representation_figures, singular_value_figure, structure_figure,
+    MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, representation_figures,
+    singular_value_figure, structure_figure,
 )
 from reln.tasks import Task, contextual_task, xor_task
 from reln.train import Progress, Trajectory
@@ -656,6 +657,11 @@ def run_outputs(run: Run) -> dict:
             measured=_measured_pathway_singular_values(run), measured_label="ReLN (dashed)",
         ))
     identified = next((m for m in ("reln", "replay") if m in run.metrics and "unassigned_share" in run.metrics[m]), None)
+    if run.metrics.get("reln", {}).get("phases"):
+        writers |= figure_writers("reln_phases", phase_structure_figure(
+            run.metrics["reln"]["phases"],
+            title=f"{run.config.name}: the compact ReLN's pathways in each gate phase (seed {run.config.train.seeds[0]})",
+        ))
     prediction = run.trajectories.get("prediction")
     if prediction is not None:
         writers |= figure_writers("prediction_singular_values", singular_value_figure(

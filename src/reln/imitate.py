@@ -255,8 +255,33 @@ def _fit_compact(task, relu, relu_initial_weights, identifications, schedules, *
     bits = info["bits"]
     reads = schedules[0].reads.as_dict() | {"numbers": sum(s.reads.numbers for s in schedules)}
     return trajectory, identifications, {
+        "phases": phase_pathways(task, schedules),
         "gating": "compact", "gate_phases": schedules[0].n_phases, "reads_from_relu": reads,
         "phase_starts": [int(t) for t in schedules[0].starts],
         "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in info["pathway_sets"]],
         "final_gates": schedules[0].gates[0][-1],
     }
+
+
+def phase_pathways(task: Task, schedules: Sequence[GateSchedule]) -> list[dict]:
+    """The compact ReLN's pathways in each phase: per phase its start, whether its gates were read
+    from the ReLU run, and per seed the number of units in each context set (a unit is in the set
+    of contexts it is open in, on at least one item; in the derived early phases its gates are per
+    sample). Context sets are named 1-based, the all-context set first; seeds in schedule order.
+    """
+    K = task.n_contexts
+    onehot = task.context[None, :] == np.arange(K)[:, None]
+    first_read = schedules[0].n_phases - schedules[0].reads.read_phases
+    phases = []
+    for k, start in enumerate(schedules[0].starts):
+        counts = []
+        for schedule in schedules:
+            sets = (schedule.gates[0][k][:, None, :] > 0) & onehot[None]  # (units, K, P)
+            codes = sets.any(axis=2)
+            named: dict[str, int] = {}
+            for row in codes[codes.any(axis=1)]:
+                name = "{" + ",".join(str(c + 1) for c in np.flatnonzero(row)) + "}"
+                named[name] = named.get(name, 0) + 1
+            counts.append(dict(sorted(named.items(), key=lambda item: (-item[0].count(","), item[0]))))
+        phases.append({"start": int(start), "read": k >= first_read, "units_per_seed": counts})
+    return phases

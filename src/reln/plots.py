@@ -229,6 +229,37 @@ def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> pl
     return fig
 
 
+def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 0) -> plt.Figure:
+    """The compact ReLN over time: the units of each context set in every gate phase (one seed).
+
+    Args:
+        phases: ``metrics.json`` → ``reln.phases`` (start, read, units per context set per seed).
+        seed_index: which seed's counts to draw.
+    """
+    names = []
+    for phase in phases:
+        for name in phase["units_per_seed"][seed_index]:
+            if name not in names:
+                names.append(name)
+    names.sort(key=lambda n: (-n.count(","), n))
+    counts = np.array([[phase["units_per_seed"][seed_index].get(n, 0) for n in names] for phase in phases], float)
+    fig, ax = plt.subplots(figsize=(9, 3.6), constrained_layout=True)
+    left = np.zeros(len(phases))
+    colors = plt.get_cmap("tab10")
+    for j, name in enumerate(names):
+        ax.bar(range(len(phases)), counts[:, j], bottom=left, color=colors(j % 10), label=name, width=0.8)
+        left += counts[:, j]
+    labels = [f"{p['start']}" + ("" if p["read"] else "*") for p in phases]
+    ax.set_xticks(range(len(phases)), labels, rotation=60, fontsize=8)
+    ax.set_xlabel("phase start (epoch; * = gates derived from the task and the init, not read)")
+    ax.set_ylabel("units")
+    ax.legend(title="open in contexts", fontsize=8, title_fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=True)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title, fontsize=11)
+    return fig
+
+
 def singular_value_figure(
     epochs: np.ndarray,
     singular_values: np.ndarray,

@@ -58,7 +58,7 @@ class GateSchedule:
         reads: what the schedule took from the ReLU run.
 
     >>> s = GateSchedule(np.array([0]), (np.ones((1, 2, 3)),), (np.zeros((1, 2, 3), bool),),
-    ...                  Reads(0, "none", 0, False))
+    ...                  Reads(1, 0, "none", 0, False))
     >>> s.n_phases
     1
     """
