@@ -81,9 +81,8 @@ def loss_figure(
                 nearest = nearest_to_mean(curves)
                 n = f" (bold: seed {seeds[nearest] if seeds else nearest})" if len(curves) > 1 else ""
                 ax.plot(epochs, curves[nearest], color=color, lw=1.8, label=label + n)
-            else:
-                n = f" (mean of {len(curves)} seeds)" if len(curves) > 1 else ""
-                ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.8, label=label + n)
+            else:  # the seed count is said once, in the panel title
+                ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.8, label=label)
         for label, curve in (closed_forms or {}).items():
             epochs = _plot_epochs(len(curve))
             ax.plot(epochs, np.asarray(curve)[epochs], color=MODEL_COLORS["theory"], ls="-.", lw=1.2, label=label)
@@ -99,11 +98,16 @@ def loss_figure(
     n_plateaus = len(plateaus or {})
     split = len(handles) - n_plateaus
     # deep runs: the bold-seed labels are long and the middle of the panel is full of steps
-    axes[0].legend(handles[:split], labels[:split], frameon=False, **({"loc": "upper right", "bbox_to_anchor": (1, 0.93), "fontsize": 8} if bold == "nearest" else {}))
+    # an opaque box: the start line and the grid must not run through the labels
+    box = {"frameon": True, "framealpha": 0.92, "edgecolor": "0.8"}
+    axes[0].legend(handles[:split], labels[:split], **box, **({"loc": "upper right", "bbox_to_anchor": (1, 0.93), "fontsize": 8} if bold == "nearest" else {"fontsize": 9}))
     if n_plateaus:
-        axes[1].legend(handles[split:], labels[split:], frameon=False, fontsize=8, loc="lower left")
+        axes[1].legend(handles[split:], labels[split:], **box, fontsize=8, loc="lower left")
     axes[1].set_title("log scale", fontsize=10)
-    axes[0].set_title("linear scale" + ("; faint: every seed, bold: the seed nearest the mean" if bold == "nearest" else ""), fontsize=10)
+    n_seeds = max((len(c) for c in losses.values()), default=1)
+    seeds_note = ("; faint: every seed, bold: the seed nearest the mean" if bold == "nearest"
+                  else f"; bold: mean of {n_seeds} seeds, faint: each seed" if n_seeds > 1 else "")
+    axes[0].set_title("linear scale" + seeds_note, fontsize=10)
     fig.suptitle(title)
     return fig
 
