@@ -43,10 +43,16 @@ def test_predict_command_trains_nothing_and_writes_the_prediction(tmp_path, caps
     out = tmp_path / "p"
     assert main(["predict", "contexts-3", "--epochs", "200", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"task", "prediction", "environment"}  # no ReLU network was trained
+    assert set(metrics) == {"task", "prediction", "environment", "conventions"}  # no ReLU network was trained
+    assert prediction_seeds(metrics) == "all"
     prediction = metrics["prediction"]
     assert prediction["reads_from_relu"]["numbers"] == 0 and not prediction["reads_from_relu"]["initial_weights"]
     assert [p["contexts"] for p in prediction["pathways"]] == [[0, 1, 2], [1, 2], [0, 2], [0, 1]]
     assert sum(p["weight_share"] for p in prediction["pathways"]) == pytest.approx(1.0)
     assert "input_misalignment" in prediction["assumption_2_1"]
     assert "predicted pathways" in capsys.readouterr().out
+
+
+def prediction_seeds(metrics: dict):
+    """One predicted curve, compared with every ReLU seed: its rows are labelled ``"all"``."""
+    return metrics["prediction"]["seeds"]

@@ -264,7 +264,27 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
         if len(config.relu.hidden) == 1:
             curve, metrics["theory"]["linear_phase"] = linear_phase(config, task)
             closed_forms[LINEAR_PHASE_LABEL] = curve
+    _label_rows(metrics, trajectories, config.train.seeds)
     return Run(config, task, trajectories, gdlns, metrics, identifications, closed_forms, final_gates)
+
+
+CONVENTIONS = {
+    "loss": "1/2 sum over samples of ||Yhat - Y||^2, absolute (not divided by P); loss_final is it after the last update",
+    "gap": "gap_to_relu is |L_model(t) - L_relu(t)| / L_relu(0) over t = 0..epochs, seed by seed: a fraction of the ReLU's initial loss",
+    "crossings": "epoch_below[f] is the first t with L(t) < f L(0); null if never",
+    "contexts": "0-based in data ('contexts' lists); 1-based in names and figures ('{1,2}')",
+    "per-seed lists": "in the order of the model's 'seeds' (one row compared with every ReLU seed where 'seeds' is 'all')",
+    "weight_share": "share of sum_j ||w_in_j|| ||w_out_j|| over the ReLU units assigned (identified); nuclear-norm share of the final maps (prediction)",
+}
+
+
+def _label_rows(metrics: dict, trajectories: dict[str, Trajectory], seeds) -> None:
+    """Make ``metrics.json`` self-describing: the seeds beside every model's per-seed lists and a
+    ``conventions`` block saying what is absolute and what is a fraction of ``L(0)``."""
+    for model, trajectory in trajectories.items():
+        if model in metrics and isinstance(metrics[model], dict):
+            metrics[model]["seeds"] = list(seeds) if len(trajectory.loss) == len(seeds) else "all"
+    metrics["conventions"] = CONVENTIONS
 
 
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"

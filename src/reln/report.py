@@ -271,7 +271,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
         metrics = json.loads((folder / "metrics.json").read_text())
         paper = json.loads((folder / "config.json").read_text()).get("paper") or {}
         relu, reln, theory = metrics.get("relu", {}), metrics.get("reln", {}), metrics.get("theory", {})
-        replay = metrics.get("replay", {})
+        replay, prediction = metrics.get("replay", {}), metrics.get("prediction", {})
         paper_gap = paper.get("ReLN", {}).get("gap_max")
         layers = relu.get("layers")
         mixed = (layers[-1]["selectivity"] if layers else relu.get("selectivity", {})).get("mixed")
@@ -285,6 +285,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
             _paper_cell(paper_gap),
             _spread(theory.get("gap_to_relu", {}).get("max")),
             _paper_cell(paper.get("closed-form theory", {}).get("gap_max")),
+            _spread(prediction.get("gap_to_relu", {}).get("max")),
             _spread(mixed),
         ])
     if not rows:
@@ -293,7 +294,7 @@ def _overview(out: Path, names: Sequence[str]) -> str:
         "At a glance (ours: mean [min–max] over seeds; reference implementation: its range)",
         ["experiment", "ReLU ep(0.5)", "ref.", "ep(0.5) from the task alone (closed form)",
          "compact ReLN max gap", "replay max gap", "ref. hand-made ReLN",
-         "theory max gap", "ref. closed form", "ReLU mixed-selective share (last hidden layer)"],
+         "theory max gap", "ref. closed form", "prediction (task alone) max gap", "ReLU mixed-selective share (last hidden layer)"],
         rows,
     )
 
