@@ -21,7 +21,7 @@ from typing import Any
 from reln.errors import RelnError
 
 MODELS = ("relu", "reln", "replay", "reference", "modular", "theory", "prediction")
-TASK_KINDS = ("contexts", "xor")
+TASK_KINDS = ("contexts", "xor", "digits")
 GATINGS = ("compact", "switching", "fixed")
 KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

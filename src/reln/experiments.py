@@ -63,6 +63,10 @@ def build_task(config: RunConfig) -> Task:
     t = config.task
     if t.kind == "xor":
         return xor_task(items=t.items, contexts=t.contexts, context_scale=float(t.context_scale))
+    if t.kind == "digits":
+        from reln.digits import digits_task
+
+        return digits_task(classes=t.items, contexts=t.contexts, context_scale=float(t.context_scale))
     return contextual_task(
         items=t.items,
         contexts=t.contexts,
