@@ -25,8 +25,9 @@ from reln.errors import RelnError
 from reln.io import check_output_folder, figure_writer, json_writer, verify_manifest, write_all, write_files
 from reln.provenance import environment, source_hash
 
-PAPER_EXPERIMENTS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5", "depth", "xor")
-"""The presets of the paper's experiments (docs/theory.md §7), in the order of the report."""
+PAPER_EXPERIMENTS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5", "depth", "xor", "digits-contexts")
+"""The presets of the paper's experiments (docs/theory.md §7), in the order of the report, and one
+beyond the paper: the same question on real images (docs/theory.md §4.6)."""
 
 SWEEP_NAME = "contexts-sweep"
 SWEEP_BASE = "contexts-3"
