@@ -101,3 +101,20 @@ def test_phase_pathways_count_units_by_context_set_per_phase():
     assert phases[1] == {"start": 100, "read": True, "units_per_seed": [{"{1,2,3}": 1, "{1,2}": 1}]}
     figure = phase_structure_figure(phases, title="phases")
     assert len(figure.axes[0].patches) == 2 * 2  # a bar per phase and context set
+
+
+def test_hold_left_pins_only_the_contexts_a_unit_has_just_left():
+    task = contextual_task(8, 3)
+    rng = np.random.default_rng(1)
+    width, snapshots = 20, np.arange(0, 2001, 10)
+    pre = rng.standard_normal((len(snapshots), width, task.P))
+    w_in, w_out = 1e-5 * rng.standard_normal((width, task.n_in)), 1e-5 * rng.standard_normal((task.n_out, width))
+    args = dict(lr=1e-3, init_std=0.005 / 700, epochs=2000)
+    free = CompactRule(2, 5).schedule(task, pre, snapshots, w_in, w_out, **args)
+    held = CompactRule(2, 5, hold_left=True).schedule(task, pre, snapshots, w_in, w_out, **args)
+    np.testing.assert_array_equal(free.gates[0], held.gates[0])  # the same gates, only held pairs added
+    assert not free.pins[0].any() and held.pins[0].any()
+    g, p = held.gates[0], held.pins[0]
+    assert not p[:3].any()  # nothing held in the early phases nor in the first late one
+    np.testing.assert_array_equal(p[3:], (g[3:] == 0) & (g[2:-1] > 0))
+    assert held.reads.numbers == free.reads.numbers  # derived from the schedule: nothing more read

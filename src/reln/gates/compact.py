@@ -43,6 +43,11 @@ class CompactRule:
         late_phases: phases of whole-context gates read from the ReLU after it.
         threshold: a unit is active on a sample where its pre-activation exceeds this fraction of
             its peak (:func:`reln.kinks.kink_gates`).
+        hold_left: in the phase after a unit leaves a context, hold its pre-activations on that
+            context's samples (gradient projected, :mod:`reln.kinks`): the compact form of the
+            ReLU's units sliding on their kinks as they leave. Derived from the schedule itself
+            (no value read). It brings same-structure tasks closer to the ReLU and takes
+            different-structure ones further away, so it is off by default.
 
     >>> CompactRule().early_phases + CompactRule().late_phases
     16
@@ -51,6 +56,7 @@ class CompactRule:
     early_phases: int = 4
     late_phases: int = 12
     threshold: float = 0.1
+    hold_left: bool = False
 
     def __post_init__(self):
         for name in ("early_phases", "late_phases"):
@@ -59,6 +65,8 @@ class CompactRule:
                 raise RelnError(f"{name} must be a positive integer, got {value!r}")
         if not 0 <= self.threshold < 1:
             raise RelnError(f"threshold must lie in [0, 1), got {self.threshold!r}")
+        if not isinstance(self.hold_left, bool):
+            raise RelnError(f"hold_left must be true or false, got {self.hold_left!r}")
 
     def epochs(self, t_1: int, last: int, spacing: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(early_starts, late_starts, late_reads)``: the phase starts and the epochs read,
@@ -116,10 +124,14 @@ class CompactRule:
             late_gates.append(in_context[:, task.context][None].astype(np.float64))
         gates = np.concatenate([early_gates, *late_gates])
         units = w_in.shape[0]
+        pins = np.zeros(gates.shape, bool)
+        if self.hold_left and len(late) > 1:
+            first = len(early) + 1  # from the second late phase on: left since the phase before
+            pins[first:] = (gates[first:] == 0) & (gates[first - 1:-1] > 0)
         return GateSchedule(
             starts=np.concatenate([early, late]),
             gates=(gates,),
-            pins=(np.zeros(gates.shape, bool),),
+            pins=(pins,),
             reads=Reads(
                 gate_phases=len(early) + len(late), read_phases=len(late),
                 gate_level="context", numbers=len(late) * units * task.n_contexts, initial_weights=True,
