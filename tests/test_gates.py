@@ -59,13 +59,21 @@ def test_compact_epochs_of_the_presets_use_the_whole_budget():
     assert len(early) + len(late) == 16 and late[0] == 360 and reads[-1] <= 8000
 
 
-def test_compact_schedule_gates_whole_contexts_after_the_first_rise():
-    task = contextual_task(8, 3)
-    rng = np.random.default_rng(0)
-    width, snapshots = 30, np.arange(0, 2001, 10)
+RUN = dict(lr=1e-3, init_std=0.005 / 700, epochs=2000)
+
+
+def _random_run(task, width: int, seed: int):
+    """``(pre, snapshot_epochs, w_in, w_out)`` of a stand-in ReLU run: random pre-activations every
+    10 epochs to 2000 and small random initial weights."""
+    rng = np.random.default_rng(seed)
+    snapshots = np.arange(0, 2001, 10)
     pre = rng.standard_normal((len(snapshots), width, task.P))
-    w_in, w_out = 1e-5 * rng.standard_normal((width, task.n_in)), 1e-5 * rng.standard_normal((task.n_out, width))
-    schedule = CompactRule(2, 5).schedule(task, pre, snapshots, w_in, w_out, lr=1e-3, init_std=0.005 / 700, epochs=2000)
+    return pre, snapshots, 1e-5 * rng.standard_normal((width, task.n_in)), 1e-5 * rng.standard_normal((task.n_out, width))
+
+
+def test_compact_schedule_gates_whole_contexts_after_the_first_rise():
+    task, width = contextual_task(8, 3), 30
+    schedule = CompactRule(2, 5).schedule(task, *_random_run(task, width, seed=0), **RUN)
     assert schedule.n_phases == 7 and schedule.reads.read_phases == 5
     assert schedule.reads.numbers == 5 * width * task.n_contexts
     late = schedule.gates[0][2:].reshape(5, width, task.n_contexts, task.n_items)
@@ -105,13 +113,9 @@ def test_phase_pathways_count_units_by_context_set_per_phase():
 
 def test_hold_left_pins_only_the_contexts_a_unit_has_just_left():
     task = contextual_task(8, 3)
-    rng = np.random.default_rng(1)
-    width, snapshots = 20, np.arange(0, 2001, 10)
-    pre = rng.standard_normal((len(snapshots), width, task.P))
-    w_in, w_out = 1e-5 * rng.standard_normal((width, task.n_in)), 1e-5 * rng.standard_normal((task.n_out, width))
-    args = dict(lr=1e-3, init_std=0.005 / 700, epochs=2000)
-    free = CompactRule(2, 5).schedule(task, pre, snapshots, w_in, w_out, **args)
-    held = CompactRule(2, 5, hold_left=True).schedule(task, pre, snapshots, w_in, w_out, **args)
+    run = _random_run(task, 20, seed=1)
+    free = CompactRule(2, 5).schedule(task, *run, **RUN)
+    held = CompactRule(2, 5, hold_left=True).schedule(task, *run, **RUN)
     np.testing.assert_array_equal(free.gates[0], held.gates[0])  # the same gates, only held pairs added
     assert not free.pins[0].any() and held.pins[0].any()
     g, p = held.gates[0], held.pins[0]

@@ -67,19 +67,10 @@ def _progress_bars(enabled: bool):
         yield factory
 
 
-def _reads(reads: dict | None) -> str:
-    """``reads_from_relu`` in a few words: phases read (and derived), gate level, values read."""
-    if not reads:
-        return ""
-    if not reads["read_phases"]:
-        return "nothing"
-    derived = reads["gate_phases"] - reads["read_phases"]
-    return (f"{reads['read_phases']} phases of {reads['gate_level']} gates" + (f" (+{derived} derived)" if derived else "")
-            + f", {reads['numbers']:,} values")
-
-
 def _summary(metrics: dict) -> str:
     """A short table of the run's headline numbers."""
+    from reln.gates.schedule import describe_reads
+
     width = max([9] + [len(model) for model in metrics])
     lines = [f"{'model':<{width}} {'seed':>5} {'ep(0.5)':>8} {'ep(0.1)':>8} {'final loss':>11} {'max gap':>8} {'run s':>7}  reads from the ReLU run"]
     timing = []
@@ -87,7 +78,7 @@ def _summary(metrics: dict) -> str:
         if "loss_final" not in m or not isinstance(m["loss_final"], list):
             continue  # the task, or a section without per-seed curves
         gaps = m.get("gap_to_relu", {}).get("max")
-        reads = _reads(m.get("reads_from_relu"))
+        reads = describe_reads(m.get("reads_from_relu"))
         for i, final in enumerate(m["loss_final"]):
             gap = f"{gaps[i]:.4f}" if gaps else "-"
             ep50, ep10 = m["epoch_below"]["0.5"][i], m["epoch_below"]["0.1"][i]

@@ -24,7 +24,7 @@ from reln.errors import RelnError
 from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
-from reln.gates import CompactRule, Reads
+from reln.gates import CompactRule, Reads, total_reads
 from reln.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
@@ -251,7 +251,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                     for s in range(len(train.seeds))
                 ]
             trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"), schedules)
-            theory_reads = schedules[0].reads.as_dict() | {"numbers": sum(q.reads.numbers for q in schedules)} if schedules else None
+            theory_reads = total_reads(schedules) if schedules else None
     predicted = None
     if "prediction" in config.models:
         predicted = _prediction(config, task)
@@ -263,7 +263,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
         if theory_reads is not None:
-            metrics["theory"]["reads_from_relu"] = theory_reads | {"initial_weights": True}
+            metrics["theory"]["reads_from_relu"] = theory_reads
         metrics["theory"]["assumption_2_1"] = assumption_report(task, theory_gdln)
         if len(config.relu.hidden) == 1:
             curve, metrics["theory"]["linear_phase"] = linear_phase(config, task)

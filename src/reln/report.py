@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from reln.gates.schedule import describe_reads
 from reln.plots import MODEL_LABELS
 
 FIGURE_CAPTIONS = {
@@ -81,19 +82,7 @@ def _model_row(label: str, m: dict) -> list[str]:
         "loss_final": m.get("loss_final"), "gap_max": gap.get("max"), "gap_mean": gap.get("mean"),
         "seconds": m.get("seconds"),
     }
-    return [label, str(seeds)] + [_spread(values[key]) for key, _ in COLUMNS] + [reads_summary(m.get("reads_from_relu"))]
-
-
-def reads_summary(reads: dict | None) -> str:
-    """What a model reads from the ReLU run, in a few words (``metrics.json`` → ``reads_from_relu``)."""
-    if not reads:
-        return "–"
-    if not reads["read_phases"] and reads["gate_level"] == "none":
-        return f"nothing ({reads['gate_phases']} phase{'s' if reads['gate_phases'] != 1 else ''} given)"
-    derived = reads["gate_phases"] - reads["read_phases"]
-    return (f"{reads['read_phases']} phases of {reads['gate_level']} gates"
-            + (f" (+{derived} derived)" if derived else "")
-            + f", {reads['numbers']:,} values" + (", its init" if reads["initial_weights"] else ""))
+    return [label, str(seeds)] + [_spread(values[key]) for key, _ in COLUMNS] + [describe_reads(m.get("reads_from_relu")) or "–"]
 
 
 def _paper_row(label: str, numbers: dict) -> list[str]:

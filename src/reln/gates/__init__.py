@@ -11,6 +11,6 @@ gates follow a *schedule*. This package holds the schedule type and the rules th
 
 from reln.gates.compact import CompactRule
 from reln.gates.early import decoupled_gates, first_rise_epoch
-from reln.gates.schedule import GateSchedule, Reads
+from reln.gates.schedule import GateSchedule, Reads, total_reads
 
-__all__ = ["CompactRule", "GateSchedule", "Reads", "decoupled_gates", "first_rise_epoch"]
+__all__ = ["CompactRule", "GateSchedule", "Reads", "decoupled_gates", "first_rise_epoch", "total_reads"]

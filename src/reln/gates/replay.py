@@ -54,16 +54,16 @@ def switching_schedule(
     """Per-unit gates (and pinned unit-sample pairs) over time, read from a ReLU run's checkpoints.
 
     * ``t < fine_until``: every ``fine_every`` epochs, each unit's own per-sample gate
-      ``1[w_j x > 0]``. Early on a ReLU unit is on for about half the samples (0.51 at t = 0,
-      0.91 at t = 200 on the three-context task); any gate held fixed from the start learns the
-      first drop too fast (all on) or too slow (the initial gate).
+      ``1[w_j x > 0]``. Early on a ReLU unit is on for about half the samples, and for more of
+      them as it grows; any gate held fixed from the start learns the first drop too fast (all
+      on) or too slow (the initial gate).
     * later, every ``regroup_every`` epochs, :func:`kink_gates` of the checkpoint: a unit is on
       where its pre-activation exceeds ``gate_threshold`` of its scale, and, with ``pin_kinks``,
       pinned where it lies within that band of zero (off, its pre-activation held until the next
       checkpoint). With ``gate_level = "context"`` it is instead on in the whole of every context
       where it is on for some item (pinned only where that leaves it off), the ReLN of whole
-      context sets; units switch from the common group to an all-but-one group over epochs
-      ~1000-6000.
+      context sets; units switch from the common group to an all-but-one group during the
+      context-specific phase.
 
     Args:
         pre: ``(snapshots, units, P)`` the ReLU's pre-activations at its checkpoints.
@@ -114,14 +114,12 @@ def sliding_schedule(
 
     Unlike :func:`switching_schedule` there is no switch epoch and no regrouping interval: the
     same rule holds from ``t = 0`` (before the first drop no pair stays in the band for long).
-    Measured on one hidden layer (seeds 0, 1, 2, max / mean gap to the ReLU; the band rule of
-    :func:`switching_schedule` in brackets): ``contexts-diff`` .010-.012 / .0021-.0025
-    (.0096-.014 / .0019-.0029); 2 contexts .019-.026 / .0028-.0036 (.011-.017 / .0029-.0056);
-    16 items .011-.013 / .0022-.0030 (.023-.025 / .0042-.0054); 8 contexts .028-.031 /
-    .0056-.0059 (.039-.044 / .0087-.0097). With ``slide_epochs`` 100 / 150 / 300 / 400 the
-    largest gaps over nine configurations move both ways (8 contexts wants longer, 16 items with
-    hierarchies shorter: .037 at 300, .047 at 400); 150-200 keeps every one within issue 3's bounds.
-    On two hidden layers it fails (``depth`` seed 0: .22 / .096, the ReLN far ahead): deeper
+    On one hidden layer it tracks the ReLU about as closely as the band rule of
+    :func:`switching_schedule` on ``contexts-diff``, a little less closely with two contexts, and
+    more closely with 16 items or 8 contexts. Shorter or longer ``slide_epochs`` move the largest gaps over the configurations
+    both ways (many contexts want longer, 16 items with hierarchies shorter); the default sits
+    where every configuration stays within the project's bounds (the report of ``reln reproduce`` shows them).
+    On two hidden layers it fails (``depth``: the ReLN runs far ahead of the ReLU): deeper
     layers keep the band rule (:func:`reln.unit_gated.fit_switching_network`, ``kink_rule``).
 
     Args:
@@ -154,25 +152,21 @@ def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: 
     Before its first drop a ReLU unit has barely grown and is on for a random half of the samples,
     so the set of contexts it is on in means nothing yet; during the drop the units grow and their
     gates settle. A quarter under the start lies inside the first drop at every depth here: one
-    hidden layer falls from 1 toward the linear floor, two hidden layers (``depth``) from 96 to a
-    plateau at 66, where a quarter down is its middle.
+    hidden layer falls from its start toward the linear floor, two hidden layers (``depth``) from
+    their start to an intermediate plateau, and a quarter down lies in the middle of that drop.
 
-    Measured (seeds 0, 1, 2; max gap to the ReLU; at half the start instead, the earlier rule, in
-    brackets): switching ReLN contexts-diff .0096-.0137 (.0103-.0134), contexts-3 .0067-.0086
-    (.0061-.0085), contexts-4 .012-.015 (.013-.016), contexts-5 .011-.023 (.012-.016), 2 contexts
-    .011-.017 (.011-.018); theory contexts-diff .012-.017 (.011), contexts-3 .014-.017
-    (.013-.015), contexts-4 .016-.018 (.021-.024), contexts-5 .017-.021 (.023-.027), 2 contexts
-    .033-.039 (.051-.057). On ``depth`` (two hidden layers, seed 0) switching at epoch 100
-    instead delays the ReLN's first drop by ~340 epochs (max gap .31); at 5200 or 6000 it matches
-    the ReLU's to 1 epoch. Switching at epoch 100 on one hidden layer: contexts-diff .0077-.0092,
-    6 contexts .059-.065 (whole-context gates, nothing pinned); following per-sample gates long
-    after the drop is worse (contexts-3 mean gap .013 instead of .0045-.0057): the ReLN's weights
-    drift from the ReLU's and the ReLU's per-sample gates stop fitting them.
+    Against the earlier rule (half the start) it tracks the ReLU about as closely for the switching
+    ReLN, and for the theory about as closely with few contexts and more closely with more, most
+    clearly with two contexts. On ``depth`` switching early, while the units are tiny, delays the
+    ReLN's first drop far behind the ReLU's; switching a quarter down matches it. On one hidden layer an early switch suits
+    ``contexts-diff`` but not many contexts with whole-context gates. Following per-sample gates
+    long after the drop is worse: the ReLN's weights drift from the ReLU's and the ReLU's
+    per-sample gates stop fitting them (the report of ``reln reproduce`` shows them).
 
-    Which of the two wins depends on the task (README, "The identified ReLN": 0.75, 0.5, 0.35,
-    0.25 on nine configurations): with 4 to 8 contexts of 8 items 0.25 halves the gaps
-    (8 contexts max .006 against .04); with 2 contexts or 16 items it triples them (16 items .14
-    against .018-.042). A quarter down keeps every configuration within .05 / .01 and also serves
+    Which of the two wins depends on the task (README, "The identified ReLN": levels 0.75, 0.5,
+    0.35, 0.25 on nine configurations): with 4 to 8 contexts of 8 items a low level (a late
+    switch) shrinks the gaps markedly; with 2 contexts or 16 items it enlarges them more.
+    A quarter down keeps every configuration within the project's bounds and also serves
     deep networks; what predicts a task's preference is not known (README). One hidden layer no
     longer needs this choice: :func:`sliding_schedule` follows per-sample gates throughout and
     holds the sliding pairs, within the bounds on every row. The band rule (deep networks) and the

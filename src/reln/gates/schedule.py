@@ -81,3 +81,32 @@ class GateSchedule:
     @property
     def n_phases(self) -> int:
         return int(np.asarray(self.starts).size)
+
+
+def total_reads(schedules) -> dict:
+    """``reads_from_relu`` of a model trained from one schedule per seed: the phases and level of
+    the first (every seed's schedule has the same phases), the values read summed over the seeds.
+
+    >>> r = Reads(16, 12, "context", 10, True)
+    >>> s = GateSchedule(np.array([0]), (np.ones((1, 1, 1)),), (np.zeros((1, 1, 1), bool),), r)
+    >>> total_reads([s, s])["numbers"]
+    20
+    """
+    return schedules[0].reads.as_dict() | {"numbers": sum(s.reads.numbers for s in schedules)}
+
+
+def describe_reads(reads: dict | None) -> str:
+    """``reads_from_relu`` in a few words, for the CLI summary and the report.
+
+    >>> describe_reads(Reads(16, 12, "context", 75600, True).as_dict())
+    '12 phases of context gates (+4 derived), 75,600 values'
+    >>> describe_reads(Reads(1, 0, "none", 0, False).as_dict())
+    'nothing'
+    """
+    if not reads:
+        return ""
+    if not reads["read_phases"]:
+        return "nothing"
+    derived = reads["gate_phases"] - reads["read_phases"]
+    return (f"{reads['read_phases']} phases of {reads['gate_level']} gates" + (f" (+{derived} derived)" if derived else "")
+            + f", {reads['numbers']:,} values")
