@@ -144,9 +144,9 @@ class TheoryConfig:
 
     Its own defaults differ from the switching ReLN's: the theory's units are balanced effective
     units, not the ReLU's, so a pair pinned at the ReLU's kink is not at the theory unit's kink.
-    Measured (seeds 0, 1, 2; max gap to the ReLU, loss_final / L0): ``contexts-3`` whole contexts
-    .013-.015, ~2e-4; per sample with pinned kinks .018-.027, 4e-3 (held pairs leave a floor);
-    two contexts whole contexts .051-.057, with pins .049-.061.
+    Gating per sample with pinned kinks tracks the ReLU worse than whole contexts on
+    ``contexts-3`` and ends on a higher loss (held pairs leave a floor); with two contexts the two
+    are alike (the report of ``reln reproduce`` shows them).
     """
 
     gate_level: str = "context"
@@ -321,8 +321,8 @@ def _validate(config: RunConfig) -> RunConfig:
     reads_gates = ("reln" in models and reln.gating in ("switching", "compact")) or "theory" in models or "replay" in models
     if reln.pathways == "auto" and "relu" in models and reads_gates and relu.snapshot_every > 10:
         # the switching ReLN and the theory read the ReLU's per-sample gates every 10 epochs
-        # through its first drop (at 100: depth max gap .13-.19 instead of .13-.14, theory at 2
-        # contexts .042-.046 instead of .033-.039); deep networks hold ~0.5 GB per seed for it
+        # through its first drop (at 100 both track the ReLU worse: depth, and the theory at two
+        # contexts); deep networks hold a large array of checkpoints per seed for it
         relu = dataclasses.replace(relu, snapshot_every=10)
     for name, table in (("reln", reln), ("replay", replay)):
         if table.kink_rule not in KINK_RULES:

@@ -6,15 +6,15 @@ the other samples' gradients push it up while it is off, ``z`` stays at zero. Th
 few epochs, the unit contributes nothing on that sample, and its input weights move only along
 ``z = const``. A gated linear network reproduces this by turning the gate off *and* projecting the
 unit's input-weight gradient so that ``z`` is held (:func:`kink_projectors`, :func:`pinned_weights`).
-Without the projection it learns the context-specific phase faster than the ReLU; measured on two
-contexts (seeds 0, 1, 2; max gap to the ReLU): .11 with the ReLU's own per-sample gates held 10
-epochs, .054 with whole-context gates, .010-.018 pinned in the kink band after the first drop
-(:func:`reln.imitate.switching_schedule`), .019-.026 with the ReLU's own gates every 10 epochs and
-only the pairs that stay in the band for 200 epochs pinned (:func:`reln.imitate.sliding_schedule`,
-the default for one hidden layer: it trades a little here for 16 items and many contexts).
+Without the projection it learns the context-specific phase faster than the ReLU. On two
+contexts the ReLU's own per-sample gates held 10 epochs fit worst, whole-context gates better,
+and pinning in the kink band after the first drop (:func:`reln.imitate.switching_schedule`)
+best; following the ReLU's own gates every 10 epochs and pinning only the pairs that stay in
+the band for 200 epochs (:func:`reln.imitate.sliding_schedule`, the default for one hidden
+layer) is a little worse here: it trades that for 16 items and many contexts.
 In a deeper hidden layer the pre-activation depends on every layer below, so there the pinned
-pair is pulled to its kink by a stiff penalty instead (:func:`kink_penalty`; ``depth``: max gap
-.31 -> .13-.14).
+pair is pulled to its kink by a stiff penalty instead (:func:`kink_penalty`; on ``depth`` it
+closes much of the gap to the ReLU).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def kink_gates(pre, gate_threshold: float, silent_threshold: float = 1e-3):
     and *pinned at its kink* (module docstring) where ``|z| < gate_threshold * scale``; a unit whose
     peak is below ``silent_threshold`` of the layer's largest is off everywhere and pinned nowhere.
     With ``gate_threshold = 0`` the gate is the ReLU's own and nothing is pinned. (Scaling by
-    ``max_s |z_s|`` instead changes no gap of the presets in its fourth digit.) Array operations
+    ``max_s |z_s|`` instead changes the presets' gaps negligibly.) Array operations
     only, so NumPy and JAX arrays both work.
     """
     magnitude = abs(pre)
@@ -86,10 +86,11 @@ def kink_penalty(pre, inputs, pinned, *, layers_below: int, stiffness: float, lr
     slides, rather than holding the value it had at the checkpoint, which would need the network's
     state at each regroup.
 
-    Measured on ``depth`` seed 0 (mean gap to the ReLU, first layer projected as
-    :func:`kink_projectors`): no hold in layer 2 .052; layer 2's rows projected with its current
-    inputs (a ``P x P`` solve per unit and step, 12x slower) .040; this penalty on layer 2's own
-    weights only .028; through every layer .009 (stiffness .02; .005: .026, .05: .010, .1: .010).
+    On ``depth`` (first layer projected as :func:`kink_projectors`) no hold in layer 2 tracks the
+    ReLU worst; projecting layer 2's rows with its current inputs (a ``P x P`` solve per unit and
+    step, far slower) helps a little, this penalty on layer 2's own weights more, and through
+    every layer most. A smaller stiffness is weaker; larger ones are no better than the default
+    (the report of ``reln reproduce`` shows them).
 
     Args:
         pre: ``(units, P)`` the layer's pre-activations; inputs: ``(n_in, P)`` its inputs

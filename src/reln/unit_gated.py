@@ -16,19 +16,19 @@ stay on a kink held there), in deeper networks by :func:`reln.imitate.switching_
 rule, read every 100 epochs after the first drop); ``kink_rule`` chooses per layer. Each seed's schedule is per-seed *data* of one compiled program
 (:func:`reln.train.train`'s ``data``), so seeds run on parallel threads.
 
-Depth (issue 6, ``depth``, seeds 0, 1, 2): max gap to the ReLU .132-.144, mean .0074-.0085. Two
-things carry it. (1) Per-sample gates every 10 epochs until the ReLU's loss is a quarter down
+Depth (``depth``; the report of ``reln reproduce`` shows its gaps to the ReLU). Two things carry
+it. (1) Per-sample gates every 10 epochs until the ReLU's loss is a quarter down
 (:func:`reln.imitate.first_drop_epoch`): gates with the activity band from epoch 100, while units
-are tiny, put the first drop ~340 epochs late (max gap .31). (2) Pinned kinks in every layer: on
-the ReLU's plateaus gradient descent slides along the kinks of small units (5-35 unit-sample pairs
-flipping every 2-3 epochs on the 66 plateau, ~850 in layer 1 and ~580 in layer 2 from epoch
-~10000), and a network whose gates are fixed between refreshes escapes the plateaus ~1000 epochs
-early. The first layer's pins are projections (:func:`reln.kinks.kink_projectors`); a deeper
-layer's pinned pre-activation moves with every layer below it, and a stiff penalty pulls it to
-the kink through all of them (:func:`reln.kinks.kink_penalty`; seed 0 mean gap .052 without,
-.040 projecting layer 2's own rows, .009 with it). Every rule tried before pinning (context or
-per-sample gates, refreshed every 100 down to 2 epochs, per-epoch gates from a co-trained ReLU
-with thresholds, :func:`fit_concurrent_network`) left max gaps of .27-.51 on seed 0.
+are tiny, put the first drop far too late. (2) Pinned kinks in every layer: on the ReLU's plateaus
+gradient descent slides along the kinks of small units (unit-sample pairs whose gates flip every
+few epochs, few on the first plateau and many in both layers later), and a network whose gates
+are fixed between refreshes escapes the plateaus early. The first layer's pins are projections
+(:func:`reln.kinks.kink_projectors`); a deeper layer's pinned pre-activation moves with every
+layer below it, and a stiff penalty pulls it to the kink through all of them
+(:func:`reln.kinks.kink_penalty`, which closes the gap far better than no hold or projecting
+layer 2's own rows). Every rule tried before pinning (context or per-sample gates, refreshed
+every 100 down to 2 epochs, per-epoch gates from a co-trained ReLU with thresholds,
+:func:`fit_concurrent_network`) left large gaps.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def per_hidden_layer(value, n_layers: int, what: str) -> list:
 def layer_kink_rules(kink_rule: str | Sequence[str], n_layers: int, gate_level: str | Sequence[str]) -> list[str]:
     """The kink rule of every hidden layer. ``"auto"``: :func:`reln.imitate.sliding_schedule` for
     a network of one hidden layer gated per sample, the band rule of
-    :func:`reln.imitate.switching_schedule` otherwise (measured on ``depth`` seed 0, max / mean
-    gap: sliding in both layers .22 / .096, in the first only .155 / .0094, band .148 / .0094;
-    sliding in both with ``slide_epochs`` 50 or 100, .31 / .105: the ReLN leaves the plateaus
-    ~2900 epochs early, so holding sooner does not help)."""
+    :func:`reln.imitate.switching_schedule` otherwise (on ``depth`` sliding in both layers runs
+    far ahead of the ReLU, sliding in the first only is no better than the band; sliding in both
+    with a shorter ``slide_epochs`` is worse still: the ReLN leaves the plateaus early, so holding
+    sooner does not help)."""
     rules = per_hidden_layer(kink_rule, n_layers, "kink_rule")
     levels = per_hidden_layer(gate_level, n_layers, "gate_level")
     for rule in rules:

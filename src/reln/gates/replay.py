@@ -116,9 +116,10 @@ def sliding_schedule(
     same rule holds from ``t = 0`` (before the first drop no pair stays in the band for long).
     On one hidden layer it tracks the ReLU about as closely as the band rule of
     :func:`switching_schedule` on ``contexts-diff``, a little less closely with two contexts, and
-    more closely with 16 items or 8 contexts. Shorter or longer ``slide_epochs`` move the largest gaps over the configurations
-    both ways (many contexts want longer, 16 items with hierarchies shorter); the default sits
-    where every configuration stays within the project's bounds (the report of ``reln reproduce`` shows them).
+    more closely with 16 items or 8 contexts. Shorter or longer ``slide_epochs`` move the largest
+    gaps over the configurations both ways (many contexts want longer, 16 items with hierarchies
+    shorter); the default sits where every configuration stays within the project's bounds (the
+    report of ``reln reproduce`` shows them).
     On two hidden layers it fails (``depth``: the ReLN runs far ahead of the ReLU): deeper
     layers keep the band rule (:func:`reln.unit_gated.fit_switching_network`, ``kink_rule``).
 
@@ -158,10 +159,11 @@ def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: 
     Against the earlier rule (half the start) it tracks the ReLU about as closely for the switching
     ReLN, and for the theory about as closely with few contexts and more closely with more, most
     clearly with two contexts. On ``depth`` switching early, while the units are tiny, delays the
-    ReLN's first drop far behind the ReLU's; switching a quarter down matches it. On one hidden layer an early switch suits
-    ``contexts-diff`` but not many contexts with whole-context gates. Following per-sample gates
-    long after the drop is worse: the ReLN's weights drift from the ReLU's and the ReLU's
-    per-sample gates stop fitting them (the report of ``reln reproduce`` shows them).
+    ReLN's first drop far behind the ReLU's; switching a quarter down matches it. On one hidden
+    layer an early switch suits ``contexts-diff`` but not many contexts with whole-context gates.
+    Following per-sample gates long after the drop is worse: the ReLN's weights drift from the
+    ReLU's and the ReLU's per-sample gates stop fitting them (the report of ``reln reproduce``
+    shows them).
 
     Which of the two wins depends on the task (README, "The identified ReLN": levels 0.75, 0.5,
     0.35, 0.25 on nine configurations): with 4 to 8 contexts of 8 items a low level (a late

@@ -15,31 +15,22 @@ Three sources of a prediction, none with a fitted constant:
   ``sigma_2``): each mode starts at its expected effective strength
   ``E[1/4 sum_h (a_h + b_h)^2] = H (sigma_1^2 + sigma_2^2) / 4`` (:func:`expected_initial_maps`).
 
-Measured against the ReLU (``reln run PRESET --models relu,theory``, seeds 0, 1, 2), max / mean
-``gap_to_relu`` and ``loss_final / loss_initial``; the switching column with per-sample gates until
-the ReLU's first drop (what ``reln run`` does), the fixed-gate column from earlier measurements:
-
-================  ==================================  =====================================
-preset            switching (``predict_switching``)   fixed gates (``predict_identified``)
-================  ==================================  =====================================
-contexts-diff     .012-.017 / .003-.004, 1.6-2.4e-4   .043-.048 / .018, 4.4-4.9e-3
-contexts-3        .014-.017 / .004-.006, 1.7-2.5e-4   .033-.036 / .009, 1.9-2.3e-3
-contexts-4        .016-.018 / .004-.006, 0.7-1.5e-5   .023-.026 / .004-.006, 1.5e-5
-contexts-5        .017-.021 / .004-.005, 0.2-1.2e-5   .047-.059 / .002-.003, 6e-7
-================  ==================================  =====================================
+Against the ReLU (``reln run PRESET --models relu,theory``) the switching theory, with per-sample
+gates until the ReLU's first drop (what ``reln run`` does), tracks the loss more closely than the
+fixed-gate prediction on every context preset (the report of ``reln reproduce`` shows the gaps
+and final losses).
 
 With fixed gates the largest gap is in the context-specific phase, predicted too slow: the
 ReLU's context units start in the common group and switch with grown weights. With switching
-units it is in the context phase, the theory behind (``contexts-diff``: its loss above the ReLU's
-at epochs 1500-4000, most at ~2500; 5 contexts: behind at ~2000, ahead at 3000-6000).
+units it is in the context phase, the theory behind (``contexts-diff``: its loss above the
+ReLU's through the middle of that phase; 5 contexts: behind early in it, ahead later).
 
-Why the gates are read from the ReLU and not from the theory's own units (measured on
-``contexts-diff``, seeds 0-2): balanced units gated by whole contexts from their own
-pre-activations never leave the linear floor (.156 of ``L(0)`` at epoch 8001), because a unit
+Why the gates are read from the ReLU and not from the theory's own units: balanced units gated
+by whole contexts from their own pre-activations never leave the linear floor, because a unit
 leaves a context only once its activity falls on every item of it, and a linear pathway has no
 force that does that; the ReLU's units leave sample by sample. Gated per sample by their own
-sign, the units are a ReLU network started from balanced weights (max gap .014-.015): a
-simulation, not a prediction.
+sign, the units are a ReLU network started from balanced weights: a simulation, not a
+prediction.
 """
 
 from __future__ import annotations
@@ -194,12 +185,11 @@ def predict_switching(
     ``fine_every`` epochs; with ``fine_until = 0`` the units are gated by whole contexts from
     ``t = 0``. ``gate_level = "sample"`` gates units after that on the samples where their
     activity exceeds ``gate_threshold`` of their peak rather than on whole contexts (the
-    switching ReLN's option, for tasks whose gating lives within contexts such as XOR). Measured, max gap to the ReLU (seeds 0, 1, 2), per-sample start against whole
-    contexts from 0: contexts-diff .011 (.0096-.0127), contexts-3 .013-.015 (.014-.018),
-    contexts-4 .021-.024 (.010-.015), contexts-5 .023-.027 (.027-.032), 16 items .022-.038
-    (.035-.039), 8 contexts .021-.042 (.089-.095); 2 contexts .051-.057 (.034-.041). Keeping
-    the units with ``c_1 < 0`` (a linear unit's start) changes these by at most .01 either way
-    and doubles the units to integrate.
+    switching ReLN's option, for tasks whose gating lives within contexts such as XOR). The
+    per-sample start tracks the ReLU as well as or better than whole contexts from 0 on most
+    presets, most of all with 8 contexts, and worse with 4 or 2 contexts. Keeping the units with
+    ``c_1 < 0`` (a linear unit's start) changes the gaps little either way and doubles the units
+    to integrate.
 
     Each unit starts from its effective balanced weights (:func:`effective_unit_weights`, on the
     always-on correlation ``Y X^T / P``: every unit is active in every context at ``t = 0``) and
@@ -213,9 +203,9 @@ def predict_switching(
     ``method="gd"`` (default) takes one Euler step per epoch, which *is* gradient descent with
     learning rate ``lr`` on the balanced units, the algorithm the ReLU is trained with; the
     gradient flow (``"rk4"``) grows a mode by ``e^rho`` per epoch where gradient descent grows it
-    by ``1 + rho`` (``rho = 2 s / tau``, .055 for the top mode of ``contexts-diff``), so it runs
-    ~3% ahead in time. Measured (seeds 0, 1, 2), max gap to the ReLU ``gd`` / ``rk4``:
-    ``contexts-diff`` .010-.013 / .017-.020, ``contexts-5`` .027-.032 / .037-.042.
+    by ``1 + rho`` (``rho = 2 s / tau``, small for every mode of the presets), so it runs
+    slightly ahead in time, and its gap to the ReLU is larger than gradient descent's (the report
+    of ``reln reproduce`` shows them).
 
     Args:
         relu_pre: ``(seeds, snapshots, H, P)`` the ReLU's pre-activations at its checkpoints.
@@ -223,7 +213,7 @@ def predict_switching(
         method: ``"gd"`` or ``"rk4"`` (:func:`reln.theory.integrate_switching`).
         early_flow: start from :func:`reln.theory.relu_effective_unit_weights` (each unit's own
             early dynamics, gradient descent when ``method="gd"``) instead of the leading-order
-            rule; measured numbers for both in :mod:`reln.theory.switching`.
+            rule; how the two compare in :mod:`reln.theory.switching`.
         x64: integrate in float64 (:func:`reln.theory.integrate_switching`); seeds run on
             parallel threads either way.
     """

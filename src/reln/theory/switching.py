@@ -1,11 +1,10 @@
 """Pathways whose units switch gates: the balanced flow with weight carried across switches (docs/theory.md §2, §7.3).
 
-A one-hidden-layer ReLU network does not keep its pathways fixed. At epoch ~500 all its weight sits
+A one-hidden-layer ReLU network does not keep its pathways fixed. Early on all its weight sits
 in units active in every context; units serving the common structure then turn off in one context
-(``contexts-diff``: over epochs ~1000-6000) and *carry their grown weight* into an all-but-one
-pathway. A fixed-gate ReLN whose context pathways start from the initialisation learns the
-context-specific phase too slowly (max gap to the ReLU .043-.048 on ``contexts-diff``, 4e-3 of
-``L(0)`` left at epoch 8001).
+(``contexts-diff``: through the context-specific phase) and *carry their grown weight* into an
+all-but-one pathway. A fixed-gate ReLN whose context pathways start from the initialisation
+learns the context-specific phase too slowly and ends on a higher loss than the ReLU.
 
 **Units carry their share of a balanced pathway.** Take a pathway of ``H`` units with balanced
 factors, ``W_1 = R B`` (``H x n_in``), ``W_2 = A R^T`` with ``A^T A = B B^T`` and ``R`` ``(H x r)``
@@ -31,25 +30,24 @@ weights are small, a unit's projections ``a = v_k . w_in``, ``b = u_k . w_out`` 
 the balanced unit ``w_in = sum_k c_k v_k``, ``w_out = sum_k c_k u_k`` with ``c_k = (a_k + b_k)/2``.
 For a bias-free ReLU unit one more fact enters: a non-negative ``Sigma_yx`` (non-negative targets
 and inputs) has a Perron mode with ``v_1 . x_i > 0`` on every sample, so a unit with ``c_1 < 0``
-grows along ``-v_1``, turns off on every sample and carries no growth: it starts at zero. On
-``contexts-diff`` such units hold 3% of the ReLU's unit weight at epoch 300. The expected mode
+grows along ``-v_1``, turns off on every sample and carries no growth: it starts at zero. Such
+units hold only a small share of the ReLU's unit weight after the early growth. The expected mode
 strength is then ``E[pi_k(0)] = H E[c_k^2 1(c_1 > 0)] = H (sigma_1^2 + sigma_2^2) / 8`` (half the
 linear network's; :func:`expected_mode_strength`).
 
 That rule is the leading order. Exactly, a ReLU unit's gates are random at first (on ~half the
 samples), which slows or speeds its growth before they settle; :func:`relu_effective_unit_weights`
 integrates each unit's own early dynamics (units do not interact while ``E = Y``) and reads the
-effective ``c_k`` off after the gates settle. Against simulated ReLU networks it holds per draw
-within 0.2% (``tests/test_theory_init.py``), and it shows the leading-order law off by the gating
-transient: -6% to -7% (two contexts, equal stds), -3% (three), -23% to +16% for stds ten times apart. Used as the
-initial condition of the switching theory it predicts the presets' first drops *earlier* than the
-leading-order rule (``contexts-diff`` ep(0.5) 829-833 against 849-853, ReLU 837-843) and the max
-gap to the ReLU is .007-.013 / .020-.024 / .029-.034 / .057-.060 on ``contexts-diff`` / 3 / 4 / 5
-(leading order: .010-.013 / .014-.018 / .010-.015 / .027-.032). The later dynamics, with units
-fully on across their contexts, grow faster than the ReLU's units, which are on for only some
-items; the leading-order rule, which starts the units smaller, offsets this. Which of the two a
-run uses is :func:`reln.theory.predict_switching`'s ``early_flow`` option (default: the
-leading-order rule).
+effective ``c_k`` off after the gates settle. Against simulated ReLU networks it holds closely
+per draw (``tests/test_theory_init.py``), and it shows the leading-order law off by the gating
+transient: a few per cent low with equal stds, either way and by much more for stds far apart.
+Used as the initial condition of the switching theory it predicts the presets' first drops
+*earlier* than the leading-order rule (on ``contexts-diff`` the ReLU's lies between the two), and
+the max gap to the ReLU is smaller on ``contexts-diff`` but larger with more contexts (the report
+of ``reln reproduce`` shows them). The later dynamics, with units fully on across their contexts,
+grow faster than the ReLU's units, which are on for only some items; the leading-order rule,
+which starts the units smaller, offsets this. Which of the two a run uses is
+:func:`reln.theory.predict_switching`'s ``early_flow`` option (default: the leading-order rule).
 """
 
 from __future__ import annotations
@@ -246,15 +244,15 @@ def integrate_switching(
             the singular values and final maps only; the loss counts every unit).
         W1: ``(H, n_in)``, ``W2``: ``(n_out, H)`` initial weights (e.g. :func:`effective_unit_weights`).
         lr: the learning rate described, ``tau = 1 / (P lr)``; ``epochs``: the length.
-        stride: epochs per RK4 step (5: the loss within 3e-5 of ``L(0)`` of a 1-epoch stride on
-            the presets; the fastest rate is below 0.1 per epoch, see :mod:`reln.theory.balanced`).
+        stride: epochs per RK4 step (5: on the presets the loss is that of a 1-epoch stride to
+            well within the reported precision; the fastest rate is small per epoch, see
+            :mod:`reln.theory.balanced`).
         snapshot_every: epochs between singular-value snapshots (rounded to the stride).
         pinned: ``(projectors, index)`` of :func:`reln.unit_gated.kink_projectors`: unit ``j``'s
             input weights move within ``projectors[index[phase, j]]``, holding its pinned
             pre-activations (the ReLU's kinks, :func:`reln.imitate.kink_gates`); none by default.
         x64: integrate in float64. The default float32 is the precision the ReLU trains in;
-            on the presets it changes no reported gap in its first four digits and takes about
-            two thirds of the time (contexts-diff: 0.55 s per seed instead of 0.75 s).
+            on the presets it changes no reported gap noticeably and is faster than float64.
     """
     start = time.perf_counter()
     epochs, stride = int(epochs), int(stride)
