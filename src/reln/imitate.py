@@ -35,7 +35,7 @@ from reln.errors import RelnError
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.fit import fit_gdln
 from reln.identify import Identification, identify
-from reln.gates import CompactRule, GateSchedule
+from reln.gates import CompactRule, GateSchedule, total_reads
 from reln.gates.replay import (  # noqa: F401  (re-exported: the replay's rules)
     checkpoint_positions, contexts_on, first_drop_epoch, sliding_schedule, switching_schedule,
 )
@@ -253,7 +253,7 @@ def _fit_compact(task, relu, relu_initial_weights, identifications, schedules, *
         x64=x64, progress=progress,
     )
     bits = info["bits"]
-    reads = schedules[0].reads.as_dict() | {"numbers": sum(s.reads.numbers for s in schedules)}
+    reads = total_reads(schedules)
     return trajectory, identifications, {
         "phases": phase_pathways(task, schedules),
         "gating": "compact", "gate_phases": schedules[0].n_phases, "reads_from_relu": reads,

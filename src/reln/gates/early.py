@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
+from reln.gates.unit_flow import decoupled_velocity
 from reln.tasks import Task
 
 
@@ -44,15 +45,16 @@ def decoupled_gates(task: Task, w_in: np.ndarray, w_out: np.ndarray, *, lr: floa
     if not epochs or min(epochs) < 0:
         raise RelnError(f"epochs must be non-negative, got {epochs}")
     X, Y = np.asarray(task.X, float), np.asarray(task.Y, float)
-    W1, W2 = np.array(w_in, float), np.array(w_out, float)
-    wanted = {t: k for k, t in enumerate(epochs)}
-    out = np.zeros((len(epochs), W1.shape[0], X.shape[1]))
-    for t in range(max(epochs) + 1):
-        z = W1 @ X
-        g = (z > 0).astype(float)
-        if t in wanted:
-            out[[k for k, e in enumerate(epochs) if e == t]] = g
-        W1, W2 = W1 + lr * ((W2.T @ Y) * g) @ X.T, W2 + lr * Y @ (g * z).T
+    W_in, W_out_t = np.array(w_in, float), np.array(w_out, float).T
+    out = np.zeros((len(epochs), W_in.shape[0], X.shape[1]))
+    order = np.argsort(epochs, kind="stable")
+    t, k = 0, 0
+    while k < len(order):  # one gradient step per epoch, as the network trains
+        d_in, d_out, gates = decoupled_velocity(W_in, W_out_t, X, Y)
+        while k < len(order) and epochs[order[k]] == t:
+            out[order[k]] = gates
+            k += 1
+        W_in, W_out_t, t = W_in + lr * d_in, W_out_t + lr * d_out, t + 1
     return out
 
 

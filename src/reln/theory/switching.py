@@ -59,6 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reln.gates.unit_flow import decoupled_velocity
 from reln.theory.balanced import FlowResult, output_basis
 from reln.theory.stepping import check_method, step_schedule, stepper
 
@@ -144,10 +145,9 @@ def relu_effective_unit_weights(
     scale = np.where(norm > 0, norm, 1.0)[:, None]
     a, b = w_in / scale, w_out / scale
 
-    def velocity(a, b):
-        pre = a @ X
-        g = pre > 0
-        return ((b @ Y) * g) @ X.T / P, (g * pre) @ Y.T / P
+    def velocity(a, b):  # the decoupled units' flow, in units of tau (hence the 1/P)
+        d_in, d_out, _ = decoupled_velocity(a, b, X, Y)
+        return d_in / P, d_out / P
 
     if lr is None:  # gradient flow, time in units of tau
         T = np.log(growth) / s[0]
