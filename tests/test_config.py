@@ -168,3 +168,14 @@ def test_candidate_gdlns_become_models():
     np.testing.assert_array_equal(gdln.gates.sum(axis=0), np.ones(task.P))
     for gate in gdln.gates:
         assert len(set(task.Y[:, gate == 1].argmax(axis=0))) == 1
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True, "8"])
+def test_batch_size_must_be_a_positive_integer(value):
+    with pytest.raises(RelnError, match="batch_size"):
+        config_from_dict({"train": {"batch_size": value}})
+
+
+def test_batch_size_defaults_to_full_batch():
+    assert config_from_dict({}).train.batch_size is None
+    assert config_from_dict({"train": {"batch_size": 4}}).train.batch_size == 4

@@ -377,3 +377,65 @@ def test_bad_arguments(kwargs):
 
     with pytest.raises(RelnError):
         train(objective, jnp.ones((1, 2)), **kwargs)
+
+
+# --- mini-batch SGD ---------------------------------------------------------------------------
+
+def _sgd_task():
+    return contextual_task(8, 3, "hierarchy")
+
+
+def test_minibatch_same_seed_same_bits_and_seeds_differ():
+    from reln.fit import fit_relu
+
+    task = _sgd_task()
+    kw = dict(seeds=(0, 1), lr=3e-3, epochs=301, snapshot_every=100, batch_size=4)
+    a, b = fit_relu(task, (50,), 0.01, **kw), fit_relu(task, (50,), 0.01, **kw)
+    assert np.array_equal(a.loss, b.loss)
+    assert np.array_equal(a.final_params[0], b.final_params[0])
+    full = fit_relu(task, (50,), 0.01, seeds=(0, 1), lr=3e-3, epochs=301, snapshot_every=100)
+    assert not np.array_equal(a.loss[:, -1], full.loss[:, -1])  # the batches change the path
+
+
+def test_batch_of_every_sample_is_full_batch():
+    from reln.fit import fit_relu
+
+    task = _sgd_task()
+    kw = dict(seeds=(0,), lr=3e-3, epochs=201, snapshot_every=100)
+    assert np.array_equal(fit_relu(task, (30,), 0.01, batch_size=task.P, **kw).loss, fit_relu(task, (30,), 0.01, **kw).loss)
+
+
+def test_minibatch_epochs_follow_the_gradient_flow_to_first_order_in_lr():
+    """One epoch of batches sums the batch gradients to the full one: at small lr the loss per
+    epoch tracks full-batch descent, and the deviation grows with lr (it is second order per epoch)."""
+    from reln.fit import fit_relu
+
+    task = _sgd_task()
+
+    def gap(lr):
+        kw = dict(seeds=(0,), lr=lr, epochs=1501, snapshot_every=500)
+        full = fit_relu(task, (100,), 0.01, **kw).loss
+        sgd = fit_relu(task, (100,), 0.01, batch_size=1, **kw).loss
+        return float(np.abs(sgd - full).max() / full[0, 0])
+
+    small, large = gap(1e-3), gap(3e-3)
+    assert small < 0.02
+    assert large > 1.5 * small
+
+
+def test_minibatch_gdln_and_divergence():
+    from reln.fit import fit_gdln
+
+    task = _sgd_task()
+    gdln = build_gdln([Pathway(hidden=(20,), init_std=0.01)], task)
+    traj = fit_gdln(task, gdln, seeds=(0,), lr=3e-3, epochs=201, snapshot_every=100, batch_size=5)
+    assert traj.loss[0, -1] < traj.loss[0, 0]
+    with pytest.raises(RelnError, match="diverged"):
+        fit_gdln(task, gdln, seeds=(0,), lr=5.0, epochs=201, snapshot_every=100, batch_size=5)
+
+
+def test_minibatch_size_must_be_positive():
+    from reln.train import MiniBatch
+
+    with pytest.raises(RelnError, match="mini-batch size"):
+        MiniBatch(0)

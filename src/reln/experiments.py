@@ -209,7 +209,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
         if "relu" in config.models:
             trajectories["relu"] = fit_relu(
                 task, config.relu.hidden, config.relu.init_std,
-                snapshot_every=config.relu.snapshot_every, progress=bar("relu"), **common,
+                snapshot_every=config.relu.snapshot_every, progress=bar("relu"), batch_size=train.batch_size, **common,
             )
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         schedules = None
@@ -237,7 +237,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 gdlns[model] = build_reln(config, task, model)
                 trajectories[model] = fit_gdln(
                     task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
-                    progress=bar(model), **common,
+                    progress=bar(model), batch_size=train.batch_size, **common,
                 )
         if "theory" in config.models:
             theory_ids = identifications

@@ -21,10 +21,10 @@ from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
 from reln.losses import half_sse
 from reln.relu import init_relu, relu_forward, relu_preactivations, unit_weights
 from reln.tasks import Task
-from reln.train import Progress, Trajectory, train
+from reln.train import FullBatch, MiniBatch, Progress, Trajectory, train
 
 # Independent random streams for the two model families, so adding one never changes the other.
-RELU_STREAM, GDLN_STREAM = 0, 1
+RELU_STREAM, GDLN_STREAM, SAMPLING_STREAM = 0, 1, 2
 
 
 def seed_rng(seed: int, stream: int) -> np.random.Generator:
@@ -71,6 +71,25 @@ def relu_initial_weights(
     return [init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds]
 
 
+def batching(batch_size: int | None, task: Task, seeds: Sequence[int]) -> dict:
+    """The :func:`reln.train.train` arguments of a batch size: full batch for ``None`` or
+    ``batch_size >= P``, else :class:`reln.train.MiniBatch` with batch orders seeded per run seed
+    (a stream of its own, so the order does not correlate with the initial weights).
+
+    >>> from reln.tasks import contextual_task
+    >>> batching(4, contextual_task(4, 3, "hierarchy"), [0])["batches"]
+    MiniBatch(size=4)
+    """
+    if batch_size is None or batch_size >= task.P:
+        return {"batches": FullBatch()}
+    seeds = check_seeds(seeds)
+    return {
+        "batches": MiniBatch(int(batch_size)),
+        "n_samples": task.P,
+        "sampling_seeds": [int(seed_rng(s, SAMPLING_STREAM).integers(2**31 - 1)) for s in seeds],
+    }
+
+
 def _dtype(x64: bool):
     return np.float64 if x64 else np.float32
 
@@ -86,8 +105,12 @@ def fit_relu(
     snapshot_every: int = 100,
     x64: bool = False,
     progress: Progress | None = None,
+    batch_size: int | None = None,
 ) -> Trajectory:
-    """Train a bias-free ReLU network ``n_in -> hidden... -> n_out`` by full-batch GD.
+    """Train a bias-free ReLU network ``n_in -> hidden... -> n_out`` by gradient descent.
+
+    Full batch by default; with ``batch_size`` (< P) mini-batch SGD whose batch order is seeded by
+    each run's seed (:class:`reln.train.MiniBatch`, docs/theory.md §2.2).
 
     Snapshots (every ``snapshot_every`` epochs), for every hidden layer ``l``: ``hidden_l``
     ``(units, P)`` post-ReLU activity, ``pre_l`` ``(units, P)`` pre-activations (the gates are
@@ -100,8 +123,8 @@ def fit_relu(
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     params = stack_seeds(relu_initial_weights(task, hidden, init_std, seeds), dtype)
 
-    def objective(weights):
-        loss = half_sse(relu_forward(weights, X), Y)
+    def objective(weights, mask=None):
+        loss = half_sse(relu_forward(weights, X), Y, mask)
         return loss, loss
 
     def snapshot(weights):
@@ -116,7 +139,7 @@ def fit_relu(
 
     trajectory = train(
         objective, params, lr=lr, epochs=epochs, snapshot=snapshot,
-        snapshot_every=snapshot_every, progress=progress,
+        snapshot_every=snapshot_every, progress=progress, **batching(batch_size, task, seeds),
     )
     # The activity is the rectified pre-activation: derived here rather than recorded in the scan,
     # which halves what every snapshot carries off the device (depth, every 10 epochs: 22 s -> 19.9 s a seed).
@@ -137,8 +160,10 @@ def fit_gdln(
     progress: Progress | None = None,
     init_params: list[np.ndarray] | None = None,
     singular_values: bool = True,
+    batch_size: int | None = None,
 ) -> Trajectory:
-    """Train a GDLN by full-batch GD under ``rule`` (``"total"`` or ``"staged"``).
+    """Train a GDLN by gradient descent under ``rule`` (``"total"`` or ``"staged"``); full batch,
+    or mini-batch SGD with ``batch_size`` as :func:`fit_relu`.
 
     ``init_params`` (weights with the seeds on axis 0, e.g. from :func:`reln.imitate.imitating_reln`)
     replaces the random initialisation. ``singular_values=False`` skips the snapshots (for a
@@ -169,9 +194,9 @@ def fit_gdln(
         return {"maps": maps(weights, gdln)} if singular_values else {}
 
     trajectory = train(
-        lambda w, t: objective(w, gdln, X, Y, rule, t), to_flat(params) if flat else params,
+        lambda w, t, *mask: objective(w, gdln, X, Y, rule, t, *mask), to_flat(params) if flat else params,
         lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every, progress=progress,
-        epoch_aware=True,
+        epoch_aware=True, **batching(batch_size, task, seeds),
     )
     if flat:
         trajectory = dataclasses.replace(trajectory, final_params=from_flat(trajectory.final_params, gdln))

@@ -61,7 +61,7 @@ def _unit_index(gdln: GDLN, pathways: np.ndarray):
     return units
 
 
-def flat_objective(flat, gdln: GDLN, X, Y, rule: str = "total", t=None):
+def flat_objective(flat, gdln: GDLN, X, Y, rule: str = "total", t=None, mask=None):
     """:func:`reln.gdln.gdln_objective` on flat weights: ``(objective, total loss)``."""
     _check_one_layer(gdln)
     mask_A, mask_B = _flat_masks(gdln)
@@ -70,14 +70,14 @@ def flat_objective(flat, gdln: GDLN, X, Y, rule: str = "total", t=None):
     hidden = gates * ((flat[0] * mask_A) @ X)
     readout = flat[1] * mask_B
     if rule == "total":
-        total = half_sse(readout @ hidden, Y)
+        total = half_sse(readout @ hidden, Y, mask)
         return total, total
     base = _unit_index(gdln, np.flatnonzero(gdln.always_on))
     rest = _unit_index(gdln, np.flatnonzero(~gdln.always_on))
     base_out = readout[:, base] @ hidden[base]
     rest_out = readout[:, rest] @ hidden[rest]
-    objective = half_sse(base_out, Y) + half_sse(rest_out, Y - jax.lax.stop_gradient(base_out))
-    return objective, half_sse(base_out + rest_out, Y)
+    objective = half_sse(base_out, Y, mask) + half_sse(rest_out, Y - jax.lax.stop_gradient(base_out), mask)
+    return objective, half_sse(base_out + rest_out, Y, mask)
 
 
 def flat_maps(flat, gdln: GDLN):

@@ -288,7 +288,7 @@ def pathway_singular_values(weights: list[jax.Array], gdln: GDLN) -> jax.Array:
 
 
 def gdln_objective(
-    weights: list[jax.Array], gdln: GDLN, X: jax.Array, Y: jax.Array, rule: str = "total", t=None
+    weights: list[jax.Array], gdln: GDLN, X: jax.Array, Y: jax.Array, rule: str = "total", t=None, mask=None
 ) -> tuple[jax.Array, jax.Array]:
     """``(objective to differentiate, total loss to record)`` under a training rule.
 
@@ -297,19 +297,20 @@ def gdln_objective(
     pathways and ``R`` the rest, so each group descends its own loss with the full step. Its
     value is only a device for the gradient (with no ``R`` it is twice the loss); the second
     term's gradient equals the total loss's, since ``Yhat_R - (Y - Yhat_B) = Yhat - Y``: only
-    the always-on pathways ignore the others.
+    the always-on pathways ignore the others. ``mask`` weights the samples (a mini-batch,
+    :func:`reln.losses.half_sse`).
     """
     masks = layer_masks(gdln)
     hidden = _last_hidden(weights, gdln, X, masks, t)
     if rule == "total":
-        total = half_sse(_readout(weights, masks, hidden), Y)
+        total = half_sse(_readout(weights, masks, hidden), Y, mask)
         return total, total
     if rule == "staged":
         # Static index lists, so each group's readout costs only its own units.
         base_out = _readout(weights, masks, hidden, np.flatnonzero(gdln.always_on))
         rest_out = _readout(weights, masks, hidden, np.flatnonzero(~gdln.always_on))
-        total = half_sse(base_out + rest_out, Y)
-        objective = half_sse(base_out, Y) + half_sse(rest_out, Y - jax.lax.stop_gradient(base_out))
+        total = half_sse(base_out + rest_out, Y, mask)
+        objective = half_sse(base_out, Y, mask) + half_sse(rest_out, Y - jax.lax.stop_gradient(base_out), mask)
         return objective, total
     raise RelnError(f"unknown training rule '{rule}'; use one of {', '.join(RULES)}")
 

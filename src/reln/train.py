@@ -1,4 +1,4 @@
-"""Full-batch gradient descent as jit-compiled scans, many seeds at once (DESIGN.md conventions).
+"""Gradient descent as jit-compiled scans, many seeds at once (docs/theory.md §2.2).
 
 The loop is a ``lax.scan`` of ``snapshot_every`` gradient steps (recording the loss of every
 epoch) nested in a ``lax.scan`` over snapshots (recording whatever ``snapshot`` returns). Python
@@ -15,6 +15,13 @@ Seeds: a group of seeds runs through ``jax.vmap``, and groups run on parallel th
 the step is bound by the arithmetic of its matrix products, so vmapping seeds gains nothing per
 seed while separate cores do: the default is one seed per group and one thread per
 group (up to twice the cores: 3 seeds on 2 cores share them rather than leave one idle).
+
+Batches: :class:`FullBatch` (the default, the paper's setting) takes one update per epoch on the
+total loss. :class:`MiniBatch` takes ``ceil(P / B)`` updates per epoch, each on the half squared
+error of ``B`` samples drawn without replacement from a permutation seeded by the run's seed and the
+epoch. The batch losses sum to the total loss, so one epoch of mini-batch updates moves the
+parameters by ``-lr grad L`` to first order in ``lr``, as one full-batch step does: epochs keep their
+meaning (``tau = 1 / (P lr)`` epochs) and only the noise and the higher orders differ.
 
 Time convention: index ``t`` of a trajectory is the state after ``t`` updates; ``loss[0]`` is the
 loss at initialisation (the reference implementation's index ``i`` is our ``t = i + 1``).
@@ -109,6 +116,41 @@ def _check_finite(losses: np.ndarray, first_epoch: int, lr: float) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class FullBatch:
+    """One update per epoch on the total loss ``L = sum_p l_p``: the gradient descent of the theory.
+
+    >>> FullBatch()
+    FullBatch()
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class MiniBatch:
+    """``ceil(P / size)`` updates per epoch, each on ``sum_{p in B} l_p`` for a batch ``B`` of
+    ``size`` samples; the batches of an epoch partition a random permutation of the samples.
+
+    The permutation of epoch ``t`` for a run with sampling seed ``s`` is
+    ``jax.random.permutation(fold_in(PRNGKey(s), t), P)``: the same seed gives the same bits.
+    The last batch of an epoch is smaller when ``size`` does not divide ``P``.
+
+    Args:
+        size: samples per update, ``1 <= size``; ``size >= P`` is full-batch descent.
+
+    >>> MiniBatch(4).size
+    4
+    """
+
+    size: int
+
+    def __post_init__(self):
+        if isinstance(self.size, bool) or int(self.size) != self.size or self.size < 1:
+            raise RelnError(f"a mini-batch size must be a positive integer, got {self.size!r}")
+
+
+Batches = FullBatch | MiniBatch
+
+
 class _Cancelled(Exception):
     """Raised inside a run's thread when another run failed or the user interrupted."""
 
@@ -127,8 +169,11 @@ def train(
     memory_budget: int = MEMORY_BUDGET_BYTES,
     epoch_aware: bool = False,
     data: object | None = None,
+    batches: Batches = FullBatch(),
+    n_samples: int | None = None,
+    sampling_seeds: object | None = None,
 ) -> Trajectory:
-    """Train many seeds with full-batch gradient descent ``theta <- theta - lr * grad``.
+    """Train many seeds with gradient descent ``theta <- theta - lr * grad``.
 
     Args:
         objective: ``params -> (objective, loss)`` for one seed. The gradient of ``objective``
@@ -150,6 +195,13 @@ def train(
             schedules, so that seeds with different gates share one compilation and run on
             parallel threads. Implies ``epoch_aware``; ``snapshot`` is then called as
             ``snapshot(params, t, data)`` too.
+        batches: :class:`FullBatch` or :class:`MiniBatch`. With mini-batches the objective is
+            called with one more argument, ``mask``: ``(P,)`` ones on the batch's samples and
+            zeros elsewhere, which it passes to :func:`reln.losses.half_sse`; the recorded loss
+            is the total loss at the start of each epoch.
+        n_samples: ``P``, needed with mini-batches.
+        sampling_seeds: ``(n_seeds,)`` integers seeding each seed's batch order (default
+            ``0, 1, ...``).
 
     Returns:
         The :class:`Trajectory`. Results do not depend on the grouping.
@@ -167,6 +219,13 @@ def train(
     elif data is None:
         snapshot = (lambda plain: lambda params, t=None, data=None: plain(params))(snapshot)
     n_seeds = jax.tree_util.tree_leaves(params)[0].shape[0]
+    if isinstance(batches, MiniBatch) and (n_samples is None or batches.size >= n_samples):
+        if n_samples is None:
+            raise RelnError("mini-batch training needs n_samples, the number of samples P")
+        batches = FullBatch()  # a batch of every sample is the full batch
+    sampling_seeds = np.arange(n_seeds, dtype=np.int32) if sampling_seeds is None else np.asarray(sampling_seeds, np.int32)
+    if sampling_seeds.shape != (n_seeds,):
+        raise RelnError(f"sampling_seeds needs one integer per seed ({n_seeds}), got shape {sampling_seeds.shape}")
 
     one_seed = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), params)
     one_data = None if data is None else jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), data)
@@ -178,10 +237,11 @@ def train(
     if data is None:
         data = np.zeros(n_seeds, dtype=np.int8)  # a placeholder the objective never sees
         if not epoch_aware:
-            objective = (lambda plain: lambda params, t, _: plain(params))(objective)
+            objective = (lambda plain: lambda params, t, _, *mask: plain(params, *mask))(objective)
         else:
-            objective = (lambda timed: lambda params, t, _: timed(params, t))(objective)
-    block = _compile(objective, snapshot, lr, every, epochs)
+            objective = (lambda timed: lambda params, t, _, *mask: timed(params, t, *mask))(objective)
+    data = (data, sampling_seeds)  # the batch order's seed travels with the per-seed constants
+    block = _compile(objective, snapshot, lr, every, epochs, batches, n_samples)
     # Host-side slicing: indexing a device array here would compile a gather per group.
     parts = [jax.tree_util.tree_map(lambda x, g=g: np.asarray(x)[g], (params, data)) for g in groups]
     per_block = _blocks(len(schedule) - 1)[0]
@@ -252,25 +312,51 @@ class _CompiledBlocks:
         return self.cache[chunks, n_seeds]
 
 
-def _compile(objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int) -> _CompiledBlocks:
-    """A factory of compiled blocks: ``chunks`` chunks (each a snapshot, then ``every`` steps),
-    then the loss and snapshot of the state the block ends in; vmapped over a group of seeds."""
+def _compile(
+    objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int, batches: Batches, n_samples: int | None
+) -> _CompiledBlocks:
+    """A factory of compiled blocks: ``chunks`` chunks (each a snapshot, then ``every`` epochs),
+    then the loss and snapshot of the state the block ends in; vmapped over a group of seeds.
 
-    def step(carry, _):
-        params, t, data = carry
+    The carry is ``(params, t, (data, sampling_seed))``."""
+
+    def descend(params, grads, active):
+        return jax.tree_util.tree_map(lambda p, g: jnp.where(active, p - lr * g, p), params, grads)
+
+    def full_step(carry, _):
+        params, t, (data, seed) = carry
         (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params, t, data)
-        active = t < epochs
-        params = jax.tree_util.tree_map(lambda p, g: jnp.where(active, p - lr * g, p), params, grads)
-        return (params, t + 1, data), loss
+        return (descend(params, grads, t < epochs), t + 1, (data, seed)), loss
+
+    def minibatch_step(carry, _):
+        params, t, (data, seed) = carry
+        loss = objective(params, t, data)[1]
+        size = batches.size
+        n_batches = -(-n_samples // size)
+        order = jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(seed), t), n_samples)
+        # Pad with the out-of-range index P, which the scatter below drops: a short last batch.
+        order = jnp.concatenate([order, jnp.full(n_batches * size - n_samples, n_samples, order.dtype)])
+        dtype = jax.tree_util.tree_leaves(params)[0].dtype
+
+        def update(params, batch):
+            mask = jnp.zeros(n_samples, dtype).at[batch].set(1, mode="drop")
+            grads = jax.grad(lambda p: objective(p, t, data, mask)[0])(params)
+            return descend(params, grads, t < epochs), None
+
+        params, _ = jax.lax.scan(update, params, order.reshape(n_batches, size))
+        return (params, t + 1, (data, seed)), loss
+
+    step = minibatch_step if isinstance(batches, MiniBatch) else full_step
 
     def chunk(carry, _):
-        records = snapshot(*carry)
+        records = snapshot(carry[0], carry[1], carry[2][0])
         carry, losses = jax.lax.scan(step, carry, None, length=every)
         return carry, (losses, records)
 
     def block(carry, chunks: int):
         carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
-        return carry, records, (objective(carry[0], epochs, carry[2])[1], snapshot(*carry))
+        params, t, (data, _) = carry
+        return carry, records, (objective(params, epochs, data)[1], snapshot(params, t, data))
 
     return _CompiledBlocks(block)
 
