@@ -148,17 +148,48 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
         print(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
 
 
-@app.command(short_help="Sweep the number of contexts: selectivity and speed against K.")
+@app.command(short_help="Sweep the number of contexts, or any config keys on a Dask cluster (--grid).")
 @click.argument("preset_or_config")
-@click.option("--contexts", default="2,3,4,5,6,7,8", show_default=True, help="Comma-separated values of K.")
+@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2,...",
+              help="A dotted config key and its values, e.g. train.lr=1e-3,3e-3 (repeat for a product grid).")
+@click.option("--contexts", default="2,3,4,5,6,7,8", show_default=True,
+              help="Without --grid: comma-separated values of K for the context sweep.")
+@click.option("--models", help="With --grid: models each point trains [default: relu,reln,theory].")
+@click.option("--metric", default="reln.gap_max", show_default=True, help="With --grid: the column the figures map.")
+@click.option("--level", default=0.05, show_default=True, type=float,
+              help="With --grid: the value of the metric marked as the picture's boundary.")
+@click.option("--workers", type=int, help="With --grid: local Dask worker processes [default: the cores].")
+@click.option("--scheduler", metavar="ADDRESS", help="With --grid: a running Dask scheduler, e.g. tcp://host:8786.")
+@click.option("--no-figures", is_flag=True, help="Write only the table.")
+@click.option("--reduced", is_flag=True, help="A sweep preset's small version: two values per key, 300 epochs, seed 0.")
 @click.option("--seeds", help="Comma-separated seeds [default: the config's].")
 @click.option("--epochs", type=int, help="Number of gradient steps [default: the config's].")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME-sweep].")
 @click.option("--quiet", is_flag=True, help="No progress and no summary.")
-def sweep(preset_or_config, contexts, seeds, epochs, out, quiet) -> None:
-    """Train the ReLU network of PRESET_OR_CONFIG for each number of contexts and measure how much
-    of its weight is mixed-selective, and how fast it leaves the linear plateau; write sweep.json
-    and sweep.png."""
+def sweep(preset_or_config, grids, contexts, models, metric, level, workers, scheduler, no_figures, reduced, seeds,
+          epochs, out, quiet) -> None:
+    """Without --grid: train the ReLU network of PRESET_OR_CONFIG for each number of contexts and
+    measure how much of its weight is mixed-selective and how fast it leaves the linear plateau
+    (sweep.json, sweep.png).
+
+    With --grid: every combination of the keys' values, once per seed, each (point, seed) a task
+    on a Dask cluster (a local one by default); sweep.csv and sweep.parquet hold one row per run
+    and seed (grid values, crossing epochs, final losses, every model's gap to the ReLU,
+    selectivity shares, seconds), and the figures map the metric. Finished rows in OUT/rows are
+    reused, so an interrupted sweep resumes.
+
+    PRESET_OR_CONFIG may also be a sweep preset (`validity`, the map of where the ReLN picture
+    holds) or a sweep file with [[maps]]: each map is a grid sweep into OUT/MAP, and
+    OUT/validity.json holds where each key's median gap first passes the level."""
+    from reln.validity import is_sweep
+
+    if is_sweep(preset_or_config):
+        _validity_sweep(preset_or_config, reduced, workers, scheduler, no_figures, out, quiet)
+        return
+    if grids:
+        _grid_sweep(preset_or_config, grids, models, metric, level, workers, scheduler, no_figures, seeds, epochs,
+                    out, quiet)
+        return
     from reln.io import check_output_folder, figure_writer, json_writer, write_all
     from reln.plots import sweep_figure
     from reln.sweep import contexts_sweep
@@ -176,6 +207,92 @@ def sweep(preset_or_config, contexts, seeds, epochs, out, quiet) -> None:
             print(f"K={e['contexts']}: mixed {np.mean(e['mixed']):.3f}, common {np.mean(e['common']):.3f}, "
                   f"modular {np.mean(e['modular']):.3f}; below linear floor at epoch {e['epoch_below_linear_floor']}")
         print(f"wrote sweep.json, sweep.png to {out_dir}")
+
+
+def _grid_sweep(preset_or_config, grids, models, metric, level, workers, scheduler, no_figures, seeds, epochs, out,
+                quiet) -> None:
+    """``reln sweep --grid``: the grid on Dask, the table, the figures, a one-line summary."""
+    import time
+
+    from reln.compile_cache import compilation_cache_folder
+    from reln.distributed import run_sweep
+    from reln.grid import boundary, parse_grid_option
+
+    grid = [parse_grid_option(g) for g in grids]
+    config = with_overrides(
+        load_config(preset_or_config), seeds=_parse_seeds(seeds), epochs=epochs,
+        models=_parse_models(models) or ("relu", "reln", "theory"),
+    )
+    if "relu" not in config.models:
+        raise RelnError("a grid sweep measures models against the ReLU network: include relu in --models")
+    out_dir = out or Path("results") / f"{config.name}-sweep"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RelnError(f"{out_dir} exists and is not a folder")
+    started = time.perf_counter()
+    with _sweep_bar(not quiet and sys.stderr.isatty()) as progress:
+        rows = run_sweep(config, grid, out_dir, workers=workers, scheduler=scheduler,
+                         compile_cache=compilation_cache_folder(), progress=progress)
+    written = ["sweep.json", "sweep.csv", "sweep.parquet"]
+    if not no_figures:
+        from reln.grid_figures import grid_figures
+        from reln.io import figure_writer
+
+        for name, figure in grid_figures(rows, [k for k, _ in grid], metric, level=level, title=config.name).items():
+            figure_writer(figure)(out_dir / name)
+            written.append(name)
+    if not quiet:
+        failed = sum(r["status"] != "ok" for r in rows)
+        print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - started:.1f} s")
+        for key, _ in grid:
+            edge = boundary(rows, key, metric, level)
+            print(f"{key}: median {metric} " + ", ".join(f"{v}: {m:.3g}" for v, m in edge["medians"].items())
+                  + f"; first past {level:g}: {edge['first_past']}")
+        print(f"wrote {', '.join(written)} to {out_dir}")
+
+
+def _validity_sweep(name, reduced, workers, scheduler, no_figures, out, quiet) -> None:
+    """``reln sweep validity``: every map of a sweep preset, its figures and its boundaries."""
+    import time
+
+    from reln.compile_cache import compilation_cache_folder
+    from reln.validity import load_sweep, reduced as reduce_spec, run_validity, validity_figures
+
+    spec = load_sweep(name)
+    spec = reduce_spec(spec) if reduced else spec
+    out_dir = out or Path("results") / spec.name
+    started = time.perf_counter()
+    with _sweep_bar(not quiet and sys.stderr.isatty()) as bar:
+        summary = run_validity(spec, out_dir, workers=workers, scheduler=scheduler,
+                               compile_cache=compilation_cache_folder(),
+                               progress=None if bar is None else (lambda map_name: bar))
+    if not no_figures:
+        from reln.io import figure_writer
+
+        for path, figure in validity_figures(spec, out_dir).items():
+            figure_writer(figure)(path)
+    if not quiet:
+        print(f"{spec.name}: {sum(m['runs'] for m in summary['maps'].values())} runs in "
+              f"{time.perf_counter() - started:.1f} s")
+        for map_name, m in summary["maps"].items():
+            for key, columns in m["boundaries"].items():
+                past = ", ".join(f"{c.split('.')[0]} {e['first_past']}" for c, e in columns.items())
+                print(f"  {map_name}: {key}: first value past {spec.level:g}: {past}")
+        print(f"wrote {out_dir}")
+
+
+@contextlib.contextmanager
+def _sweep_bar(enabled: bool):
+    """A rich bar over a sweep's tasks on stderr, or no progress off a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bars:
+        task_id = bars.add_task("sweep", total=None)
+        yield lambda done, total: bars.update(task_id, completed=done, total=total)
 
 
 @app.command(short_help="Run every paper experiment and the context sweep; write a report page.")
@@ -212,20 +329,6 @@ def presets() -> None:
         print(f"{name:<16} {load_config(name).description}")
 
 
-def _use_compilation_cache() -> None:
-    """Keep compiled XLA programs on disk so a repeated run skips compilation.
-
-    Process-wide JAX settings belong to the application, not the library, so only the command
-    line sets them. ``RELN_CACHE_DIR`` moves the cache; ``RELN_CACHE_DIR=""`` turns it off.
-    """
-    import jax
-
-    folder = os.environ.get("RELN_CACHE_DIR", str(Path.home() / ".cache" / "reln" / "xla"))
-    if folder:
-        jax.config.update("jax_compilation_cache_dir", folder)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so that every ``finally`` (the output folder's swap
     or clean-up, :func:`reln.io.write_all`) runs before the process exits."""
@@ -243,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        _use_compilation_cache()
+        from reln.compile_cache import compilation_cache_folder, use_compilation_cache
+
+        use_compilation_cache(compilation_cache_folder())
         app.main(args=argv, prog_name="reln", standalone_mode=False)
     except RelnError as error:
         print(f"reln: error: {error}", file=sys.stderr)

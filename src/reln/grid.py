@@ -1,0 +1,186 @@
+"""A sweep over any config keys: the grid, its points, and the tidy row each (point, seed) yields.
+
+A grid is a list of ``(key, values)``, each key a dotted config path such as ``train.lr`` or
+``relu.init_std`` (the ``[table] key`` of a config file). Its points are the Cartesian product of
+the values; every point runs once per seed of the base config, and each (point, seed) is one
+independent task (:mod:`reln.distributed` sends them to a Dask cluster). A task yields one *row*:
+the grid values, the seed, the ReLU's crossing epochs and final loss, every model's gap to the
+ReLU (``|L - L_ReLU| / L_ReLU(0)``, max and mean over epochs), the ReLU's selectivity shares and the
+seconds it took. A run that diverges or whose network dies is a result of the map, not a crash:
+its row carries ``status`` and no numbers.
+
+Nothing here trains or imports JAX: the grid is plain data, and :func:`run_point` is the only
+function that calls the runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import time
+import tomllib
+from collections.abc import Sequence
+
+from reln.config import RunConfig, config_to_dict, with_values
+from reln.errors import RelnError
+
+Grid = list[tuple[str, list]]
+
+STATUS_OK = "ok"
+
+
+def parse_grid_option(text: str) -> tuple[str, list]:
+    """``"KEY=V1,V2,..."`` -> ``(key, [v1, v2, ...])``, each value read as a TOML value.
+
+    Commas inside brackets belong to a value, so ``relu.hidden=[200],[200,200]`` has two values.
+
+    >>> parse_grid_option("train.lr=1e-3,3e-3")
+    ('train.lr', [0.001, 0.003])
+    >>> parse_grid_option("relu.hidden=[50],[50,50]")
+    ('relu.hidden', [[50], [50, 50]])
+    """
+    key, sep, values = text.partition("=")
+    key = key.strip()
+    if not sep or not key or "." not in key or not values.strip():
+        raise RelnError(f"--grid needs KEY=V1,V2,... with KEY a dotted config key such as train.lr, got {text!r}")
+    parts, depth, current = [], 0, ""
+    for char in values:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    if any(not p.strip() for p in parts):
+        raise RelnError(f"--grid {key}: an empty value in {values!r}")
+    return key, [_toml_value(p.strip()) for p in parts]
+
+
+def _toml_value(text: str):
+    """A TOML value (number, boolean, list, quoted string), or the bare text as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def grid_points(grid: Grid) -> list[dict]:
+    """Every combination of the grid's values, in row-major order (the last key varies fastest).
+
+    >>> grid_points([("train.lr", [1, 2]), ("relu.init_std", [0.1])])
+    [{'train.lr': 1, 'relu.init_std': 0.1}, {'train.lr': 2, 'relu.init_std': 0.1}]
+    """
+    keys = [k for k, _ in grid]
+    if len(set(keys)) != len(keys):
+        raise RelnError(f"a grid key appears twice: {keys}")
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in grid))]
+
+
+def point_config(base: RunConfig, point: dict, seed: int) -> RunConfig:
+    """The config of one (point, seed): the base with the point's values and the one seed.
+
+    ``train.seeds`` in a point means that seed (a grid over seeds is the same as ``--seeds``).
+    """
+    values = {k: v for k, v in point.items() if k != "train.seeds"}
+    config = with_values(base, values)
+    return with_values(config, {"train.seeds": [int(seed)]})
+
+
+def point_seeds(base: RunConfig, point: dict) -> list[int]:
+    """The seeds a point runs: its own ``train.seeds`` value, or the base config's."""
+    if "train.seeds" in point:
+        value = point["train.seeds"]
+        return [int(s) for s in (value if isinstance(value, list) else [value])]
+    return list(base.train.seeds)
+
+
+def task_key(config: RunConfig) -> str:
+    """A name for a (point, seed) result that changes whenever its resolved config does, so a
+    resumed sweep reuses exactly the finished tasks."""
+    text = json.dumps(config_to_dict(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def metrics_row(metrics: dict, models: Sequence[str]) -> dict:
+    """The numbers of one single-seed run's ``metrics.json`` that a sweep table keeps.
+
+    Columns: ``relu.ep50``, ``relu.ep10`` (first epochs below 0.5 and 0.1 of ``L(0)``, empty when
+    never), ``relu.loss_final``, ``relu.{common,mixed,modular}`` (weight shares of the identified
+    units, docs/theory.md §3.2) and, per other model, ``{model}.gap_max``, ``{model}.gap_mean``,
+    ``{model}.loss_final``.
+    """
+    relu = metrics.get("relu", {})
+    row = {
+        "relu.ep50": _first(relu.get("epoch_below", {}).get("0.5")),
+        "relu.ep10": _first(relu.get("epoch_below", {}).get("0.1")),
+        "relu.loss_final": _first(relu.get("loss_final")),
+    }
+    for kind in ("common", "mixed", "modular"):
+        row[f"relu.{kind}"] = _first(relu.get("selectivity", {}).get(kind))
+    for model in models:
+        if model == "relu" or model not in metrics:
+            continue
+        gap = metrics[model].get("gap_to_relu", {})
+        row[f"{model}.gap_max"] = _first(gap.get("max"))
+        row[f"{model}.gap_mean"] = _first(gap.get("mean"))
+        row[f"{model}.loss_final"] = _first(metrics[model].get("loss_final"))
+    return row
+
+
+def _first(values):
+    return None if not values else values[0]
+
+
+def run_point(config: RunConfig, point: dict, seed: int) -> dict:
+    """Train one (point, seed) and return its row; a training failure becomes the row's status.
+
+    This is the function a sweep's workers run. It imports the runner when called, so a worker
+    loads JAX once and the driver not at all.
+    """
+    from reln.experiments import run_experiment
+
+    began = time.perf_counter()
+    row = {"key": task_key(config), **point, "seed": int(seed)}
+    try:
+        run = run_experiment(config)
+    except RelnError as error:  # diverged, died: a point of the map where training fails
+        return row | {"status": str(error).splitlines()[0], "seconds": time.perf_counter() - began}
+    return row | {"status": STATUS_OK, **metrics_row(run.metrics, config.models),
+                  "seconds": time.perf_counter() - began}
+
+
+def boundary(rows: list[dict], key: str, metric: str, level: float) -> dict:
+    """Per value of ``key``, whether the median of ``metric`` over the rest (seeds, other keys)
+    passes ``level``; failed runs count as past it.
+
+    Returns ``{value: median or None}`` ordered by value, and ``"first_past"``: the smallest value
+    whose median exceeds ``level`` (``None`` if none does).
+
+    >>> rows = [{"w": 1, "m": 0.01, "status": "ok"}, {"w": 2, "m": 0.2, "status": "ok"}]
+    >>> boundary(rows, "w", "m", 0.05)["first_past"]
+    2
+    """
+    by_value: dict = {}
+    for row in rows:
+        value = row.get(metric) if row.get("status") == STATUS_OK else math.inf
+        by_value.setdefault(_hashable(row[key]), []).append(math.inf if value is None else value)
+    medians = {v: _median(ms) for v, ms in sorted(by_value.items(), key=lambda kv: _order(kv[0]))}
+    past = [v for v, m in medians.items() if m > level]
+    return {"medians": medians, "first_past": past[0] if past else None, "level": level}
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _order(value):
+    return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])

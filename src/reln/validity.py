@@ -1,0 +1,220 @@
+"""The validity map: several grid sweeps of one base experiment, each over the limits the paper
+states (init scale × learning rate, batch size, width), and where the ReLN picture breaks.
+
+A validity map is a *sweep preset* (``presets/sweeps/NAME.toml``)::
+
+    description = "..."
+    base = "contexts-diff"          # a run preset or config
+    models = ["relu", "reln", "theory"]
+    metric = "reln.gap_max"         # the column whose level marks the boundary
+    level = 0.05
+    [[maps]]
+    name = "init-lr"
+    grid = { "relu.init_std" = [...], "train.lr" = [...] }
+
+Each map is one :func:`reln.distributed.run_sweep` into ``OUT/NAME``; the boundary of each key is
+the first value whose median ``metric`` passes ``level`` (:func:`reln.grid.boundary`), written
+with every map's medians to ``OUT/validity.json`` (docs/theory.md §9).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import math
+import tomllib
+from pathlib import Path
+
+from reln.errors import RelnError
+
+SWEEP_KEYS = {"description", "base", "models", "metric", "level", "seeds", "epochs", "maps"}
+
+
+@dataclasses.dataclass(frozen=True)
+class GridMap:
+    """One map of a validity sweep: a name and its grid ``((key, values), ...)``."""
+
+    name: str
+    grid: tuple[tuple[str, tuple], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ValiditySpec:
+    """A sweep preset: the base experiment, the models each point trains, the metric and level
+    that mark the boundary, optional seeds and epochs replacing the base's, and the maps."""
+
+    name: str
+    description: str
+    base: str
+    maps: tuple[GridMap, ...]
+    models: tuple[str, ...] = ("relu", "reln", "theory")
+    metric: str = "reln.gap_max"
+    level: float = 0.05
+    seeds: tuple[int, ...] | None = None
+    epochs: int | None = None
+
+
+def sweep_preset_names() -> list[str]:
+    """The sweep presets shipped with reln.
+
+    >>> "validity" in sweep_preset_names()
+    True
+    """
+    folder = importlib.resources.files("reln") / "presets" / "sweeps"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def is_sweep(name_or_path: str) -> bool:
+    """Whether the argument names a sweep preset or a sweep file (one with ``[[maps]]``)."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        try:
+            return "maps" in tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, OSError):
+            return False
+    return name_or_path in sweep_preset_names()
+
+
+def load_sweep(name_or_path: str) -> ValiditySpec:
+    """A sweep preset by name, or a sweep file by path.
+
+    >>> spec = load_sweep("validity")
+    >>> [m.name for m in spec.maps]
+    ['init-lr', 'batch', 'width']
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        text, name = path.read_text(), path.stem
+    elif name_or_path in sweep_preset_names():
+        text = (importlib.resources.files("reln") / "presets" / "sweeps" / f"{name_or_path}.toml").read_text()
+        name = name_or_path
+    else:
+        raise RelnError(f"unknown sweep '{name_or_path}'; sweep presets: {', '.join(sweep_preset_names())}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RelnError(f"sweep {name}: not valid TOML: {error}") from error
+    return spec_from_dict(data, name)
+
+
+def spec_from_dict(data: dict, name: str) -> ValiditySpec:
+    """Validate a sweep preset's table (unknown keys, empty maps, repeated names are errors)."""
+    unknown = set(data) - SWEEP_KEYS
+    if unknown:
+        raise RelnError(f"sweep {name}: unknown key(s) {sorted(unknown)}; known: {sorted(SWEEP_KEYS)}")
+    if "base" not in data or not data.get("maps"):
+        raise RelnError(f"sweep {name} needs base = PRESET_OR_CONFIG and at least one [[maps]] table")
+    maps = []
+    for i, table in enumerate(data["maps"]):
+        if set(table) != {"name", "grid"} or not isinstance(table["grid"], dict) or not table["grid"]:
+            raise RelnError(f"sweep {name}: [[maps]] #{i + 1} needs name = \"...\" and grid = {{ KEY = [V1, ...] }}")
+        grid = []
+        for key, values in table["grid"].items():
+            if not isinstance(values, list) or not values:
+                raise RelnError(f"sweep {name}, map {table['name']}: {key} needs a non-empty list of values")
+            grid.append((key, tuple(values)))
+        maps.append(GridMap(str(table["name"]), tuple(grid)))
+    names = [m.name for m in maps]
+    if len(set(names)) != len(names):
+        raise RelnError(f"sweep {name}: map names repeat: {names}")
+    return ValiditySpec(
+        name=name, description=str(data.get("description", "")), base=str(data["base"]), maps=tuple(maps),
+        models=tuple(data.get("models", ValiditySpec.models)), metric=str(data.get("metric", ValiditySpec.metric)),
+        level=float(data.get("level", ValiditySpec.level)),
+        seeds=None if data.get("seeds") is None else tuple(int(s) for s in data["seeds"]),
+        epochs=None if data.get("epochs") is None else int(data["epochs"]),
+    )
+
+
+def reduced(spec: ValiditySpec, *, values: int = 2, epochs: int = 300, seeds: tuple[int, ...] = (0,)) -> ValiditySpec:
+    """A small version of a sweep for tests and a first look: each key's first and last values
+    (``values`` of them, spread over the list), fewer epochs, fewer seeds.
+
+    >>> small = reduced(load_sweep("validity"))
+    >>> all(len(v) <= 2 for m in small.maps for _, v in m.grid), small.epochs
+    (True, 300)
+    """
+    def spread(v: tuple) -> tuple:
+        if len(v) <= values:
+            return v
+        picks = sorted({round(i * (len(v) - 1) / (values - 1)) for i in range(values)}) if values > 1 else [0]
+        return tuple(v[i] for i in picks)
+
+    maps = tuple(GridMap(m.name, tuple((k, spread(v)) for k, v in m.grid)) for m in spec.maps)
+    return dataclasses.replace(spec, maps=maps, epochs=epochs, seeds=seeds)
+
+
+def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster) -> dict:
+    """Run every map of ``spec`` into ``out_dir/MAP`` (resumable, as :func:`reln.distributed.run_sweep`)
+    and write ``out_dir/validity.json``; returns its contents.
+
+    Args:
+        spec: the sweep preset.
+        out_dir: the output folder.
+        progress: ``(map name) -> callback(done, total)``, or ``None``.
+        cluster: ``workers``, ``scheduler``, ``compile_cache`` of :func:`reln.distributed.run_sweep`.
+    """
+    import json
+
+    from reln.config import load_config, with_overrides
+    from reln.distributed import run_sweep
+
+    base = with_overrides(load_config(spec.base), seeds=spec.seeds, epochs=spec.epochs, models=spec.models)
+    tables = {}
+    for grid_map in spec.maps:
+        tables[grid_map.name] = run_sweep(
+            base, [(k, list(v)) for k, v in grid_map.grid], out_dir / grid_map.name,
+            progress=None if progress is None else progress(grid_map.name), **cluster,
+        )
+    summary = summarize(spec, tables)
+    (out_dir / "validity.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def summarize(spec: ValiditySpec, tables: dict[str, list[dict]]) -> dict:
+    """``validity.json``: per map and key, the medians of the metric (and of every model's
+    ``gap_max``) and the first value past the level; the failed runs; what the spec was."""
+    from reln.grid import boundary
+
+    out = {"sweep": spec.name, "base": spec.base, "metric": spec.metric, "level": spec.level, "maps": {}}
+    for grid_map in spec.maps:
+        rows = tables[grid_map.name]
+        columns = sorted({c for r in rows for c in r if c.endswith(".gap_max")})
+        out["maps"][grid_map.name] = {
+            "grid": {k: list(v) for k, v in grid_map.grid},
+            "runs": len(rows),
+            "failed": [{k: r.get(k) for k, _ in grid_map.grid} | {"seed": r["seed"], "status": r["status"]}
+                       for r in rows if r["status"] != "ok"],
+            "boundaries": {
+                key: {column: _jsonable(boundary(rows, key, column, spec.level)) for column in columns}
+                for key, _ in grid_map.grid
+            },
+            "seconds": sum(r.get("seconds", 0.0) for r in rows),
+        }
+    return out
+
+
+def _jsonable(edge: dict) -> dict:
+    """Tuples as lists, and a median of failed runs (infinite) as ``None``."""
+    return {"medians": [[list(v) if isinstance(v, tuple) else v, m if math.isfinite(m) else None]
+                        for v, m in edge["medians"].items()],
+            "first_past": list(edge["first_past"]) if isinstance(edge["first_past"], tuple) else edge["first_past"],
+            "level": edge["level"]}
+
+
+def validity_figures(spec: ValiditySpec, out_dir: Path) -> dict:
+    """``{path: figure}``: each map's figures (:func:`reln.grid_figures.grid_figures`) in its folder,
+    from the tables the sweep wrote."""
+    import json
+
+    from reln.grid_figures import grid_figures
+
+    figures = {}
+    for grid_map in spec.maps:
+        folder = out_dir / grid_map.name
+        rows = json.loads((folder / "sweep.json").read_text())
+        keys = [k for k, _ in grid_map.grid]
+        title = f"{spec.base}: {grid_map.name}"
+        for name, figure in grid_figures(rows, keys, spec.metric, level=spec.level, title=title).items():
+            figures[folder / name] = figure
+    return figures
