@@ -40,6 +40,27 @@ def sweep_tasks(base: RunConfig, grid: Grid) -> list[tuple[dict, int, RunConfig]
     return [(point, seed, point_config(base, point, seed)) for point in grid_points(grid) for seed in point_seeds(base, point)]
 
 
+def is_sweep_folder(folder: Path) -> bool:
+    """Whether ``folder`` can take a sweep: new, empty, or a sweep's (it holds ``rows/``,
+    ``sweep.json`` or ``validity.json``, or only such folders). Anything else is left alone."""
+    folder = Path(folder)
+    if not folder.exists():
+        return True
+    if not folder.is_dir():
+        return False
+    children = list(folder.iterdir())
+    if not children or any((folder / mark).exists() for mark in ("rows", "sweep.json", "validity.json")):
+        return True
+    return all(child.is_dir() and is_sweep_folder(child) for child in children)
+
+
+def check_sweep_folder(folder: Path) -> None:
+    """Raise unless :func:`is_sweep_folder`: a sweep never writes into a folder it did not make."""
+    if not is_sweep_folder(folder):
+        raise RelnError(f"output folder '{folder}' is not empty and holds no sweep (rows/, sweep.json); "
+                        "give a new or empty folder with --out")
+
+
 def finished_rows(out_dir: Path) -> dict[str, dict]:
     """The rows a previous run of the sweep left in ``OUT/rows``, by task key."""
     rows = {}
@@ -114,6 +135,7 @@ def run_sweep(
     keys = [task_key(config) for _, _, config in tasks]
     if len(set(keys)) != len(keys):
         raise RelnError("two points of the grid resolve to the same config; remove the repeated values")
+    check_sweep_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = {k: r for k, r in finished_rows(out_dir).items() if k in set(keys)}
     todo = [(key, task) for key, task in zip(keys, tasks) if key not in rows]

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from reln.analysis import (
-    SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
+    SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
 )
 from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
 from reln.errors import RelnError
@@ -480,6 +480,45 @@ def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
     return entries
 
 
+STAGE_FRACTION = 0.1
+"""The matched stage of learning at which networks of different depths are compared: the first
+checkpoint at or after the loss falls below this fraction of its start (docs/theory.md §7)."""
+
+
+def _stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_unit_weight: float,
+                   fraction: float = STAGE_FRACTION) -> dict:
+    """Each hidden layer's selectivity at a matched stage of learning, per seed: identified at the
+    first checkpoint at or after ``ep(fraction)`` (``None`` where the loss never gets there), so
+    that networks which learn at different speeds (depths, init scales) are compared at the same
+    point of their own learning rather than at the same epoch."""
+    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
+    epochs, shares = [], {l: [] for l in layers}
+    for s, loss in enumerate(relu.loss):
+        reached = epoch_below(loss, fraction)
+        after = np.flatnonzero(relu.snapshot_epochs >= reached) if reached is not None else np.array([], int)
+        if not after.size:
+            epochs.append(None)
+            for l in layers:
+                shares[l].append(None)
+            continue
+        checkpoint = int(after[0])
+        epochs.append(int(relu.snapshot_epochs[checkpoint]))
+        for l in layers:
+            found = identify(
+                task, relu.snapshots[f"hidden_{l}"][s], relu.snapshots[f"unit_weight_{l}"][s], relu.snapshot_epochs,
+                checkpoint=checkpoint, activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
+            )
+            shares[l].append(selectivity(found, task.n_contexts))
+    return {
+        "fraction": fraction,
+        "epoch": epochs,
+        "layers": [
+            {"layer": l + 1, **{kind: [None if x is None else x[kind] for x in shares[l]] for kind in SELECTIVITY_CLASSES}}
+            for l in layers
+        ],
+    }
+
+
 def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:
     """The deep ReLU's pathways as sequences of per-layer context sets, by share of path weight
     (:func:`reln.analysis.path_sequence_shares`), at the last epoch; the ``top`` largest by mean."""
@@ -558,6 +597,11 @@ def compute_metrics(
                 min_unit_weight=first.min_unit_weight if first else 1e-2,
             )
             metrics["relu"]["path_sequences"] = _path_sequences(task, relu)
+        first = identifications[0] if identifications else None
+        metrics["relu"]["stage"] = _stage_metrics(
+            task, relu, activity_threshold=first.activity_threshold if first else 1e-3,
+            min_unit_weight=first.min_unit_weight if first else 1e-2,
+        )
         if identifications is not None:
             per_seed = [selectivity(i, task.n_contexts) for i in identifications]
             metrics["relu"]["selectivity"] = {

@@ -298,11 +298,74 @@ def _paper_cell(low_high) -> str:
     return _number(low_high[0]) if low_high[0] == low_high[1] else f"{_number(low_high[0])}–{_number(low_high[1])}"
 
 
+VERDICT_COLORS = {"holds": "#1a7f37", "partly": "#9a6700", "fails": "#cf222e", "not run": "#6e7781"}
+
+
+def _claims_section(out: Path) -> str:
+    """The page's first section: every claim of the paper, its verdict, the rule and the numbers
+    (``claims.json``, :mod:`reln.claims`)."""
+    path = out / "claims.json"
+    if not path.is_file():
+        return ""
+    claims = json.loads(path.read_text())
+    rows = []
+    for c in claims:
+        color = VERDICT_COLORS.get(c["verdict"], "#222")
+        rows.append(
+            f"<tr><td>{c['claim']}</td><td>{html.escape(c['title'])}</td>"
+            f'<td style="color:{color};font-weight:600">{html.escape(c["verdict"])}</td>'
+            f"<td>{html.escape(c['why'])}</td><td class=\"note\">{html.escape(c['rule'])}</td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("claim (docs/theory.md §1)", "statement", "verdict", "numbers", "rule"))
+    return ('<h2 id="claims">The paper\'s claims, scored</h2><p class="note">Each verdict follows the rule beside it '
+            "from this page's runs; every number behind it is in <a href=\"claims.json\">claims.json</a>.</p>"
+            f'<table class="claims"><tr>{head}</tr>{"".join(rows)}</table>')
+
+
+def _validity_section(out: Path) -> str:
+    """Where the picture holds: the validity map's boundaries and figures (``validity/``)."""
+    folder = out / "validity"
+    path = folder / "validity.json"
+    if not path.is_file():
+        return ""
+    summary = json.loads(path.read_text())
+    rows = []
+    for map_name, m in summary["maps"].items():
+        for key, columns in m["boundaries"].items():
+            for column, edge in columns.items():
+                medians = ", ".join(f"{_value(v)}: {'failed' if x is None else _number(x)}" for v, x in edge["medians"])
+                rows.append([map_name, key, column.split(".")[0], medians,
+                             "none" if edge["first_past"] is None else _value(edge["first_past"])])
+        if m["failed"]:
+            rows.append([map_name, "failed runs", "", f"{len(m['failed'])} of {m['runs']}: {m['failed'][0]['status'][:80]}", ""])
+    figures = []
+    for map_name in summary["maps"]:
+        for png in sorted((folder / map_name).glob("*.png")):
+            figures.append(f'<figure><img src="validity/{html.escape(map_name)}/{html.escape(png.name)}" '
+                           f'alt="{html.escape(map_name)} {html.escape(png.stem)}" loading="lazy">'
+                           f"<figcaption>{html.escape(map_name)}: median max gap over seeds; outlined or above the dashed "
+                           f"line: past {summary['level']:g} of L(0).</figcaption></figure>")
+    table = _table(f"Median max gap to the ReLU over seeds (and the map's other keys), and the first value past "
+                   f"{summary['level']:g}", ["map", "key", "model", "medians", "first past"], rows)
+    return (f'<h2 id="validity">Where the picture holds: {html.escape(summary["base"])} beyond the paper\'s limits</h2>'
+            '<p class="note">The compact ReLN and the theory against the ReLU network as the init scale, learning rate, '
+            "batch size and width leave the paper's setting (docs/theory.md §9). The tables under validity/ hold "
+            "every run and seed.</p>" + table + "".join(figures))
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return "×".join(map(str, v))
+    return _number(v) if isinstance(v, (int, float)) else str(v)
+
+
 def report_page(out: Path, names: Sequence[str]) -> str:
     """The HTML of ``OUT/index.html`` for the experiments ``names`` written under ``out``."""
     out = Path(out)
-    nav = "".join(f'<a href="#{html.escape(n)}">{html.escape(n)}</a>' for n in names)
-    sections = "".join(_experiment_section(out, n) for n in names)
+    experiments = [n for n in names if n != "validity"]
+    nav = "".join(f'<a href="#{html.escape(n)}">{html.escape(n)}</a>' for n in ["claims", *names])
+    sections = "".join(_experiment_section(out, n) for n in experiments)
+    sections += _validity_section(out) if "validity" in names else ""
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<title>reln: reproducing Make Haste Slowly</title>"
@@ -311,5 +374,5 @@ def report_page(out: Path, names: Sequence[str]) -> str:
         "<p>Jarvis, Klein, Rosman &amp; Saxe (ICLR 2025). Every experiment of the paper as a preset of "
         "<code>reln</code>, run over seeds: ReLU networks, the ReLN identified from each of them, the "
         "paper's hand-made ReLN and controls, with the reference implementation's numbers beside ours.</p>"
-        f"<nav>{nav}</nav>{_overview(out, names)}{sections}</body></html>"
+        f"<nav>{nav}</nav>{_claims_section(out)}{_overview(out, experiments)}{sections}</body></html>"
     )
