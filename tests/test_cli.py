@@ -39,7 +39,7 @@ def test_run_writes_the_contract_files(tmp_path):
     out = tmp_path / "run"
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
     figures = ("dataset", "loss", "mds", "modular_singular_values", "outputs", "prediction_singular_values", "rdm",
-               "reference_singular_values",
+               "paper_reln_singular_values",
                "reln_phases", "structure",
                "theory_singular_values")
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -50,10 +50,10 @@ def test_run_writes_the_contract_files(tmp_path):
     assert metrics["task"]["P"] == 24 and metrics["task"]["n_in"] == 11 and metrics["task"]["n_out"] == 60
     assert metrics["task"]["loss_initial"] == pytest.approx(105.623, abs=1e-3)
     assert metrics["task"]["loss_linear_floor"] == pytest.approx(16.508, abs=1e-3)
-    for model in ("relu", "reln", "reference"):
+    for model in ("relu", "reln", "paper_reln"):
         assert set(metrics[model]["epoch_below"]) == {"0.5", "0.1", "0.01"}
         assert len(metrics[model]["loss_final"]) == 1 and len(metrics[model]["seconds"]) == 1
-    reference = metrics["reference"]
+    reference = metrics["paper_reln"]
     assert [p["contexts"] for p in reference["pathways"]] == [[0, 1, 2], [0], [1], [2], [0, 1], [1, 2], [0, 2]]
     assert all(p["units"] == 100 for p in reference["pathways"])
     assert set(reference["gap_to_relu"]) == {"max", "mean"}
@@ -70,7 +70,7 @@ def test_run_writes_the_contract_files(tmp_path):
     assert config["reln_version"] != "unknown"
     with np.load(out / "results.npz") as results:
         assert results["relu_loss"].shape == (1, 121)
-        assert results["reln_loss"].shape == (1, 121) and results["reference_loss"].shape == (1, 121) and results["reference_loss"].shape == (1, 121)
+        assert results["reln_loss"].shape == (1, 121) and results["paper_reln_loss"].shape == (1, 121) and results["modular_loss"].shape == (1, 121)
         # The loss recorded at t = 0 is the loss of the (tiny) initial network: about 1/2 ||Y||^2.
         assert results["relu_loss"][0, 0] == pytest.approx(105.623, rel=1e-3)
     assert (out / "loss.png").stat().st_size > 10_000
@@ -179,7 +179,7 @@ def test_summary_table_mentions_every_model(capsys, tmp_path):
     assert main(["run", "contexts-diff", "--seeds", "0", "--epochs", "60", "--out", str(tmp_path / "o")]) == 0
     lines = capsys.readouterr().out.splitlines()
     # One row per model and seed, with its crossing epochs; then a timing line per model.
-    for model in ("relu", "reln", "replay", "reference"):
+    for model in ("relu", "reln", "replay", "paper_reln"):
         rows = [line.split() for line in lines if line.split()[:2] == [model, "0"]]
         assert len(rows) == 1 and len(rows[0]) >= 7, lines
         assert any(line.startswith(f"{model}: 1 seed(s) in ") for line in lines)

@@ -29,8 +29,8 @@ def test_preset_matches_reference_setup(name):
     assert config.relu.init_std == pytest.approx(0.005 / width)
     assert config.train.lr == 1e-3 and config.train.epochs == 8001
     assert config.reln.pathways == "auto" and config.reln.rule == "total"
-    gdln = build_reln(config, build_task(config), "reference")
-    assert config.reference.rule == "staged"
+    gdln = build_reln(config, build_task(config), "paper_reln")
+    assert config.paper_reln.rule == "staged"
     # The reference ReLN: one always-on pathway on all inputs; the rest read items only.
     assert gdln.always_on.sum() == 1 and gdln.inputs[0] == "all"
     assert all(i == "items" for i in gdln.inputs[1:])
@@ -39,7 +39,7 @@ def test_preset_matches_reference_setup(name):
 
 def test_all_but_one_pathways_for_four_and_five_contexts():
     for name, K in (("contexts-4", 4), ("contexts-5", 5)):
-        gdln = build_reln(load_config(name), build_task(load_config(name)), "reference")
+        gdln = build_reln(load_config(name), build_task(load_config(name)), "paper_reln")
         sets = {frozenset(c) for c in gdln.contexts[1:]}
         assert sets == {frozenset(set(range(K)) - {m}) for m in range(K)}
 
@@ -76,7 +76,7 @@ def test_overrides():
         ({"train": {"epochs": 2.5}}, "[train] epochs must be a positive integer"),
         ({"models": ["relu", "cnn"]}, "unknown model(s) ['cnn']"),
         ({"models": ["reln"]}, "add relu to the models"),
-        ({"models": ["reference"]}, "needs a [reference] table"),
+        ({"models": ["paper_reln"]}, "needs a [paper_reln] table"),
         ({"reln": {"gating": "sometimes"}}, "gating must be one of compact, switching, fixed"),
         ({"reln": {"gate_threshold": 1.5}}, "gate_threshold must be in [0, 1)"),
         ({"reln": {"pathways": "manual"}}, "pathways must be 'auto'"),

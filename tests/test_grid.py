@@ -173,3 +173,31 @@ def test_reduced_validity_map_runs_and_summarizes(tmp_path):
     figures = validity_figures(spec, tmp_path)
     assert {p.name for p in figures} == {"sweep-map-reln.png", "sweep-map-theory.png", "sweep-lines.png"}
     assert len(figures) == 4
+
+
+def test_a_failed_model_keeps_the_other_models_numbers(monkeypatch):
+    """When the compact ReLN diverges at a point, the row keeps the ReLU's and the theory's numbers
+    and says which model failed; the map then counts the ReLN as past every level there."""
+    import reln.experiments
+    from reln.errors import ModelFailed
+    from reln.grid import run_point
+
+    calls = []
+
+    class Run:
+        metrics = {"relu": {"epoch_below": {"0.5": [10], "0.1": [20]}, "loss_final": [0.1]},
+                   "theory": {"gap_to_relu": {"max": [0.02], "mean": [0.01]}, "loss_final": [0.1]}}
+
+    def fake_run(config, progress=None):
+        calls.append(config.models)
+        if "reln" in config.models:
+            raise ModelFailed("reln", "model 'reln' (seeds 0, by index): training diverged: loss became inf")
+        return Run()
+
+    monkeypatch.setattr(reln.experiments, "run_experiment", fake_run)
+    config = _tiny_base()
+    row = run_point(config, {"train.lr": 0.08}, 0)
+    assert calls == [("relu", "reln", "theory"), ("relu", "theory")]
+    assert row["status"] == "ok" and row["theory.gap_max"] == 0.02 and row["relu.ep50"] == 10
+    assert row["reln.status"].startswith("model 'reln'") and "reln.gap_max" not in row
+    assert boundary([row | {"train.lr": 0.08}], "train.lr", "reln.gap_max", 0.05)["first_past"] == 0.08

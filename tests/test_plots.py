@@ -103,7 +103,7 @@ def test_run_outputs_write_every_figure_as_png_and_pdf(tmp_path):
     config = with_overrides(load_config("contexts-diff"), seeds=(0,), epochs=300)
     run = run_experiment(config)
     names = [p.name for p in write_all(tmp_path, run_outputs(run))]
-    for stem in ("loss", "structure", "reference_singular_values", "outputs", "dataset", "mds", "rdm"):
+    for stem in ("loss", "structure", "paper_reln_singular_values", "outputs", "dataset", "mds", "rdm"):
         for fmt in ("png", "pdf"):
             assert f"{stem}.{fmt}" in names
             assert (tmp_path / f"{stem}.{fmt}").stat().st_size > 5_000

@@ -17,7 +17,7 @@ def test_readme_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "'0.5'" in out and "max" in out and "(0, 1, 2)" in out
-    assert "'theory'" in out and "'reference'" in out
+    assert "'theory'" in out and "'paper_reln'" in out
 
 
 def test_readme_config_example_is_a_valid_config(tmp_path):
@@ -30,7 +30,7 @@ def test_readme_config_example_is_a_valid_config(tmp_path):
     path.write_text(blocks[0])
     config = load_config(str(path))
     task = build_task(config)
-    for model in ("reference", *config.candidates):
+    for model in ("paper_reln", *config.candidates):
         assert build_reln(config, task, model).gates.shape[1] == task.P
 
 

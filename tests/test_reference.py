@@ -24,14 +24,14 @@ SEEDS = (0, 1, 2)
 # (preset, model) -> reference ranges of epoch_below 0.5 and 0.1 (docs/theory.md §7).
 REFERENCE = {
     ("contexts-diff", "relu"): ((835, 841), (2756, 2799)),
-    ("contexts-diff", "reference"): ((898, 900), (2830, 2840)),
+    ("contexts-diff", "paper_reln"): ((898, 900), (2830, 2840)),
     ("contexts-diff", "modular"): ((898, 901), (3588, 3622)),
     ("contexts-3", "relu"): ((992, 997), (3090, 3132)),
-    ("contexts-3", "reference"): ((1034, 1037), (2940, 2949)),
+    ("contexts-3", "paper_reln"): ((1034, 1037), (2940, 2949)),
     ("contexts-4", "relu"): ((785, 788), (2645, 2680)),
-    ("contexts-4", "reference"): ((818, 820), (2452, 2488)),
+    ("contexts-4", "paper_reln"): ((818, 820), (2452, 2488)),
     ("contexts-5", "relu"): ((648, 650), (2436, 2462)),
-    ("contexts-5", "reference"): ((676, 682), (2167, 2215)),
+    ("contexts-5", "paper_reln"): ((676, 682), (2167, 2215)),
 }
 TOLERANCE = 0.03
 
@@ -81,7 +81,7 @@ def test_contexts_diff_plateaus_match_reference(runs):
     """
     import numpy as np
 
-    config = with_overrides(load_config("contexts-diff"), seeds=(0,), epochs=2001, models=("relu", "reference"))
+    config = with_overrides(load_config("contexts-diff"), seeds=(0,), epochs=2001, models=("relu", "paper_reln"))
     run = run_experiment(config)
     bands = {400: (70, 74.5), 1000: (46, 50), 2000: (21.5, 24.5)}
     for model, trajectory in run.trajectories.items():
@@ -96,11 +96,11 @@ def test_reln_singular_values_reach_least_squares(runs):
 
     from reln.experiments import build_task
 
-    config = with_overrides(load_config("contexts-diff"), seeds=(0,), models=("reference",))
+    config = with_overrides(load_config("contexts-diff"), seeds=(0,), models=("paper_reln",))
     run = run_experiment(config)
     task = build_task(config)
     expected = np.linalg.svd(task.Y @ np.linalg.pinv(task.X), compute_uv=False)[:10]
-    common = run.trajectories["reference"].snapshots["singular_values"][0, -1, 0, :10]
+    common = run.trajectories["paper_reln"].snapshots["singular_values"][0, -1, 0, :10]
     np.testing.assert_allclose(common, expected, rtol=2e-3)
 
 

@@ -106,7 +106,7 @@ def test_effective_initial_maps_predict_a_randomly_initialised_gdln():
 
     config = load_config("contexts-diff")
     task = build_task(config)
-    gdln = build_reln(config, task, "reference")
+    gdln = build_reln(config, task, "paper_reln")
     simulated = fit_gdln(task, gdln, rule="total", seeds=(0,), snapshot_every=1000).loss
     weights = [w * m for w, m in zip(init_gdln(seed_rng(0, GDLN_STREAM), gdln), layer_masks(gdln))]
     correlations = pathway_correlations(task, gdln)

@@ -170,7 +170,7 @@ def test_assumption_report_of_the_papers_reln():
     context pathways share samples and outputs (coupling .39); nothing is diagonal across pathways."""
     config = load_config("contexts-diff")
     task = build_task(config)
-    report = assumption_report(task, build_reln(config, task, "reference"))
+    report = assumption_report(task, build_reln(config, task, "paper_reln"))
     misalignment = report["input_misalignment"]
     assert misalignment["common"] == pytest.approx(0.044, abs=5e-4)
     assert max(v for name, v in misalignment.items() if name != "common") < 1e-12

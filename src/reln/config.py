@@ -20,7 +20,7 @@ from typing import Any
 
 from reln.errors import RelnError
 
-MODELS = ("relu", "reln", "replay", "reference", "modular", "theory", "prediction")
+MODELS = ("relu", "reln", "replay", "paper_reln", "modular", "theory", "prediction")
 TASK_KINDS = ("contexts", "xor", "digits")
 GATINGS = ("compact", "switching", "fixed")
 KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
@@ -88,7 +88,7 @@ class PathwayConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RelnConfig:
-    """``[reln]`` (and ``[reference]``): the pathways, the training rule, snapshot interval.
+    """``[reln]`` (and ``[paper_reln]``): the pathways, the training rule, snapshot interval.
 
     ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identify`) and builds
     it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
@@ -164,7 +164,7 @@ class TheoryConfig:
 class RunConfig:
     """A whole run: what to build, train and compare.
 
-    Besides ``relu``, ``reln``, ``reference`` and ``modular``, a config may name any number of
+    Besides ``relu``, ``reln``, ``paper_reln`` and ``modular``, a config may name any number of
     explicit GDLNs as ``[candidates.NAME]`` tables (e.g. competing ReLNs of the XOR task); each
     becomes a model ``NAME``. ``[paper]`` holds the reference implementation's numbers
     (docs/theory.md §7) as ``{model: {metric: [low, high]}}``, shown beside ours in the report.
@@ -173,13 +173,13 @@ class RunConfig:
     name: str = "run"
     description: str = ""
     question: str = ""  # what the experiment tests, for the report
-    models: tuple[str, ...] | None = None  # default: relu, reln, and reference when configured
+    models: tuple[str, ...] | None = None  # default: relu, reln, and paper_reln when configured
     task: TaskConfig = TaskConfig()
     relu: ReluConfig = ReluConfig()
     reln: RelnConfig = RelnConfig()
     theory: TheoryConfig = TheoryConfig()
     replay: RelnConfig | None = None  # the ReLU's own gates replayed (gating "switching"), a diagnostic
-    reference: RelnConfig | None = None  # an explicit GDLN to compare, e.g. the paper's hand-made ReLN
+    paper_reln: RelnConfig | None = None  # an explicit GDLN to compare: the paper's hand-made ReLN
     modular: RelnConfig | None = None  # the strictly modular control; built automatically if absent
     candidates: dict[str, RelnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
     train: TrainConfig = TrainConfig()
@@ -190,12 +190,12 @@ def gdln_table(config: RunConfig, model: str) -> RelnConfig:
     """The table configuring an explicit GDLN model (defaults for a modular control without one)."""
     if model in config.candidates:
         return config.candidates[model]
-    return {"reln": config.reln, "reference": config.reference, "modular": config.modular or RelnConfig()}[model]
+    return {"reln": config.reln, "paper_reln": config.paper_reln, "modular": config.modular or RelnConfig()}[model]
 
 
 def gdln_models(config: RunConfig) -> tuple[str, ...]:
-    """The GDLN models a config asks for, in a fixed order: reln, reference, modular, candidates."""
-    return tuple(m for m in ("reln", "reference", "modular", *config.candidates) if m in config.models)
+    """The GDLN models a config asks for, in a fixed order: reln, paper_reln, modular, candidates."""
+    return tuple(m for m in ("reln", "paper_reln", "modular", *config.candidates) if m in config.models)
 
 
 def _as_tuple(value):
@@ -263,7 +263,7 @@ def _validate(config: RunConfig) -> RunConfig:
     if config.theory.gate_level not in ("context", "sample"):
         raise RelnError(f"[theory] gate_level must be 'context' or 'sample', got '{config.theory.gate_level}'")
     _check_type(config.theory.pin_kinks, bool, "[theory] pin_kinks", "true or false")
-    reference = None if config.reference is None else _validate_reln(config.reference, "reference")
+    paper_reln = None if config.paper_reln is None else _validate_reln(config.paper_reln, "paper_reln")
     modular = None if config.modular is None else _validate_reln(config.modular, "modular")
     if modular is not None and modular.pathways == "auto":
         raise RelnError("[modular] needs an explicit [[modular.pathways]] list, or leave the table out")
@@ -289,7 +289,7 @@ def _validate(config: RunConfig) -> RunConfig:
     train = dataclasses.replace(train, seeds=tuple(seeds))
     models = config.models
     if models is None:
-        models = ("relu", "reln") + (("reference",) if reference is not None else ())
+        models = ("relu", "reln") + (("paper_reln",) if paper_reln is not None else ())
     models = models if isinstance(models, tuple) else (models,)
     for m in models:
         _check_type(m, str, "models", "a list of model names such as [\"relu\", \"reln\"]")
@@ -306,10 +306,10 @@ def _validate(config: RunConfig) -> RunConfig:
     unknown = [m for m in models if m not in known]
     if unknown or not models:
         raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(known)}")
-    if "reference" in models and reference is None:
-        raise RelnError("the 'reference' model needs a [reference] table with [[reference.pathways]]")
-    if "reference" in models and reference.pathways == "auto":
-        raise RelnError("[reference] needs an explicit [[reference.pathways]] list, not 'auto'")
+    if "paper_reln" in models and paper_reln is None:
+        raise RelnError("the 'paper_reln' model needs a [paper_reln] table with [[paper_reln.pathways]]")
+    if "paper_reln" in models and paper_reln.pathways == "auto":
+        raise RelnError("[paper_reln] needs an explicit [[paper_reln.pathways]] list, not 'auto'")
     if "theory" in models and reln.pathways == "auto":
         # the theory of a run is the flow of the ReLN identified from each ReLU seed
         if "relu" not in models:
@@ -354,7 +354,7 @@ def _validate(config: RunConfig) -> RunConfig:
                     f"({relu.snapshot_every}), got {table.regroup_every}"
                 )
     return dataclasses.replace(
-        config, models=tuple(models), relu=relu, reln=reln, replay=replay, reference=reference, modular=modular,
+        config, models=tuple(models), relu=relu, reln=reln, replay=replay, paper_reln=paper_reln, modular=modular,
         candidates=candidates, train=train,
     )
 
@@ -377,7 +377,7 @@ def _check_pathway(p: PathwayConfig, key: str) -> None:
 
 
 def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
-    """Check a ``[reln]`` or ``[reference]`` table; normalise its pathway list."""
+    """Check a ``[reln]`` or ``[paper_reln]`` table; normalise its pathway list."""
     if reln.fine_until is not None:
         _check_type(reln.fine_until, int, f"[{table}] fine_until", "a non-negative integer epoch (or leave it out)")
     _check_type(reln.snapshot_every, int, f"[{table}] snapshot_every", "a positive integer")
@@ -424,7 +424,7 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
     built["reln"] = _reln_table(data.pop("reln", {}), "reln")
-    for model in ("replay", "reference", "modular"):
+    for model in ("replay", "paper_reln", "modular"):
         table = data.pop(model, None)
         if model == "replay" and isinstance(table, dict):
             table = {"gating": "switching", **table}

@@ -20,7 +20,7 @@ from reln.analysis import (
     SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
 )
 from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
-from reln.errors import RelnError
+from reln.errors import ModelFailed, RelnError
 from reln.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.gdln import GDLN, Pathway, build_gdln
 from reln.identify import Identification, identify
@@ -42,7 +42,7 @@ ProgressFactory = Callable[[str, int], Progress]
 class Run:
     """Everything a run produced, before it is written.
 
-    ``gdlns`` holds the explicit GDLN of each GDLN model that has one (``reference``, or ``reln``
+    ``gdlns`` holds the explicit GDLN of each GDLN model that has one (``paper_reln``, or ``reln``
     with an explicit pathway list); ``identifications`` the per-seed identification behind an
     automatic ``reln``, and ``reln_build`` what was built from it; ``closed_forms`` loss curves
     in closed form by label (the linear phase, :func:`linear_phase`).
@@ -87,7 +87,7 @@ def _pathway(p: PathwayConfig) -> Pathway:
 
 
 def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
-    """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[reference.pathways]]``,
+    """The GDLN of a config's explicit ``[[reln.pathways]]`` (or ``[[paper_reln.pathways]]``,
     ``[[modular.pathways]]``, ``[[candidates.NAME.pathways]]``) list; the default modular control
     when ``[modular]`` is absent."""
     if model == "modular" and config.modular is None:
@@ -138,7 +138,7 @@ class _Training:
         except RelnError as error:
             if not self.model or not str(error).startswith("training diverged"):
                 raise  # only train()'s own failures are surely the model's whose bar came last
-            raise RelnError(f"model '{self.model}' (seeds {', '.join(map(str, seeds))}, by index): {error}") from None
+            raise ModelFailed(self.model, f"model '{self.model}' (seeds {', '.join(map(str, seeds))}, by index): {error}") from None
 
 
 def check_learned(model: str, trajectory: Trajectory, seeds: Sequence[int], allow_dead: bool = False) -> None:
@@ -158,13 +158,13 @@ def check_learned(model: str, trajectory: Trajectory, seeds: Sequence[int], allo
     loss = np.asarray(trajectory.loss)
     for i, seed in enumerate(seeds):
         if loss[i, -1] > loss[i, 0]:
-            raise RelnError(
-                f"model '{model}' seed {seed}: the loss ended at {loss[i, -1]:.6g}, above its start {loss[i, 0]:.6g}{keep}"
+            raise ModelFailed(
+                model, f"model '{model}' seed {seed}: the loss ended at {loss[i, -1]:.6g}, above its start {loss[i, 0]:.6g}{keep}"
             )
         for key in sorted(k for k in trajectory.snapshots if k.startswith("pre_")):
             if not np.any(np.asarray(trajectory.snapshots[key][i, -1]) > 0):
-                raise RelnError(
-                    f"model '{model}' seed {seed}: every unit of hidden layer {int(key[4:]) + 1} is dead "
+                raise ModelFailed(
+                    model, f"model '{model}' seed {seed}: every unit of hidden layer {int(key[4:]) + 1} is dead "
                     f"(off for every sample) at epoch {int(trajectory.snapshot_epochs[-1])}, so the network "
                     f"outputs 0{keep}"
                 )
@@ -211,6 +211,8 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 task, config.relu.hidden, config.relu.init_std,
                 snapshot_every=config.relu.snapshot_every, progress=bar("relu"), batch_size=train.batch_size, **common,
             )
+            # before any ReLN is built from it: a dead or diverged ReLU network is the run's failure
+            check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         schedules = None
         if _needs_compact(config):

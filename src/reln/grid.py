@@ -140,16 +140,32 @@ def run_point(config: RunConfig, point: dict, seed: int) -> dict:
     This is the function a sweep's workers run. It imports the runner when called, so a worker
     loads JAX once and the driver not at all.
     """
+    import dataclasses
+
+    from reln.errors import ModelFailed
     from reln.experiments import run_experiment
 
     began = time.perf_counter()
     row = {"key": task_key(config), **point, "seed": int(seed)}
-    try:
-        run = run_experiment(config)
-    except RelnError as error:  # diverged, died: a point of the map where training fails
-        return row | {"status": str(error).splitlines()[0], "seconds": time.perf_counter() - began}
-    return row | {"status": STATUS_OK, **metrics_row(run.metrics, config.models),
+    failed: dict = {}
+    models = config.models
+    while True:
+        try:
+            run = run_experiment(dataclasses.replace(config, models=models))
+            break
+        except ModelFailed as error:  # one model failed: keep the others' numbers, say which failed
+            if error.model == "relu" or error.model not in models:
+                return row | {"status": _line(error), "seconds": time.perf_counter() - began}
+            failed[f"{error.model}.status"] = _line(error)
+            models = tuple(m for m in models if m != error.model)
+        except Exception as error:  # noqa: BLE001 - any other failure is this point's result, not the sweep's
+            return row | {"status": f"{type(error).__name__}: {_line(error)}", "seconds": time.perf_counter() - began}
+    return row | {"status": STATUS_OK, **metrics_row(run.metrics, config.models), **failed,
                   "seconds": time.perf_counter() - began}
+
+
+def _line(error: Exception) -> str:
+    return (str(error).splitlines() or [""])[0]
 
 
 def boundary(rows: list[dict], key: str, metric: str, level: float) -> dict:

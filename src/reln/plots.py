@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 MODEL_COLORS = {
-    "relu": "#222222", "reln": "#d1495b", "replay": "#9a9a9a", "reference": "#edae49", "modular": "#66a182",
+    "relu": "#222222", "reln": "#d1495b", "replay": "#9a9a9a", "paper_reln": "#edae49", "modular": "#66a182",
     "theory": "#2e86ab", "prediction": "#7fbf3f",
 }
 # Models without a fixed colour (candidate GDLNs of a config) take these, in the order they come.
@@ -32,7 +32,7 @@ def model_color(model: str, models: list[str] | tuple[str, ...] = ()) -> str:
 
 MODEL_LABELS = {
     "relu": "ReLU network", "reln": "compact ReLN", "replay": "replay of the ReLU's gates",
-    "reference": "paper's hand-made ReLN",
+    "paper_reln": "paper's hand-made ReLN",
     "modular": "modular GDLN", "theory": "theory", "prediction": "prediction (task and init law only)",
 }
 

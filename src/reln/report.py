@@ -195,7 +195,7 @@ def _experiment_section(out: Path, name: str) -> str:
         ] for e in entries]
         parts.append(_table(
             "ReLU weight share by selectivity, and the first epoch below the best linear map, against K "
-            "(reference, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5)",
+            "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5)",
             ["K", "mixed", "common", "modular", "epoch below linear floor", "final loss"], rows,
         ))
     else:

@@ -19,7 +19,7 @@ Built-in target structures (each ``(2n - 1) x n`` for ``n`` items, ``n`` a power
 * ``ring``: a row of ones, then ``n`` rows holding a tent rolled left by ``k - 1`` for
   ``k = 1..n``, then rows ``1..n-2`` again. The tent over items ``j = 0..n-1`` is
   ``min(j, n - 1 - j) / (n/2 - 1)`` truncated to two decimals: at ``n = 8`` this is exactly the
-  reference's ``[0, .33, .66, 1, 1, .66, .33, 0]`` (not thirds), and at other ``n`` the same rule
+  reference implementation's ``[0, .33, .66, 1, 1, .66, .33, 0]`` (not thirds), and at other ``n`` the same rule
   keeps a tent of height 1 that spans the ring.
 * ``cross``: the hierarchy with its pair level (the level just above the leaves) replaced by
   pairs that cut across the tree: within every group of four items ``{4q..4q+3}`` the pairs are
@@ -127,7 +127,7 @@ def ring(n_items: int) -> np.ndarray:
     """Ring features: ones, ``n`` rolled tents, then tents ``1..n-2`` again: ``(2n - 1, n)``."""
     _check_items(n_items, "ring")
     j = np.arange(n_items)
-    # Truncation to two decimals reproduces the reference's .33/.66 exactly at n = 8.
+    # Truncation to two decimals reproduces the reference implementation's .33/.66 exactly at n = 8.
     tent = np.floor(100 * np.minimum(j, n_items - 1 - j) / (n_items // 2 - 1) + 1e-9) / 100
     rolled = [np.roll(tent, -(k - 1)) for k in range(1, n_items + 1)]
     return np.array([np.ones(n_items), *rolled, *rolled[: n_items - 2]])

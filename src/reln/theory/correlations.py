@@ -46,7 +46,7 @@ def alignment_report(correlations: PathwayCorrelations, tol: float = 1e-10) -> d
 
     * ``input_offdiagonal``: ``||offdiag(V^T Sigma_x(p,p) V)|| / ||V^T Sigma_x(p,p) V||``, zero
       when the input singular vectors are eigenvectors of the pathway's input correlation (the
-      reference's sorted pairing assumes it; docs/theory.md §6 measures Rayleigh residuals ≈ 0.02);
+      reference implementation's sorted pairing assumes it; docs/theory.md §6 measures Rayleigh residuals ≈ 0.02);
     * ``output_overlap_offdiagonal`` for pairs ``(p, q)``: the same for ``U_p^T U_q`` over the
       shared modes, zero when pathways share output singular vectors.
 

@@ -59,6 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reln.errors import ModelFailed
 from reln.gates.unit_flow import decoupled_velocity
 from reln.theory.balanced import FlowResult, output_basis
 from reln.theory.stepping import check_method, step_schedule, stepper
@@ -276,9 +277,14 @@ def integrate_switching(
             W1d, W2d, Xd, Yd, gates_d, projectors, jnp.asarray(pinned[1], jnp.int32), jnp.asarray(membership, dtype),
             jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method, pin=pin,
         ))
+    loss = np.concatenate([np.asarray(losses)[:main], np.asarray(tail_losses)])
+    if not np.isfinite(loss).all():
+        first = int(np.flatnonzero(~np.isfinite(loss))[0])
+        raise ModelFailed("theory", f"model 'theory': the balanced flow diverged (loss {loss[first]} at step {first}); "
+                                    f"its steps of 1 / (P lr) = {1.0 / (P * lr):.3g} time constants are too long at lr={lr}")
     final_maps = np.einsum("ph,oh,hi->poi", membership[tail[-1]], Q @ W2f, W1f)
     return FlowResult(
-        loss=np.concatenate([np.asarray(losses)[:main], np.asarray(tail_losses)]),
+        loss=loss,
         snapshot_epochs=np.append(np.arange(len(step_phase)) * every, epochs),
         singular_values=np.linalg.svd(
             np.concatenate([np.asarray(maps), np.asarray(last_maps)[None]]).astype(np.float64), compute_uv=False
