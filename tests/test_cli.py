@@ -74,6 +74,45 @@ def test_run_writes_the_contract_files(tmp_path):
         # The loss recorded at t = 0 is the loss of the (tiny) initial network: about 1/2 ||Y||^2.
         assert results["relu_loss"][0, 0] == pytest.approx(105.623, rel=1e-3)
     assert (out / "loss.png").stat().st_size > 10_000
+    check_metrics_document(metrics)
+
+
+PER_SEED_LISTS = ("loss_final", "seconds")
+
+
+def check_metrics_document(metrics: dict) -> None:
+    """metrics.json validates against the shipped schema, and every per-seed list has one entry
+    per seed of its section (so each can be matched to its seed without config.json)."""
+    import jsonschema
+
+    from reln.io import metrics_schema
+
+    jsonschema.Draft202012Validator(metrics_schema()).validate(metrics)
+    for name, section in metrics.items():
+        if name in ("task", "conventions", "environment"):
+            continue
+        n = 1 if section["seeds"] == "all" else len(section["seeds"])
+        lists = [section[k] for k in PER_SEED_LISTS if k in section] + list(section["epoch_below"].values())
+        lists += list(section.get("gap_to_relu", {}).values())
+        assert all(len(values) == n for values in lists), name
+
+
+def test_metrics_schema_rejects_a_broken_document():
+    import jsonschema
+
+    from reln.io import metrics_schema
+
+    good = {"task": {"name": "t", "P": 2, "n_in": 1, "n_out": 1, "items": 2, "contexts": 1, "loss_initial": 1.0,
+                     "loss_linear_floor": 0.0},
+            "conventions": {}, "environment": {"reln_version": "0", "source_hash": "x", "python": "3", "jax": "0", "numpy": "2"},
+            "relu": {"loss_final": [0.1], "epoch_below": {"0.5": [3]}, "seeds": [0]}}
+    validator = jsonschema.Draft202012Validator(metrics_schema())
+    assert validator.is_valid(good)
+    for broken in ({**good, "relu": {**good["relu"], "seeds": "some"}},
+                   {**good, "relu": {**good["relu"], "epoch_below": {"0.5": [-1]}}},
+                   {**good, "reln": {**good["relu"], "reads_from_relu": {"gate_level": "unit"}}},
+                   {k: v for k, v in good.items() if k != "task"}):
+        assert not validator.is_valid(broken)
 
 
 def test_metrics_loss_final_is_the_last_recorded_loss(tmp_path):

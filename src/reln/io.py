@@ -42,6 +42,17 @@ def _check_file_names(folder: Path, names) -> None:
             )
 
 
+def metrics_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of ``metrics.json``, shipped with the package.
+
+    >>> metrics_schema()["required"]
+    ['task', 'conventions', 'environment']
+    """
+    import importlib.resources
+
+    return json.loads((importlib.resources.files("reln") / "schemas" / "metrics.schema.json").read_text())
+
+
 def check_output_folder(out_dir: Path) -> Path:
     """Check, before any work, that ``out_dir`` can take a run's files; return it resolved.
 
