@@ -146,7 +146,7 @@ def run_sweep(
 
         with dask_client(workers, scheduler) as client:
             futures = [
-                client.submit(_run_task, config, point, seed, compile_cache, key=f"reln-{key}", pure=False)
+                client.submit(_run_task, config, point, seed, key, compile_cache, key=f"reln-{key}", pure=False)
                 for key, (point, seed, config) in todo
             ]
             for future in as_completed(futures):
@@ -160,12 +160,12 @@ def run_sweep(
     return ordered
 
 
-def _run_task(config: RunConfig, point: dict, seed: int, compile_cache: str | None) -> dict:
-    """What a worker runs: set its XLA cache once, then one (point, seed)."""
+def _run_task(config: RunConfig, point: dict, seed: int, key: str, compile_cache: str | None) -> dict:
+    """What a worker runs: set its XLA cache once, then one (point, seed) under the driver's key."""
     from reln.compile_cache import use_compilation_cache
 
     use_compilation_cache(compile_cache)
-    return run_point(config, point, seed)
+    return run_point(config, point, seed, key)
 
 
 def table_columns(rows: Sequence[dict]) -> list[str]:

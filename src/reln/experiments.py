@@ -689,7 +689,20 @@ def run_outputs(run: Run) -> dict:
 
     env = environment(run.config.train.x64)
     config = config_to_dict(run.config) | {"reln_version": package_version(), "environment": env}
-    figure = loss_figure(
+    writers = {
+        "config.json": json_writer(config),
+        "results.npz": npz_writer(_arrays(run)),
+        "metrics.json": json_writer(run.metrics | {"environment": env}),
+    }
+    for stem, figure in run_figures(run).items():
+        figures[stem] = figure
+    return figures
+
+
+def run_figures(run: Run) -> dict:
+    """File stem -> matplotlib figure, every figure of a run (drawn from what the run holds)."""
+    figures = {}
+    figures["loss"] = loss_figure(
         {m: t.loss for m, t in run.trajectories.items()},
         title=f"{run.config.name}: {run.task.name}",
         linear_floor=run.task.loss_linear_floor,
@@ -699,28 +712,22 @@ def run_outputs(run: Run) -> dict:
         bold="nearest" if len(run.config.relu.hidden) > 1 else "mean",
         closed_forms=run.closed_forms,
     )
-    writers = {
-        "config.json": json_writer(config),
-        "results.npz": npz_writer(_arrays(run)),
-        "metrics.json": json_writer(run.metrics | {"environment": env}),
-        **figure_writers("loss", figure),
-    }
     layers = run.metrics.get("relu", {}).get("layers")
     if layers:
-        writers |= figure_writers("layers", layer_structure_figure(
+        figures["layers"] = (layer_structure_figure(
             layers, run.task.n_contexts,
             title=f"{run.config.name}: where the gating lives, ReLU units by the contexts they are active in",
         ))
     for model, gdln in run.gdlns.items():
         trajectory = run.trajectories[model]
         if "singular_values" in trajectory.snapshots:
-            writers |= figure_writers(f"{model}_singular_values", singular_value_figure(
+            figures[f"{model}_singular_values"] = (singular_value_figure(
                 trajectory.snapshot_epochs, trajectory.snapshots["singular_values"], list(gdln.names),
                 title=f"{run.config.name}: {MODEL_LABELS.get(model, model)}, singular values of each pathway's map",
             ))
     theory = run.trajectories.get("theory")
     if theory is not None and "singular_values" in theory.snapshots:
-        writers |= figure_writers("theory_singular_values", singular_value_figure(
+        figures["theory_singular_values"] = (singular_value_figure(
             theory.snapshot_epochs, theory.snapshots["singular_values"], run.metrics["theory"]["pathways"],
             title=f"{run.config.name}: singular values of each identified pathway, predicted by the theory (solid) "
             "and measured in the trained ReLN (dashed)",
@@ -728,13 +735,13 @@ def run_outputs(run: Run) -> dict:
         ))
     identified = next((m for m in ("reln", "replay") if m in run.metrics and "unassigned_share" in run.metrics[m]), None)
     if run.metrics.get("reln", {}).get("phases"):
-        writers |= figure_writers("reln_phases", phase_structure_figure(
+        figures["reln_phases"] = (phase_structure_figure(
             run.metrics["reln"]["phases"],
             title=f"{run.config.name}: the compact ReLN's pathways in each gate phase (seed {run.config.train.seeds[0]})",
         ))
     prediction = run.trajectories.get("prediction")
     if prediction is not None:
-        writers |= figure_writers("prediction_singular_values", singular_value_figure(
+        figures["prediction_singular_values"] = (singular_value_figure(
             prediction.snapshot_epochs, prediction.snapshots["singular_values"],
             [p["name"] for p in run.metrics["prediction"]["pathways"]],
             title=f"{run.config.name}: singular values of each predicted pathway (task and init law only)",
@@ -744,7 +751,7 @@ def run_outputs(run: Run) -> dict:
             run.metrics[identified]["pathways"], run.task.n_contexts,
             title=f"{run.config.name}: ReLN identified from the ReLU network",
         )
-        writers |= figure_writers("structure", structure)
+        figures["structure"] = structure
     # Outputs, data, MDS and RDM figures of the first seed; a GDLN's by its final gates.
     gates = {m: (g.gates, g.input_masks, g.output_masks) for m, g in run.gdlns.items()}
     for model in ("reln", "replay"):
@@ -766,5 +773,5 @@ def run_outputs(run: Run) -> dict:
     for stem, figure in representation_figures(
         run.task, run.trajectories, gates, name=run.config.name, seed=run.config.train.seeds[0]
     ).items():
-        writers |= figure_writers(stem, figure)
-    return writers
+        figures[stem] = figure
+    return figures

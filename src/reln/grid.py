@@ -134,11 +134,13 @@ def _first(values):
     return None if not values else values[0]
 
 
-def run_point(config: RunConfig, point: dict, seed: int) -> dict:
+def run_point(config: RunConfig, point: dict, seed: int, key: str | None = None) -> dict:
     """Train one (point, seed) and return its row; a training failure becomes the row's status.
 
     This is the function a sweep's workers run. It imports the runner when called, so a worker
-    loads JAX once and the driver not at all.
+    loads JAX once and the driver not at all. ``key`` is the row's name as the driver computed it
+    (:func:`task_key`); a worker does not recompute it, so a row always lands where the driver
+    looks for it.
     """
     import dataclasses
 
@@ -146,7 +148,7 @@ def run_point(config: RunConfig, point: dict, seed: int) -> dict:
     from reln.experiments import run_experiment
 
     began = time.perf_counter()
-    row = {"key": task_key(config), **point, "seed": int(seed)}
+    row = {"key": key or task_key(config), **point, "seed": int(seed)}
     failed: dict = {}
     models = config.models
     while True:

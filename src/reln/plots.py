@@ -5,6 +5,8 @@ Colours are fixed per model across every figure, so a reader learns them once.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -481,8 +483,9 @@ def output_figure(
                       for e in columns]
             label, color = MODEL_LABELS.get(what, what), MODEL_COLORS.get(what, "black")
         else:
-            panels = [(finals[m][1][0], f"{MODEL_LABELS.get(m, m)}\nepoch {int(finals[m][0][0])}",
-                       MODEL_COLORS.get(m, "black")) for m in what]
+            # a narrow panel's title wraps to its width (about 12 characters an inch at this size)
+            panels = [(finals[m][1][0], textwrap.fill(MODEL_LABELS.get(m, m), max(8, int(12 * width)))
+                       + f"\nepoch {int(finals[m][0][0])}", MODEL_COLORS.get(m, "black")) for m in what]
             label, color = "final epoch", "black"
         for c in range(n_cols):
             ax = axes[r, c]
@@ -501,7 +504,7 @@ def output_figure(
             _sample_axis(ax, context, labels=r == last_row)
             _row_blocks(ax, output_blocks, labels=c == 0)
             if panel_title:
-                ax.set_title(panel_title, fontsize=9, color=panel_color or "black")
+                ax.set_title(panel_title, fontsize=9 if width > 1.2 else 8, color=panel_color or "black")
         target_ax = axes[r, -1]
         _value_image(target_ax, target, limit)
         _sample_axis(target_ax, context, labels=r == last_row)
@@ -618,9 +621,12 @@ def mds_figure(
         # last snapshot: samples of a context that (nearly) coincide share one dot and one label
         extent = float(np.ptp(points.reshape(-1, 2), axis=0).max()) or 1.0
         origin = points[0].mean(axis=0)  # the representations grow outwards from here
+        placed: list[tuple[float, float]] = []  # label anchors so far: coinciding ones stack
         for members in _coinciding(points[-1], context, 0.045 * extent):
             color = context_color(int(context[members[0]]))
             x, y = points[-1, members].mean(axis=0)
+            stack = sum(np.hypot(x - px, y - py) <= 0.045 * extent for px, py in placed)
+            placed.append((x, y))
             ax.scatter(x, y, s=110 if big else 30, color=color, edgecolors="white", linewidths=0.6, zorder=3)
             if not big:
                 continue
@@ -631,7 +637,8 @@ def mds_figure(
             else:
                 outward = np.array([x, y]) - origin  # label beyond the dot, where the paths do not go
                 outward = outward / (np.hypot(*outward) or 1.0)
-                ax.annotate(",".join(map(str, names)), (x, y), xytext=tuple(11 * outward), textcoords="offset points",
+                offset = 11 * outward + np.array([0.0, -10.0 * stack]) * (1 if outward[1] <= 0 else -1)
+                ax.annotate(",".join(map(str, names)), (x, y), xytext=tuple(offset), textcoords="offset points",
                             ha="center", va="center", fontsize=7, color=color, fontweight="bold", zorder=4)
         span = f"epochs {int(epochs[0])} … {int(epochs[-1])}, {T} snapshots" if T > 1 else f"epoch {int(epochs[-1])}"
         note = f"\n{notes[model]}" if model in notes else ""
@@ -797,6 +804,11 @@ def representation_figures(
             outputs, Y, np.asarray(task.context), output_blocks=task.output_blocks,
             title=f"{name}: network outputs Ŷ at chosen epochs, seed {seed} (first seed)",
         )
+    if "relu" in trajectories_2d:  # every other picture turned onto the ReLU's, to compare by eye
+        for model in [m for m in trajectories_2d if m != "relu"]:
+            epochs_2d, points = trajectories_2d[model]
+            trajectories_2d[model] = (epochs_2d, rep.align_to(trajectories_2d["relu"][1], points))
+            mds_notes[model] = mds_notes.get(model, "") + "; turned onto the ReLU's (Procrustes)"
     if trajectories_2d:
         figures["mds"] = mds_figure(
             trajectories_2d, np.asarray(task.context), np.asarray(task.item), notes=mds_notes,

@@ -249,6 +249,35 @@ def mds_trajectory(trajectory, *, n_snapshots: int = 12, random_state: int = 0) 
     return Trajectory2D(points=embedding.points.reshape(T, P, 2), indices=indices, stress=embedding.stress)
 
 
+def align_to(reference: np.ndarray, trajectory: np.ndarray) -> np.ndarray:
+    """A 2-D trajectory turned (rotation or reflection) and shifted onto a reference picture.
+
+    MDS fixes an embedding only up to a rigid motion, so two models' pictures of the same samples
+    may differ by a rotation that hides their likeness. With ``A`` and ``B`` the centred last
+    snapshots of ``trajectory`` and ``reference``, the orthogonal ``R`` minimising
+    ``||A R - B||_F`` (orthogonal Procrustes, :func:`scipy.linalg.orthogonal_procrustes`) is
+    applied to every snapshot; distances, and so the picture itself, are unchanged.
+
+    Args:
+        reference: ``(T_ref, P, 2)`` the trajectory to align to (its last snapshot is used).
+        trajectory: ``(T, P, 2)`` the trajectory to turn.
+
+    Returns:
+        ``(T, P, 2)`` the turned trajectory.
+
+    >>> ref = np.array([[[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]]])
+    >>> turned = ref @ np.array([[0.0, -1.0], [1.0, 0.0]])  # the same picture, rotated by 90 degrees
+    >>> bool(np.allclose(align_to(ref, turned), ref))
+    True
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    reference, trajectory = np.asarray(reference, np.float64), np.asarray(trajectory, np.float64)
+    a_mean, b_mean = trajectory[-1].mean(axis=0), reference[-1].mean(axis=0)
+    rotation, _ = orthogonal_procrustes(trajectory[-1] - a_mean, reference[-1] - b_mean)
+    return (trajectory - a_mean) @ rotation + b_mean
+
+
 def gdln_hidden(
     weights: Sequence[np.ndarray], gates, X, input_masks=None
 ) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""Every figure kind a run draws, checked as a reader sees it: no text box over another, no empty
+panel; the MDS pictures of different models turned onto one another."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from figure_checks import empty_axes, overlapping_texts
+from reln.config import load_config, with_overrides
+from reln.experiments import run_experiment, run_figures
+from reln.representation import align_to
+
+
+def _figures(name: str, epochs: int, models=None, seeds=(0,)):
+    config = with_overrides(load_config(name), seeds=seeds, epochs=epochs, models=models)
+    return run_figures(run_experiment(config))
+
+
+@pytest.fixture(scope="module")
+def all_figures():
+    figures = {f"contexts-diff/{k}": v for k, v in _figures("contexts-diff", 2500, seeds=(0, 1)).items()}
+    figures |= {f"xor/{k}": v for k, v in _figures("xor", 1500).items()}
+    depth = with_overrides(load_config("depth"), seeds=(0,), epochs=600)
+    figures |= {f"depth/{k}": v for k, v in run_figures(run_experiment(depth)).items()}
+    yield figures
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_every_figure_kind_is_drawn(all_figures):
+    stems = {name.split("/")[1] for name in all_figures}
+    for kind in ("loss", "structure", "outputs", "dataset", "mds", "rdm", "reln_phases", "theory_singular_values",
+                 "paper_reln_singular_values", "modular_singular_values", "prediction_singular_values", "layers"):
+        assert kind in stems, kind
+
+
+def test_no_text_overlaps_another_and_no_panel_is_empty(all_figures):
+    problems = {name: (overlapping_texts(fig), empty_axes(fig)) for name, fig in all_figures.items()}
+    assert {name: p for name, p in problems.items() if p[0] or p[1]} == {}
+
+
+@given(st.floats(0, 2 * np.pi), st.booleans(), st.integers(0, 10_000))
+@settings(max_examples=30, deadline=None)
+def test_align_to_undoes_any_rotation_or_reflection(angle, reflect, seed):
+    rng = np.random.default_rng(seed)
+    reference = rng.normal(size=(3, 8, 2))
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    if reflect:
+        turn = turn @ np.diag([1.0, -1.0])
+    moved = reference @ turn + rng.normal(size=2)
+    np.testing.assert_allclose(align_to(reference, moved), reference, atol=1e-9)
+
+
+def test_mds_panels_are_turned_onto_the_relu(all_figures):
+    """MDS fixes a picture only up to a rotation: every model's panel but the ReLU's is turned
+    onto the ReLU's (align_to), and says so."""
+    titles = [ax.get_title() for ax in all_figures["contexts-diff/mds"].axes if ax.collections]
+    assert titles[0].startswith("ReLU network") and "Procrustes" not in titles[0]
+    assert len(titles) >= 2 and all("turned onto the ReLU's (Procrustes)" in t for t in titles[1:])
