@@ -170,19 +170,30 @@ def _line(error: Exception) -> str:
     return (str(error).splitlines() or [""])[0]
 
 
-def boundary(rows: list[dict], key: str, metric: str, level: float) -> dict:
-    """Per value of ``key``, whether the median of ``metric`` over the rest (seeds, other keys)
-    passes ``level``; failed runs count as past it.
+def boundary(rows: list[dict], key: str, metric: str, level: float, at: dict | None = None) -> dict:
+    """Per value of ``key``, whether the median of ``metric`` over seeds passes ``level``; failed
+    runs count as past it.
 
-    Returns ``{value: median or None}`` ordered by value, and ``"first_past"``: the smallest value
-    whose median exceeds ``level`` (``None`` if none does).
+    Args:
+        rows: the sweep's rows.
+        key: the grid key to walk along.
+        metric: the column, e.g. ``"reln.gap_max"``.
+        level: the boundary's level.
+        at: other keys held at these values (rows elsewhere are left out); keys not given are
+            pooled into the median.
+
+    Returns ``{"medians": {value: median}, "first_past": value or None, "level": level}``, the
+    medians ordered by value and ``first_past`` the smallest value whose median exceeds ``level``.
 
     >>> rows = [{"w": 1, "m": 0.01, "status": "ok"}, {"w": 2, "m": 0.2, "status": "ok"}]
     >>> boundary(rows, "w", "m", 0.05)["first_past"]
     2
     """
     by_value: dict = {}
+    at = at or {}
     for row in rows:
+        if any(_hashable(row.get(k)) != _hashable(v) for k, v in at.items()):
+            continue
         value = row.get(metric) if row.get("status") == STATUS_OK else math.inf
         by_value.setdefault(_hashable(row[key]), []).append(math.inf if value is None else value)
     medians = {v: _median(ms) for v, ms in sorted(by_value.items(), key=lambda kv: _order(kv[0]))}

@@ -166,14 +166,26 @@ def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster)
             base, [(k, list(v)) for k, v in grid_map.grid], out_dir / grid_map.name,
             progress=None if progress is None else progress(grid_map.name), **cluster,
         )
-    summary = summarize(spec, tables)
+    summary = summarize(spec, tables, base)
     (out_dir / "validity.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def summarize(spec: ValiditySpec, tables: dict[str, list[dict]]) -> dict:
-    """``validity.json``: per map and key, the medians of the metric (and of every model's
-    ``gap_max``) and the first value past the level; the failed runs; what the spec was."""
+def base_values(base, keys) -> dict:
+    """The base config's value of each dotted key (a one-element tuple as its element), so that
+    a map walks each key with the others at the base experiment's setting."""
+    values = {}
+    for key in keys:
+        table, _, field = key.partition(".")
+        value = getattr(getattr(base, table), field)
+        values[key] = value[0] if isinstance(value, tuple) and len(value) == 1 else value
+    return values
+
+
+def summarize(spec: ValiditySpec, tables: dict[str, list[dict]], base=None) -> dict:
+    """``validity.json``: per map and key, the medians over seeds of every model's ``gap_max``
+    along that key, the other keys of the map held at the base experiment's values when the grid
+    has them (pooled otherwise), and the first value past the level; the failed runs; seconds."""
     from reln.grid import boundary
 
     out = {"sweep": spec.name, "base": spec.base, "metric": spec.metric, "level": spec.level, "maps": {}}
@@ -186,12 +198,23 @@ def summarize(spec: ValiditySpec, tables: dict[str, list[dict]]) -> dict:
             "failed": [{k: r.get(k) for k, _ in grid_map.grid} | {"seed": r["seed"], "status": r["status"]}
                        for r in rows if r["status"] != "ok"],
             "boundaries": {
-                key: {column: _jsonable(boundary(rows, key, column, spec.level)) for column in columns}
+                key: {column: _jsonable(boundary(rows, key, column, spec.level, _held(grid_map, key, base)))
+                      for column in columns}
                 for key, _ in grid_map.grid
             },
+            "held": {key: _held(grid_map, key, base) for key, _ in grid_map.grid},
             "seconds": sum(r.get("seconds", 0.0) for r in rows),
         }
     return out
+
+
+def _held(grid_map: GridMap, key: str, base) -> dict:
+    """The other keys of the map at the base config's values, where the grid has those values."""
+    if base is None:
+        return {}
+    others = [k for k, _ in grid_map.grid if k != key]
+    values = base_values(base, others)
+    return {k: values[k] for k, v in grid_map.grid if k in values and values[k] in v}
 
 
 def _jsonable(edge: dict) -> dict:
