@@ -695,8 +695,8 @@ def run_outputs(run: Run) -> dict:
         "metrics.json": json_writer(run.metrics | {"environment": env}),
     }
     for stem, figure in run_figures(run).items():
-        figures[stem] = figure
-    return figures
+        writers |= figure_writers(stem, figure)
+    return writers
 
 
 def run_figures(run: Run) -> dict:
