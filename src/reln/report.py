@@ -30,8 +30,13 @@ FIGURE_CAPTIONS = {
     "singular_values": "Singular values of each pathway's end-to-end map over training.",
     "sweep": "Mixed-selective weight share and speed of the context-specific phase against the number of contexts.",
     "theory": "Theory beside the trained networks.",
+    "reln_phases": "The compact ReLN's gate phases (columns, their start epochs on top): how many units each pathway has in each phase; read phases are marked.",
+    "layers": "Deep networks: per hidden layer, the ReLU units' weight by the set of contexts they are active in; where the gating lives.",
 }
-FIGURE_ORDER = ("loss", "structure", "theory", "outputs", "dataset", "mds", "rdm", "singular_values", "sweep")
+FIGURE_ORDER = ("loss", "structure", "reln_phases", "theory", "layers", "outputs", "dataset", "mds", "rdm",
+                "singular_values", "sweep")
+PAPER_ROWS = {"relu": "ReLU", "paper_reln": "ReLN", "modular": "modular"}
+"""Our model -> the reference implementation's row of the same network (docs/theory.md §7)."""
 
 COLUMNS = (
     ("ep50", "ep(0.5)"), ("ep10", "ep(0.1)"), ("loss_final", "final loss"),
@@ -45,9 +50,13 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f4f4; } p.caption { font-weight: 600; margin: 1em 0 0.2em 0; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.9em; color: #555; } .note { color: #555; font-size: 0.9em; }
-nav a { margin-right: 1em; }
+td { white-space: nowrap; } .scroll { overflow-x: auto; max-width: 100%; }
+td.ref { color: #666; } th.ref { color: #555; font-weight: normal; }
+.figs { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 0.8em; }
+figure { margin: 0; } figure img { width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.82em; color: #555; } .note { color: #555; font-size: 0.9em; }
+nav a { margin-right: 1em; } details { margin: 0.6em 0; } summary { cursor: pointer; color: #333; }
+table.claims td { white-space: normal; text-align: left; vertical-align: top; }
 """
 
 
@@ -85,15 +94,43 @@ def _model_row(label: str, m: dict) -> list[str]:
     return [label, str(seeds)] + [_spread(values[key]) for key, _ in COLUMNS] + [describe_reads(m.get("reads_from_relu")) or "–"]
 
 
-def _paper_row(label: str, numbers: dict) -> list[str]:
-    return [label, "3"] + [_paper_cell(numbers.get(key)) for key, _ in COLUMNS] + ["–"]
+def _comparison_table(metrics: dict, paper: dict) -> str:
+    """One table per experiment: each model's numbers with the reference implementation's beside
+    them, same row (our model name; the reference implementation's row of the same network), and
+    the reference implementation's own models (its race and closed-form theories) below ours."""
+    models = [(m, s) for m, s in metrics.items() if isinstance(s, dict) and "loss_final" in s]
+    header = ["model", "seeds"]
+    for _, title in COLUMNS:
+        header += [title, "ref."]
+    header.append("reads from the ReLU run")
+    head = "".join(f'<th class="ref">{html.escape(h)}</th>' if h == "ref." else f"<th>{html.escape(h)}</th>"
+                   for h in header)
+    rows = []
+    for model, section in models:
+        ours = _model_row(MODEL_LABELS.get(model, model), section)
+        theirs = paper.get(PAPER_ROWS.get(model, ""), {})
+        cells = [ours[0], ours[1]]
+        for k, (key, _) in enumerate(COLUMNS):
+            cells += [html.escape(ours[2 + k]), f'<span class="ref">{html.escape(_paper_cell(theirs.get(key)))}</span>']
+        rows.append([html.escape(cells[0]), html.escape(cells[1]), *cells[2:], html.escape(ours[-1])])
+    for label, numbers in paper.items():
+        if label in PAPER_ROWS.values():
+            continue
+        cells = [html.escape(f"{label} (reference implementation's model)"), "3"]
+        for key, _ in COLUMNS:
+            cells += ["", f'<span class="ref">{html.escape(_paper_cell(numbers.get(key)))}</span>']
+        rows.append(cells + ["–"])
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    caption = ("Ours (mean [min–max] over seeds) beside the reference implementation's range (ref., grey; "
+               "docs/theory.md §7; its time is per script)")
+    return f'<p class="caption">{html.escape(caption)}</p><div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     # a heading above, not a <caption>: a caption wraps to the table's width
-    return f'<p class="caption">{html.escape(caption)}</p><table><tr>{head}</tr>{body}</table>'
+    return f'<p class="caption">{html.escape(caption)}</p><div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def _figure_kind(stem: str) -> str:
@@ -114,11 +151,14 @@ def _figures(folder: Path, name: str) -> str:
             caption = f"{png.stem.removesuffix('_singular_values')}: {caption}"
         pdf = png.with_suffix(".pdf")
         link = f' (<a href="{html.escape(name)}/{html.escape(pdf.name)}">PDF</a>)' if pdf.is_file() else ""
+        source = f"{html.escape(name)}/{html.escape(png.name)}"
         parts.append(
-            f'<figure><img src="{html.escape(name)}/{html.escape(png.name)}" alt="{html.escape(png.stem)}" loading="lazy">'
-            f"<figcaption>{html.escape(caption)}{link}</figcaption></figure>"
+            f'<figure><a href="{source}" target="_blank"><img src="{source}" alt="{html.escape(png.stem)}" loading="lazy"></a>'
+            f"<figcaption><b>{html.escape(png.stem.replace('_', ' '))}.</b> {html.escape(caption)}{link}</figcaption></figure>"
         )
-    return "".join(parts)
+    if not parts:
+        return ""
+    return '<p class="note">Click a figure to open it full size.</p><div class="figs">' + "".join(parts) + "</div>"
 
 
 def _pathway_table(section: dict, model: str) -> str:
@@ -207,25 +247,16 @@ def _experiment_section(out: Path, name: str) -> str:
             "Times are per seed, on this machine; ep(f) is the first epoch with loss below f times the initial loss; "
             "gaps are |L − L_ReLU| / L_ReLU(0), seed by seed.</p>"
         )
-        rows = [
-            _model_row(MODEL_LABELS.get(model, model), m)
-            for model, m in metrics.items() if isinstance(m, dict) and "loss_final" in m
-        ]
-        header = ["model", "seeds"] + [title for _, title in COLUMNS] + ["reads from the ReLU run"]
-        parts.append(_table("This run", header, rows))
-        paper = config.get("paper") or {}
-        if paper:
-            parts.append(_table(
-                "The reference implementation (docs/theory.md §7; its time is per script)", header,
-                [_paper_row(label, numbers) for label, numbers in paper.items()],
-            ))
+        parts.append(_comparison_table(metrics, config.get("paper") or {}))
+        details = []
         if "relu" in metrics:
-            parts.append(_selectivity_table(metrics["relu"]))
-            parts.append(_layer_table(metrics["relu"]))
-            parts.append(_sequence_table(metrics["relu"]))
+            details += [_selectivity_table(metrics["relu"]), _layer_table(metrics["relu"]), _sequence_table(metrics["relu"])]
         for model, section in metrics.items():
             if isinstance(section, dict) and "pathways" in section and model == "reln":
-                parts.append(_pathway_table(section, model))
+                details.append(_pathway_table(section, model))
+        if any(details):
+            parts.append("<details><summary>Selectivity and pathways of the identified ReLN</summary>"
+                         + "".join(details) + "</details>")
     parts.append(_figures(folder, name))
     return "<section>" + "".join(parts) + "</section>"
 

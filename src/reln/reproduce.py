@@ -169,10 +169,8 @@ def reproduce(
     from reln.claims import score_claims
 
     claims = score_claims(out)
-    write_files(out, {
-        "claims.json": lambda path: path.write_text(json.dumps(claims, indent=1)),
-        "index.html": lambda path: path.write_text(report_page(out, [o.name for o in outcomes])),
-    })
+    write_files(out, {"claims.json": lambda path: path.write_text(json.dumps(claims, indent=1))})  # the page reads it
+    write_files(out, {"index.html": lambda path: path.write_text(report_page(out, [o.name for o in outcomes]))})
     return outcomes
 
 
