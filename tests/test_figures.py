@@ -61,3 +61,32 @@ def test_mds_panels_are_turned_onto_the_relu(all_figures):
     titles = [ax.get_title() for ax in all_figures["contexts-diff/mds"].axes if ax.collections]
     assert titles[0].startswith("ReLU network") and "Procrustes" not in titles[0]
     assert len(titles) >= 2 and all("turned onto the ReLU's (Procrustes)" in t for t in titles[1:])
+
+
+def test_sweep_figure_keeps_its_legends_and_notes_off_the_data():
+    from reln.plots import sweep_figure
+
+    rng = np.random.default_rng(0)
+    entries = [{"contexts": K, "mixed": list(rng.uniform(0, 1, 3)), "common": list(rng.uniform(0, 1, 3)),
+                "modular": [0.0] * 3, "epoch_below_linear_floor": [int(4000 / K)] * 3,
+                "epoch_below_half_linear_floor": [None, int(5000 / K), int(5100 / K)]} for K in range(2, 9)]
+    fig = sweep_figure(entries, title="sweep")
+    assert overlapping_texts(fig) == [] and empty_axes(fig) == []
+    for ax in fig.axes:  # legends sit below their axes
+        legend = ax.get_legend()
+        fig.canvas.draw()
+        assert legend.get_window_extent().y1 <= ax.get_window_extent().y0
+
+
+def test_pathways_have_one_order_in_every_figure():
+    from reln.plots import pathway_order, phase_structure_figure, structure_figure
+
+    names = ["{2,3}", "{1}", "{1,2,3}", "{1,2}"]
+    assert [names[i] for i in pathway_order(names)] == ["{1,2,3}", "{1,2}", "{2,3}", "{1}"]
+    fig = structure_figure([{"name": n, "contexts": [int(c) - 1 for c in n[1:-1].split(",")], "weight_share": 0.25,
+                             "weight_share_seeds": [0.25]} for n in names], 3, title="s")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["{1,2,3}", "{1,2}", "{2,3}", "{1}"]
+    phases = [{"start": 0, "read": False, "units_per_seed": [{n: 5 for n in names}]}]
+    legend = [t.get_text() for t in phase_structure_figure(phases, title="p").axes[0].get_legend().get_texts()]
+    assert legend == ["{1,2,3}", "{1,2}", "{2,3}", "{1}"]

@@ -172,8 +172,8 @@ def test_assumption_report_of_the_papers_reln():
     task = build_task(config)
     report = assumption_report(task, build_reln(config, task, "paper_reln"))
     misalignment = report["input_misalignment"]
-    assert misalignment["common"] == pytest.approx(0.044, abs=5e-4)
-    assert max(v for name, v in misalignment.items() if name != "common") < 1e-12
+    assert misalignment["{1,2,3}"] == pytest.approx(0.044, abs=5e-4)
+    assert max(v for name, v in misalignment.items() if name != "{1,2,3}") < 1e-12
     assert report["coupling"] == pytest.approx(0.392, abs=5e-4)
     assert 0.5 < report["output_overlap_offdiagonal_max"] <= 1
 

@@ -18,6 +18,9 @@ MODEL_COLORS = {
     "relu": "#222222", "reln": "#d1495b", "replay": "#9a9a9a", "paper_reln": "#edae49", "modular": "#66a182",
     "theory": "#2e86ab", "prediction": "#7fbf3f",
 }
+# Selectivity classes of units (how many contexts a unit serves) have colours of their own, never a
+# model's or a context's, so that red always means the compact ReLN and black the ReLU network.
+SELECTIVITY_COLORS = {"common": "#8c564b", "mixed": "#17becf", "modular": "#bcbd22", "silent": "0.85"}
 # Models without a fixed colour (candidate GDLNs of a config) take these, in the order they come.
 EXTRA_COLORS = ("#7b3294", "#008837", "#e66101", "#5e3c99", "#a6611a", "#0571b0")
 
@@ -163,7 +166,8 @@ def layer_structure_figure(layers: list[dict], n_contexts: int, *, title: str, m
     for ax, layer, i in zip(bars, layers, range(n_layers)):
         values = [patterns[c][i] for c in rows]
         shares = [mean(v) for v in values]
-        colors = [MODEL_COLORS["relu"] if len(c) == n_contexts else MODEL_COLORS["reln"] for c in rows]
+        colors = [SELECTIVITY_COLORS["common"] if len(c) == n_contexts else SELECTIVITY_COLORS["mixed" if len(c) > 1 else "modular"]
+                  for c in rows]
         ax.barh(range(len(rows)), shares, color=colors, alpha=0.75)
         for r, v in enumerate(values):
             if v is not None and len(v) > 1:
@@ -177,7 +181,7 @@ def layer_structure_figure(layers: list[dict], n_contexts: int, *, title: str, m
         ax.set_title(f"hidden layer {layer['layer']}", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     kinds = [k for k in ("common", "mixed", "modular", "silent") if any(k in layer["selectivity"] for layer in layers)]
-    kind_colors = {"common": MODEL_COLORS["relu"], "mixed": MODEL_COLORS["reln"], "modular": MODEL_COLORS["modular"], "silent": "0.8"}
+    kind_colors = SELECTIVITY_COLORS
     left = np.zeros(n_layers)
     for kind in kinds:
         width = np.array([np.mean(layer["selectivity"].get(kind, [0.0])) for layer in layers])
@@ -202,12 +206,13 @@ def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> pl
 
     Args:
         pathways: the ``pathways`` entries of ``metrics.json`` (``contexts``, ``weight_share``,
-            ``weight_share_seeds``), largest first.
+            ``weight_share_seeds``); drawn in :func:`pathway_order`.
         n_contexts: K.
     """
     shown = [p for p in pathways if p["weight_share"] is not None]
     rows = [p for p in shown if p["weight_share"] >= 0.002] or shown[:1]
     omitted = sum(p["weight_share"] for p in shown if p not in rows)
+    rows = [rows[i] for i in pathway_order([p.get("name", "") for p in rows])]  # the order of every figure
     height = 1.2 + 0.32 * len(rows)
     fig, (grid, bars) = plt.subplots(
         1, 2, figsize=(4 + 0.5 * n_contexts, height), sharey=True,
@@ -247,13 +252,14 @@ def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 
         for name in phase["units_per_seed"][seed_index]:
             if name not in names:
                 names.append(name)
-    names.sort(key=lambda n: (-n.count(","), n))
+    names = [names[i] for i in pathway_order(names)]
     counts = np.array([[phase["units_per_seed"][seed_index].get(n, 0) for n in names] for phase in phases], float)
     fig, ax = plt.subplots(figsize=(9, 3.6), constrained_layout=True)
     left = np.zeros(len(phases))
-    colors = plt.get_cmap("tab10")
+    colors = plt.cm.cividis(np.linspace(0.0, 0.9, max(len(names), 2)))  # pathways: a palette no model uses
     for j, name in enumerate(names):
-        ax.bar(range(len(phases)), counts[:, j], bottom=left, color=colors(j % 10), label=name, width=0.8)
+        ax.bar(range(len(phases)), counts[:, j], bottom=left, color=colors[j], label=name, width=0.8,
+               edgecolor="white", linewidth=0.3)
         left += counts[:, j]
     labels = [f"{p['start']}" + ("" if p["read"] else "*") for p in phases]
     ax.set_xticks(range(len(phases)), labels, rotation=60, fontsize=8)
@@ -264,6 +270,24 @@ def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title, fontsize=11)
     return fig
+
+
+def pathway_order(names: list[str]) -> list[int]:
+    """Indices that put pathways in the one order every figure uses: by context set, the
+    all-context pathway first, then larger sets before smaller, then by their 1-based contexts;
+    names that are not context sets (``"{1,2}"``) keep their order, after the sets.
+
+    >>> pathway_order(["{2}", "{1,3}", "{1,2,3}", "{1}"])
+    [2, 1, 3, 0]
+    """
+    def key(i: int):
+        name = names[i]
+        if name.startswith("{") and name.endswith("}") and name[1:-1].replace(",", "").isdigit():
+            contexts = tuple(int(c) for c in name[1:-1].split(","))
+            return (0, -len(contexts), contexts, i)
+        return (1, (), (), i)
+
+    return sorted(range(len(names)), key=key)
 
 
 def singular_value_figure(
@@ -287,6 +311,9 @@ def singular_value_figure(
             of the same name (e.g. the trained ReLN's, beside the theory's), drawn dashed (mean
             over seeds) in the same colours.
     """
+    order = pathway_order(list(names))
+    names = [names[i] for i in order]
+    singular_values = np.asarray(singular_values)[:, :, order]
     n = len(names)
     columns = min(n, 4)
     rows = -(-n // columns)
@@ -326,8 +353,9 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     """
     K = np.array([e["contexts"] for e in entries])
     fig, (shares, speed) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    styles = {"mixed": ("#d1495b", "mixed-selective (several, not all)"), "common": ("#222222", "common (all contexts)"),
-              "modular": ("#66a182", "modular (one context)")}
+    styles = {"mixed": (SELECTIVITY_COLORS["mixed"], "mixed-selective (several, not all)"),
+              "common": (SELECTIVITY_COLORS["common"], "common (all contexts)"),
+              "modular": (SELECTIVITY_COLORS["modular"], "modular (one context)")}
     for kind, (color, label) in styles.items():
         values = np.array([e[kind] for e in entries])
         shares.plot(K, values.mean(axis=1), "o-", color=color, label=label)
@@ -336,21 +364,19 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     shares.set_xlabel("number of contexts K")
     shares.set_ylabel("share of ReLU unit weight")
     shares.set_ylim(-0.02, 1.02)
-    shares.legend(frameon=False)
+    shares.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)  # below: never on data
     shares.grid(alpha=0.3)
-    shares.set_title("who serves the contexts", fontsize=10)
-    if K.min() <= 2:
-        shares.annotate("K = 2: an all-but-one unit\nserves one context (modular)", (2, 0.02),
-                        xytext=(2.15, 0.12), fontsize=8, color="0.35")
+    note = "\n(at K = 2 an all-but-one unit serves one context: modular)" if K.min() <= 2 else ""
+    shares.set_title("who serves the contexts" + note, fontsize=10)
     for key, style, label in (
         ("epoch_below_linear_floor", "o-", "loss below the best linear map"),
         ("epoch_below_half_linear_floor", "s--", "below half of it"),
     ):
         crossed = [[v for v in e[key] if v is not None] for e in entries]  # None: never crossed
-        speed.plot(K, [np.mean(c) if c else np.nan for c in crossed], style, color="#2e86ab", label=label)
+        speed.plot(K, [np.mean(c) if c else np.nan for c in crossed], style, color=MODEL_COLORS["relu"], label=label)
     speed.set_xlabel("number of contexts K")
     speed.set_ylabel("epoch")
-    speed.legend(frameon=False)
+    speed.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
     speed.grid(alpha=0.3)
     speed.set_title("context-specific phase (only gating goes below the linear floor)", fontsize=10)
     fig.suptitle(title)
