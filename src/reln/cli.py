@@ -81,7 +81,7 @@ def _summary(metrics: dict) -> str:
         reads = describe_reads(m.get("reads_from_relu"))
         for i, final in enumerate(m["loss_final"]):
             gap = f"{gaps[i]:.4f}" if gaps else "-"
-            ep50, ep10 = m["epoch_below"]["0.5"][i], m["epoch_below"]["0.1"][i]
+            ep50, ep10 = ("never" if e is None else e for e in (m["epoch_below"]["0.5"][i], m["epoch_below"]["0.1"][i]))
             lines.append(
                 f"{model:<{width}} {i:>5} {str(ep50):>8} {str(ep10):>8} {final:>11.4g} {gap:>8} {m['seconds'][i]:>7.2f}"
                 + (f"  {reads}" if i == 0 and reads else "")

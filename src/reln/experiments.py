@@ -281,6 +281,10 @@ CONVENTIONS = {
     "contexts": "0-based in data ('contexts' lists); 1-based in names and figures ('{1,2}')",
     "per-seed lists": "in the order of the model's 'seeds' (one row compared with every ReLU seed where 'seeds' is 'all')",
     "weight_share": "share of sum_j ||w_in_j|| ||w_out_j|| over the ReLU units assigned (identified); nuclear-norm share of the final maps (prediction)",
+    "selectivity": "relu.selectivity and relu.stage: weight shares of the units the identification assigns, a unit active in a context when its activity exceeds activity_threshold of its own peak (named beside the shares); relu.context_weight_shares: every unit, active in a context when on (pre-activation > 0) for any item of it, threshold 0",
+    "stage": "relu.stage: each hidden layer's selectivity at the first checkpoint at or after the loss falls below 'fraction' of L(0), per seed (null if never)",
+    "singular_values_final": "[seed][pathway][k]: the k-th singular value of each pathway's final map, pathways in the order of the section's 'pathways'",
+    "reads_from_relu": "gate_phases: gate configurations used; read_phases: of those read from the ReLU run; gate_level: the finest level read (sample, item, context, none); numbers: values read; initial_weights: starts from the ReLU's initial weights",
 }
 
 
