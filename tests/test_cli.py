@@ -244,3 +244,14 @@ def test_sweep_writes_json_and_figure(tmp_path, capsys):
 def test_sweep_of_mixed_structures_fails_in_one_line(capsys, tmp_path):
     assert main(["sweep", "contexts-diff", "--contexts", "2,3", "--out", str(tmp_path / "s")]) == 2
     assert "one name used for every context" in _one_error_line(capsys)
+
+
+def test_help_and_a_bad_config_answer_without_importing_jax():
+    """`reln --help` and a config error never import JAX (the slow part of a cold start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from reln.cli import main; rc = [main(['--help']), main(['run', 'no-such-preset'])]; "
+            "print(rc, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.strip().endswith("[0, 2] False"), out

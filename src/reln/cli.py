@@ -102,10 +102,10 @@ def predict(preset_or_config, epochs, out, quiet) -> None:
     """Predict, from the task, the ReLU's width, init law and learning rate alone (no network is
     trained), the ReLN of PRESET_OR_CONFIG: its pathways and weight shares and its loss curve
     (docs/theory.md §5.7). Writes config.json, metrics.json, results.npz and the figures."""
+    config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
     from reln.experiments import run_experiment, run_outputs
     from reln.io import write_all
 
-    config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
     result = run_experiment(config)
     written = write_all(out or Path("results") / f"{config.name}-prediction", run_outputs(result))
     if not quiet:
@@ -129,14 +129,14 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
     config.json, results.npz, metrics.json and the figures (PNG and PDF): loss, dataset, outputs,
     mds, rdm, the identified ReLN's structure and each explicit GDLN's singular values."""
+    config = with_overrides(  # before the heavy imports: a bad config answers at once
+        load_config(preset_or_config),
+        seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,
+    )
     from reln.experiments import run_experiment, run_outputs
     from reln.io import check_output_folder, write_all
     from reln.resources import check_resources
 
-    config = with_overrides(
-        load_config(preset_or_config),
-        seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,
-    )
     out_dir = out or Path("results") / config.name
     check_output_folder(out_dir)
     check_resources(config, out_dir)

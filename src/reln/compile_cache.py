@@ -24,9 +24,21 @@ def compilation_cache_folder(environ=os.environ) -> str | None:
 
 
 def use_compilation_cache(folder: str | None) -> None:
-    """Make this process's JAX keep every compiled program in ``folder`` (nothing for ``None``)."""
-    if folder:
+    """Make this process's JAX keep every compiled program in ``folder`` (nothing for ``None``).
+
+    Before JAX is imported this only sets the environment variables JAX reads its defaults from
+    (``JAX_COMPILATION_CACHE_DIR``, ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``), so that a
+    command which never trains (``reln --help``, a config error) does not pay JAX's import.
+    """
+    if not folder:
+        return
+    import sys
+
+    if "jax" in sys.modules:
         import jax
 
         jax.config.update("jax_compilation_cache_dir", folder)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    else:
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", folder)
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
