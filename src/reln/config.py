@@ -20,7 +20,7 @@ from typing import Any
 
 from reln.errors import RelnError
 
-MODELS = ("relu", "reln", "replay", "paper_reln", "modular", "theory", "prediction")
+MODELS = ("relu", "reln", "replay", "paper_reln", "modular", "theory", "prediction", "prediction_seeded")
 TASK_KINDS = ("contexts", "xor", "digits")
 GATINGS = ("compact", "switching", "fixed")
 KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
@@ -317,7 +317,7 @@ def _validate(config: RunConfig) -> RunConfig:
                             "(or give an explicit [[reln.pathways]] list)")
         if len(relu.hidden) > 1:
             raise RelnError("the theory describes one-hidden-layer networks; drop 'theory' from the models")
-    if "prediction" in models and len(relu.hidden) > 1:
+    if ("prediction" in models or "prediction_seeded" in models) and len(relu.hidden) > 1:
         raise RelnError("the prediction describes one-hidden-layer networks; drop 'prediction' from the models")
     if "replay" in models and "relu" not in models:
         raise RelnError("the replay model replays the ReLU run's gates: add relu to the models")

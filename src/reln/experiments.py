@@ -28,6 +28,7 @@ from reln.gates import CompactRule, Reads, total_reads
 from reln.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
 from reln.io import figure_writers, json_writer, npz_writer
 from reln.plots import (
+    predicted_structure_figure,
     MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, representation_figures,
     singular_value_figure, structure_figure,
 )
@@ -186,7 +187,7 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
     with training.naming(config.train.seeds):
         run = _run_experiment(config, training.watch(progress))
     for model, trajectory in run.trajectories.items():
-        if model not in ("theory", "prediction"):  # flows of balanced maps, one row or one per seed
+        if model not in ("theory", "prediction", "prediction_seeded"):  # flows of balanced maps
             check_learned(model, trajectory, config.train.seeds, config.train.allow_dead)
     return run
 
@@ -254,13 +255,14 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 ]
             trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"), schedules)
             theory_reads = total_reads(schedules) if schedules else None
-    predicted = None
-    if "prediction" in config.models:
-        predicted = _prediction(config, task)
-        trajectories["prediction"] = predicted[0]
+    predicted = {}
+    for model in ("prediction", "prediction_seeded"):
+        if model in config.models:
+            predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded")
+            trajectories[model] = predicted[model][0]
     metrics = compute_metrics(task, trajectories, gdlns, identifications, builds)
-    if predicted is not None:
-        metrics["prediction"] |= predicted[1]
+    for model, (_, entries) in predicted.items():
+        metrics[model] |= entries
     closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
@@ -300,27 +302,35 @@ def _label_rows(metrics: dict, trajectories: dict[str, Trajectory], seeds) -> No
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
 
 
-def _prediction(config: RunConfig, task: Task) -> tuple[Trajectory, dict]:
+def _prediction(config: RunConfig, task: Task, seeded: bool = False) -> tuple[Trajectory, dict]:
     """The ReLN predicted from the task and the init law (:func:`reln.theory.prediction.predict_from_task`)
-    as a one-row trajectory, and its ``metrics.json`` entries: the predicted pathways and shares,
-    how far Assumption 2.1 holds for them, and that nothing was read from a ReLU run."""
-    from reln.theory.prediction import predict_from_task
+    as a one-row trajectory, or (``seeded``) from each seed's initial weights, one row per seed
+    (:func:`reln.theory.prediction.predict_from_seeds`); and its ``metrics.json`` entries: the
+    predicted pathways and shares, how far Assumption 2.1 holds for them, and that nothing was
+    read from a ReLU run (the seeded one shares only the ReLU's initial weights)."""
+    from reln.theory.prediction import predict_from_seeds, predict_from_task
 
     started = time.perf_counter()
-    predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=config.train.lr,
-                                  epochs=config.train.epochs)
+    width, std, lr, epochs = config.relu.hidden[0], config.relu.init_std, config.train.lr, config.train.epochs
+    if seeded:
+        initial = relu_initial_weights(task, config.relu.hidden, std, config.train.seeds)
+        predicted = predict_from_seeds(task, width, std, initial, lr=lr, epochs=epochs)
+    else:
+        predicted = predict_from_task(task, width, std, lr=lr, epochs=epochs)
     flow = predicted.prediction
     trajectory = Trajectory(
         loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, snapshots={"singular_values": flow.singular_values},
         final_params=[flow.final_maps], seconds=np.array([predicted.seconds]),
         wall_seconds=time.perf_counter() - started,
     )
+    shares = np.atleast_2d(predicted.shares)  # (rows, pathways)
     return trajectory, {
-        "pathways": [{"name": name, "contexts": list(c), "weight_share": float(share)}
-                     for name, c, share in zip(flow.gdln.names, predicted.contexts, predicted.shares)],
+        "pathways": [{"name": name, "contexts": list(c), "weight_share": float(shares[:, k].mean()),
+                      "weight_share_seeds": shares[:, k].tolist()}
+                     for k, (name, c) in enumerate(zip(flow.gdln.names, predicted.contexts))],
         "assumption_2_1": assumption_report(task, flow.gdln),
         "reads_from_relu": Reads(gate_phases=1, read_phases=0, gate_level="none", numbers=0,
-                                 initial_weights=False).as_dict(),
+                                 initial_weights=seeded).as_dict(),
     }
 
 
@@ -631,7 +641,7 @@ def compute_metrics(
         metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
             metrics[model]["gap_to_relu"] = gap_to_reference(trajectories[model].loss, relu.loss)
-    for name in ("theory", "prediction"):
+    for name in ("theory", "prediction", "prediction_seeded"):
         theory = trajectories.get(name)
         if theory is None:
             continue
@@ -745,11 +755,20 @@ def run_figures(run: Run) -> dict:
         ))
     prediction = run.trajectories.get("prediction")
     if prediction is not None:
+        measured = _measured_pathway_singular_values(run)
         figures["prediction_singular_values"] = (singular_value_figure(
             prediction.snapshot_epochs, prediction.snapshots["singular_values"],
             [p["name"] for p in run.metrics["prediction"]["pathways"]],
-            title=f"{run.config.name}: singular values of each predicted pathway (task and init law only)",
+            title=f"{run.config.name}: singular values of each predicted pathway (task and init law only)"
+            + (", beside the compact ReLN's pathway of the same contexts (dashed)" if measured else ""),
+            measured=measured, measured_label="compact ReLN (dashed)",
         ))
+    predictions = {m: run.metrics[m]["pathways"] for m in ("prediction", "prediction_seeded") if m in run.metrics}
+    if predictions and "pathways" in run.metrics.get("reln", {}):
+        figures["predicted_structure"] = predicted_structure_figure(
+            run.metrics["reln"]["pathways"], predictions,
+            title=f"{run.config.name}: the ReLN predicted before training beside the one identified after it",
+        )
     if run.identifications is not None and identified:
         structure = structure_figure(
             run.metrics[identified]["pathways"], run.task.n_contexts,

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 
 MODEL_COLORS = {
     "relu": "#222222", "reln": "#d1495b", "replay": "#9a9a9a", "paper_reln": "#edae49", "modular": "#66a182",
-    "theory": "#2e86ab", "prediction": "#7fbf3f",
+    "theory": "#2e86ab", "prediction": "#7fbf3f", "prediction_seeded": "#3d7a1f",
 }
 # Selectivity classes of units (how many contexts a unit serves) have colours of their own, never a
 # model's or a context's, so that red always means the compact ReLN and black the ReLU network.
@@ -39,6 +39,7 @@ MODEL_LABELS = {
     "relu": "ReLU network", "reln": "compact ReLN", "replay": "replay of the ReLU's gates",
     "paper_reln": "paper's hand-made ReLN",
     "modular": "modular GDLN", "theory": "theory", "prediction": "prediction (task and init law only)",
+    "prediction_seeded": "prediction (task and the seed's initial weights)",
 }
 
 
@@ -240,6 +241,47 @@ def structure_figure(pathways: list[dict], n_contexts: int, *, title: str) -> pl
     return fig
 
 
+def predicted_structure_figure(identified: list[dict], predicted: dict[str, list[dict]], *, title: str) -> plt.Figure:
+    """Weight share per pathway (context set), identified from the trained ReLU network beside
+    each prediction's; seeds as dots. Pathways in :func:`pathway_order`; a set one side lacks
+    has share 0 there.
+
+    Args:
+        identified: ``metrics.json`` → ``reln.pathways`` (``name``, ``weight_share_seeds``).
+        predicted: model -> its ``pathways`` (``name``, ``weight_share`` and, per seed, ``weight_share_seeds``).
+
+    >>> fig = predicted_structure_figure([{"name": "{1,2}", "weight_share_seeds": [0.6]}],
+    ...                                  {"prediction": [{"name": "{1,2}", "weight_share": 0.5}]}, title="t")
+    >>> fig.axes[0].get_ylabel()
+    'share of weight'
+    """
+    def shares(pathways):
+        return {p["name"]: p.get("weight_share_seeds") or [p["weight_share"]] for p in pathways}
+
+    sides = {"relu": shares(identified)} | {m: shares(p) for m, p in predicted.items()}
+    names = []
+    for side in sides.values():
+        names += [n for n in side if n not in names and max(side[n]) >= 0.005]
+    names = [names[i] for i in pathway_order(names)]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(names) * max(1, len(sides) / 2), 3.6), layout="constrained")
+    width = 0.8 / len(sides)
+    for k, (model, side) in enumerate(sides.items()):
+        x = np.arange(len(names)) + (k - (len(sides) - 1) / 2) * width
+        values = [side.get(n, [0.0]) for n in names]
+        label = "identified from the ReLU run" if model == "relu" else MODEL_LABELS.get(model, model)
+        ax.bar(x, [np.mean(v) for v in values], width * 0.92, color=MODEL_COLORS.get(model, "0.5"), alpha=0.85,
+               label=label)
+        for xi, v in zip(x, values):
+            ax.plot([xi] * len(v), v, ".", color="black", ms=3)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_xlabel("pathway (open in contexts)")
+    ax.set_ylabel("share of weight")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(sides), frameon=False, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
 def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 0) -> plt.Figure:
     """The compact ReLN over time: the units of each context set in every gate phase (one seed).
 
@@ -340,7 +382,8 @@ def singular_value_figure(
         ax.set_xlabel("epoch")
     for ax in axes[:, 0]:
         ax.set_ylabel("singular value")
-    axes.flat[0].legend(frameon=False, fontsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=8)  # off the data
     fig.suptitle(title, fontsize=11)
     return fig
 

@@ -127,6 +127,15 @@ def _predict(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: 
     return _stacked(gdln, results, source)
 
 
+def predict_from_maps(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: float, epochs: int,
+                      snapshot_every: int = 10, source: str = "given initial maps") -> Prediction:
+    """The balanced flow of an explicit one-hidden-layer GDLN from given initial maps, one row per
+    entry of ``initial_maps`` (each ``(p, n_out, n_in)``, e.g. one per seed)."""
+    if gdln.widths.shape[1] != 1:
+        raise RelnError("the theory describes one-hidden-layer pathways; this GDLN has deeper ones")
+    return _predict(task, gdln, initial_maps, lr=lr, epochs=epochs, snapshot_every=snapshot_every, source=source)
+
+
 def predict_identified(
     task: Task,
     identifications: Sequence[Identification],
