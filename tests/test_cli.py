@@ -38,7 +38,8 @@ def test_presets_lists_every_preset(capsys):
 def test_run_writes_the_contract_files(tmp_path):
     out = tmp_path / "run"
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
-    figures = ("dataset", "loss", "mds", "modular_singular_values", "outputs", "prediction_singular_values", "rdm",
+    figures = ("dataset", "loss", "mds", "modular_singular_values", "outputs", "predicted_structure",
+               "prediction_singular_values", "rdm",
                "paper_reln_singular_values",
                "reln_phases", "structure",
                "theory_singular_values")

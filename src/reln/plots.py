@@ -404,6 +404,9 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
         shares.plot(K, values.mean(axis=1), "o-", color=color, label=label)
         for k, seeds in zip(K, values):
             shares.plot([k] * len(seeds), seeds, ".", color=color, alpha=0.4)
+    if all("predicted_mixed" in e for e in entries):
+        shares.plot(K, [e["predicted_mixed"] for e in entries], "--", color=SELECTIVITY_COLORS["mixed"], lw=1.5,
+                    label="mixed, predicted from the task and init law")
     shares.set_xlabel("number of contexts K")
     shares.set_ylabel("share of ReLU unit weight")
     shares.set_ylim(-0.02, 1.02)

@@ -7,7 +7,10 @@ For each ``K`` the ReLU network of a base config is trained on the same task wit
 * the weight share of mixed-selective units (active in several contexts but not all), and of
   common and modular ones (:func:`reln.analysis.selectivity`);
 * the speed of the context-specific phase: the first epoch at which the loss falls below the best
-  linear map's (``loss_linear_floor``, which only gating can beat), and below half of it.
+  linear map's (``loss_linear_floor``, which only gating can beat), and below half of it;
+* the mixed-selective share the prediction from the task and the init law alone gives
+  (:func:`reln.theory.prediction.predict_from_task`: the all-but-one pathways' share of the
+  final maps; at ``K = 2`` an all-but-one set is a single context, so it counts as modular).
 """
 
 from __future__ import annotations
@@ -60,8 +63,12 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             )
             for s in range(len(train.seeds))
         ]
+        from reln.theory.prediction import predict_from_task
+
+        predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr, epochs=train.epochs)
         floor = task.loss_linear_floor
         entries.append({
+            "predicted_mixed": float(sum(s for c, s in zip(predicted.contexts, predicted.shares) if 1 < len(c) < K)),
             "contexts": int(K),
             "loss_linear_floor": floor,
             **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},
