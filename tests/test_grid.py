@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -164,7 +165,12 @@ def test_validity_preset_covers_the_limits_the_issue_names():
 def test_reduced_validity_map_runs_and_summarizes(tmp_path):
     from reln.validity import load_sweep, reduced, run_validity, validity_figures
 
+    from reln.io import figure_writer
+    from reln.report import report_page
+
     spec = reduced(load_sweep("validity"), epochs=150)
+    out = tmp_path
+    tmp_path = out / "validity"
     summary = run_validity(spec, tmp_path, workers=2)
     assert set(summary["maps"]) == {"init-lr", "batch", "width"}
     assert summary["maps"]["init-lr"]["runs"] == 4 and summary["maps"]["batch"]["runs"] == 2
@@ -173,6 +179,12 @@ def test_reduced_validity_map_runs_and_summarizes(tmp_path):
     figures = validity_figures(spec, tmp_path)
     assert {p.name for p in figures} == {"sweep-map-reln.png", "sweep-map-theory.png", "sweep-lines.png"}
     assert len(figures) == 4
+    for path, figure in figures.items():
+        figure_writer(figure)(path)
+    page = report_page(out, ["validity"])
+    assert "Where the picture holds" in page and "min of task time" in page
+    for src in re.findall(r'src="([^"]+)"', page):
+        assert (out / src).is_file(), src
 
 
 def test_a_failed_model_keeps_the_other_models_numbers(monkeypatch):

@@ -115,6 +115,7 @@ def run_sweep(
     scheduler: str | None = None,
     compile_cache: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    client=None,
 ) -> list[dict]:
     """Run every (point, seed) not already in ``out_dir`` on Dask; return all rows in grid order
     and write ``sweep.csv`` and ``sweep.parquet``.
@@ -127,6 +128,8 @@ def run_sweep(
         scheduler: address of a running Dask scheduler.
         compile_cache: folder of the workers' persistent XLA cache (``None``: none).
         progress: called as ``progress(done, total)`` after each finished task, reused ones first.
+        client: a ``dask.distributed.Client`` to use (several sweeps on one cluster); default:
+            one made from ``workers`` or ``scheduler`` for this sweep, closed at its end.
 
     Returns:
         One dict per (point, seed): :func:`reln.grid.run_point`'s row.
@@ -144,7 +147,7 @@ def run_sweep(
     if todo:
         from dask.distributed import as_completed
 
-        with dask_client(workers, scheduler) as client:
+        with (contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler)) as client:
             futures = [
                 client.submit(_run_task, config, point, seed, key, compile_cache, key=f"reln-{key}", pure=False)
                 for key, (point, seed, config) in todo

@@ -376,8 +376,14 @@ def _validity_section(out: Path) -> str:
                            f'alt="{html.escape(map_name)} {html.escape(png.stem)}" loading="lazy">'
                            f"<figcaption>{html.escape(map_name)}: median max gap over seeds; outlined or above the dashed "
                            f"line: past {summary['level']:g} of L(0).</figcaption></figure>")
-    table = _table(f"Median max gap to the ReLU over seeds (and the map's other keys), and the first value past "
-                   f"{summary['level']:g}", ["map", "key", "model", "medians", "first past"], rows)
+    table = _table(f"Median max gap to the ReLU over seeds along each key (the map's other keys at the base "
+                   f"experiment's values), and the first value past {summary['level']:g}",
+                   ["map", "key", "model", "medians", "first past"], rows)
+    cost = "; ".join(
+        f"{name}: {m['runs']} runs, {m['seconds'] / 60:.1f} min of task time"
+        + (f", {m['wall_seconds_this_run'] / 60:.1f} min wall in its last invocation" if m.get("wall_seconds_this_run") else "")
+        for name, m in summary["maps"].items())
+    table += f'<p class="note">Cost: {html.escape(cost)}.</p>'
     return (f'<h2 id="validity">Where the picture holds: {html.escape(summary["base"])} beyond the paper\'s limits</h2>'
             '<p class="note">The compact ReLN and the theory against the ReLU network as the init scale, learning rate, '
             "batch size and width leave the paper's setting (docs/theory.md §9). The tables under validity/ hold "
