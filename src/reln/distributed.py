@@ -42,7 +42,15 @@ def sweep_tasks(base: RunConfig, grid: Grid) -> list[tuple[dict, int, RunConfig]
 
 def is_sweep_folder(folder: Path) -> bool:
     """Whether ``folder`` can take a sweep: new, empty, or a sweep's (it holds ``rows/``,
-    ``sweep.json`` or ``validity.json``, or only such folders). Anything else is left alone."""
+    ``sweep.json`` or ``validity.json``, or only such folders). Anything else is left alone.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> is_sweep_folder(folder / "new"), is_sweep_folder(folder)
+    (True, True)
+    >>> _ = (folder / "notes.txt").write_text("mine"); is_sweep_folder(folder)
+    False
+    """
     folder = Path(folder)
     if not folder.exists():
         return True
@@ -172,7 +180,11 @@ def _run_task(config: RunConfig, point: dict, seed: int, key: str, compile_cache
 
 
 def table_columns(rows: Sequence[dict]) -> list[str]:
-    """Columns in first-seen order: key, grid values, seed, status, the numbers, seconds last."""
+    """Columns in first-seen order: key, grid values, seed, status, the numbers, seconds last.
+
+    >>> table_columns([{"key": "a", "seconds": 1.0, "status": "ok"}, {"key": "b", "reln.gap_max": 0.1}])
+    ['key', 'status', 'reln.gap_max', 'seconds']
+    """
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]

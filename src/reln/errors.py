@@ -11,7 +11,11 @@ class RelnError(ValueError):
 
 class ModelFailed(RelnError):
     """A model's training failed (diverged, died, or ended above its start): the message names the
-    model and seeds, and ``model`` holds its name, so a sweep can keep the other models' numbers."""
+    model and seeds, and ``model`` holds its name, so a sweep can keep the other models' numbers.
+
+    >>> ModelFailed("reln", "model 'reln': training diverged").model
+    'reln'
+    """
 
     def __init__(self, model: str, message: str):
         super().__init__(message)

@@ -83,6 +83,10 @@ def point_config(base: RunConfig, point: dict, seed: int) -> RunConfig:
     """The config of one (point, seed): the base with the point's values and the one seed.
 
     ``train.seeds`` in a point means that seed (a grid over seeds is the same as ``--seeds``).
+
+    >>> from reln.config import load_config
+    >>> point_config(load_config("contexts-diff"), {"train.lr": 0.002}, 1).train.seeds
+    (1,)
     """
     values = {k: v for k, v in point.items() if k != "train.seeds"}
     config = with_values(base, values)
@@ -90,7 +94,12 @@ def point_config(base: RunConfig, point: dict, seed: int) -> RunConfig:
 
 
 def point_seeds(base: RunConfig, point: dict) -> list[int]:
-    """The seeds a point runs: its own ``train.seeds`` value, or the base config's."""
+    """The seeds a point runs: its own ``train.seeds`` value, or the base config's.
+
+    >>> from reln.config import load_config
+    >>> point_seeds(load_config("contexts-diff"), {"train.seeds": 4}), point_seeds(load_config("xor"), {})
+    ([4], [0, 1, 2])
+    """
     if "train.seeds" in point:
         value = point["train.seeds"]
         return [int(s) for s in (value if isinstance(value, list) else [value])]
@@ -99,7 +108,13 @@ def point_seeds(base: RunConfig, point: dict) -> list[int]:
 
 def task_key(config: RunConfig) -> str:
     """A name for a (point, seed) result that changes whenever its resolved config does, so a
-    resumed sweep reuses exactly the finished tasks."""
+    resumed sweep reuses exactly the finished tasks.
+
+    >>> from reln.config import load_config
+    >>> base = load_config("contexts-diff")
+    >>> task_key(base) == task_key(load_config("contexts-diff")), task_key(base) == task_key(point_config(base, {"train.lr": 0.002}, 0))
+    (True, False)
+    """
     text = json.dumps(config_to_dict(config), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -111,6 +126,10 @@ def metrics_row(metrics: dict, models: Sequence[str]) -> dict:
     never), ``relu.loss_final``, ``relu.{common,mixed,modular}`` (weight shares of the identified
     units, docs/theory.md §3.2) and, per other model, ``{model}.gap_max``, ``{model}.gap_mean``,
     ``{model}.loss_final``.
+
+    >>> metrics_row({"relu": {"loss_final": [0.5]}, "reln": {"gap_to_relu": {"max": [0.02], "mean": [0.01]}}},
+    ...             ["relu", "reln"])["reln.gap_max"]
+    0.02
     """
     relu = metrics.get("relu", {})
     row = {

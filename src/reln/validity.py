@@ -65,7 +65,11 @@ def sweep_preset_names() -> list[str]:
 
 
 def is_sweep(name_or_path: str) -> bool:
-    """Whether the argument names a sweep preset or a sweep file (one with ``[[maps]]``)."""
+    """Whether the argument names a sweep preset or a sweep file (one with ``[[maps]]``).
+
+    >>> is_sweep("validity"), is_sweep("contexts-diff")
+    (True, False)
+    """
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.is_file():
         try:
@@ -98,7 +102,11 @@ def load_sweep(name_or_path: str) -> ValiditySpec:
 
 
 def spec_from_dict(data: dict, name: str) -> ValiditySpec:
-    """Validate a sweep preset's table (unknown keys, empty maps, repeated names are errors)."""
+    """Validate a sweep preset's table (unknown keys, empty maps, repeated names are errors).
+
+    >>> spec_from_dict({"base": "xor", "maps": [{"name": "lr", "grid": {"train.lr": [1e-3, 1e-2]}}]}, "mine").maps
+    (GridMap(name='lr', grid=(('train.lr', (0.001, 0.01)),)),)
+    """
     unknown = set(data) - SWEEP_KEYS
     if unknown:
         raise RelnError(f"sweep {name}: unknown key(s) {sorted(unknown)}; known: {sorted(SWEEP_KEYS)}")
@@ -190,7 +198,12 @@ def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster)
 
 def base_values(base, keys) -> dict:
     """The base config's value of each dotted key (a one-element tuple as its element), so that
-    a map walks each key with the others at the base experiment's setting."""
+    a map walks each key with the others at the base experiment's setting.
+
+    >>> from reln.config import load_config
+    >>> base_values(load_config("contexts-diff"), ["train.lr", "relu.hidden"])
+    {'train.lr': 0.001, 'relu.hidden': 700}
+    """
     values = {}
     for key in keys:
         table, _, field = key.partition(".")
