@@ -638,6 +638,19 @@ def dataset_figure(task, *, title: str) -> plt.Figure:
     return fig
 
 
+def panel_columns(n: int, widest: int = 4) -> int:
+    """Columns for ``n`` equal panels: one row up to ``widest``, else the fewest rows of at most
+    ``widest`` with the last row as full as it can be (7 panels: 4 + 3, not 3 + 3 + 1).
+
+    >>> [panel_columns(n) for n in (1, 3, 4, 5, 7, 9)]
+    [1, 3, 4, 3, 4, 3]
+    """
+    if n <= widest:
+        return max(n, 1)
+    rows = -(-n // widest)
+    return -(-n // rows)
+
+
 def _coinciding(points: np.ndarray, context: np.ndarray, radius: float) -> list[list[int]]:
     """Groups of samples of one context whose points lie within ``radius`` of the group's first
     (greedy, in sample order): drawn as one dot so that item labels never overlap."""
@@ -675,7 +688,7 @@ def mds_figure(
     """
     notes = notes or {}
     n = len(trajectories)
-    columns = min(n, 3)
+    columns = panel_columns(n)
     rows = -(-n // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 5.2 * rows + 0.6), squeeze=False,
                              constrained_layout=True)
@@ -752,7 +765,7 @@ def rdm_figure(
     """
     notes = notes or {}
     n = len(rdms)
-    columns = min(n, 3)
+    columns = panel_columns(n)
     rows = -(-n // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns + 0.8, 3.4 * rows + 0.5), squeeze=False,
                              constrained_layout=True)
