@@ -240,8 +240,11 @@ def train(
             objective = (lambda plain: lambda params, t, _, *mask: plain(params, *mask))(objective)
         else:
             objective = (lambda timed: lambda params, t, _, *mask: timed(params, t, *mask))(objective)
-    data = (data, sampling_seeds)  # the batch order's seed travels with the per-seed constants
-    block = _compile(objective, snapshot, lr, every, epochs, batches, n_samples)
+    # The batch order's seed and the learning rate travel with the per-seed constants: one compiled
+    # program serves every learning rate (a sweep over lr compiles once, or reuses the disk cache).
+    leaf_dtype = np.asarray(jax.tree_util.tree_leaves(params)[0]).dtype
+    data = (data, sampling_seeds, np.full(n_seeds, lr, dtype=leaf_dtype))
+    block = _compile(objective, snapshot, every, epochs, batches, n_samples)
     # Host-side slicing: indexing a device array here would compile a gather per group.
     parts = [jax.tree_util.tree_map(lambda x, g=g: np.asarray(x)[g], (params, data)) for g in groups]
     per_block = _blocks(len(schedule) - 1)[0]
@@ -313,23 +316,24 @@ class _CompiledBlocks:
 
 
 def _compile(
-    objective: Objective, snapshot: Snapshot, lr: float, every: int, epochs: int, batches: Batches, n_samples: int | None
+    objective: Objective, snapshot: Snapshot, every: int, epochs: int, batches: Batches, n_samples: int | None
 ) -> _CompiledBlocks:
     """A factory of compiled blocks: ``chunks`` chunks (each a snapshot, then ``every`` epochs),
     then the loss and snapshot of the state the block ends in; vmapped over a group of seeds.
 
-    The carry is ``(params, t, (data, sampling_seed))``."""
+    The carry is ``(params, t, (data, sampling_seed, lr))``: the learning rate is an input of the
+    program, not a constant compiled into it."""
 
-    def descend(params, grads, active):
+    def descend(params, grads, active, lr):
         return jax.tree_util.tree_map(lambda p, g: jnp.where(active, p - lr * g, p), params, grads)
 
     def full_step(carry, _):
-        params, t, (data, seed) = carry
+        params, t, (data, seed, lr) = carry
         (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(params, t, data)
-        return (descend(params, grads, t < epochs), t + 1, (data, seed)), loss
+        return (descend(params, grads, t < epochs, lr), t + 1, (data, seed, lr)), loss
 
     def minibatch_step(carry, _):
-        params, t, (data, seed) = carry
+        params, t, (data, seed, lr) = carry
         loss = objective(params, t, data)[1]
         size = batches.size
         n_batches = -(-n_samples // size)
@@ -341,10 +345,10 @@ def _compile(
         def update(params, batch):
             mask = jnp.zeros(n_samples, dtype).at[batch].set(1, mode="drop")
             grads = jax.grad(lambda p: objective(p, t, data, mask)[0])(params)
-            return descend(params, grads, t < epochs), None
+            return descend(params, grads, t < epochs, lr), None
 
         params, _ = jax.lax.scan(update, params, order.reshape(n_batches, size))
-        return (params, t + 1, (data, seed)), loss
+        return (params, t + 1, (data, seed, lr)), loss
 
     step = minibatch_step if isinstance(batches, MiniBatch) else full_step
 
@@ -355,7 +359,7 @@ def _compile(
 
     def block(carry, chunks: int):
         carry, records = jax.lax.scan(chunk, carry, None, length=chunks)
-        params, t, (data, _) = carry
+        params, t, (data, *_) = carry
         return carry, records, (objective(params, epochs, data)[1], snapshot(params, t, data))
 
     return _CompiledBlocks(block)
