@@ -1,10 +1,10 @@
 """Cost of the compact ReLN against the ReLU network it imitates, in the same run.
 
 The compact ReLN of the paper's three-context task (``contexts-diff``, 700 units, 8001 epochs,
-float32): identification of every seed, its schedule (:func:`reln.imitate.compact_schedules`: the
+float32): identification of every seed, its schedule (:func:`reln.relns.imitate.compact_schedules`: the
 decoupled early flow and 12 context-set readings per unit) and its training
-(:func:`reln.unit_gated.fit_gate_schedules`), against the baseline of training the ReLU network
-itself with the same seeds (:func:`reln.fit.fit_relu`, snapshots every 10 epochs as a run that
+(:func:`reln.relns.unit_gated.fit_gate_schedules`), against the baseline of training the ReLU network
+itself with the same seeds (:func:`reln.training.fit.fit_relu`, snapshots every 10 epochs as a run that
 reads them takes). Every time is the median of ``--repeats`` runs, the two interleaved; the
 compile cache is warm after the first repeat for both.
 
@@ -18,12 +18,12 @@ import time
 
 import numpy as np
 
-from reln.config import load_config
-from reln.experiments import build_task
-from reln.fit import fit_relu, relu_initial_weights
+from reln.experiment.config import load_config
+from reln.experiment.experiments import build_task
+from reln.training.fit import fit_relu, relu_initial_weights
 from reln.gates import CompactRule
-from reln.identify import identify
-from reln.imitate import compact_schedules, fit_imitating_reln
+from reln.identification.identify import identify
+from reln.relns.imitate import compact_schedules, fit_imitating_reln
 
 
 def main() -> None:

@@ -2,14 +2,14 @@
 
 Both train the same thing, bit for bit (``tests/test_unit_gated.py``): the ReLN of the paper's
 three-context task (``contexts-diff``, ReLU 11-700-60, 8001 epochs, float32) whose 700 units are
-gated by the ReLU's checkpoints (:func:`reln.imitate.sliding_schedule`, the default for one
+gated by the ReLU's checkpoints (:func:`reln.relns.imitate.sliding_schedule`, the default for one
 hidden layer; pins left out of both, since the baseline's GDLN has no kink projection).
 
-* ``ours``: :func:`reln.unit_gated.fit_switching_network`: the ReLU's architecture with given
+* ``ours``: :func:`reln.relns.unit_gated.fit_switching_network`: the ReLU's architecture with given
   gates; each seed's schedule is data of one compiled program, so seeds share the compilation and
   run on parallel threads.
-* ``baseline``: the plain construction, :func:`reln.imitate.switching_reln` (a GDLN of 700 width-1
-  pathways whose gate schedule is part of the model) trained with :func:`reln.fit.fit_gdln`, one
+* ``baseline``: the plain construction, :func:`reln.relns.imitate.switching_reln` (a GDLN of 700 width-1
+  pathways whose gate schedule is part of the model) trained with :func:`reln.training.fit.fit_gdln`, one
   seed after another, each with its own compilation.
 
 The ReLU run that provides the gates is trained once and not timed. Every time is the median of
@@ -25,11 +25,11 @@ import time
 
 import numpy as np
 
-from reln.config import load_config
-from reln.experiments import build_task
-from reln.fit import fit_gdln, fit_relu, relu_initial_weights
-from reln.imitate import sliding_schedule, switching_reln
-from reln.unit_gated import fit_switching_network
+from reln.experiment.config import load_config
+from reln.experiment.experiments import build_task
+from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
+from reln.relns.imitate import sliding_schedule, switching_reln
+from reln.relns.unit_gated import fit_switching_network
 
 
 def baseline(task, relu, initial, lr: float) -> np.ndarray:

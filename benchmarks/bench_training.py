@@ -12,8 +12,8 @@ What is trained (the paper's "different structures" task, float32, lr = 1e-3, 80
 
 How each is run:
 
-* ``ours``: what a user runs, ``reln.fit.fit_relu(task, [700], 0.005/700, seeds=...)`` and
-  ``reln.fit.fit_gdln(task, gdln, rule="staged", seeds=...)`` (``fit_gdln`` records each
+* ``ours``: what a user runs, ``reln.training.fit.fit_relu(task, [700], 0.005/700, seeds=...)`` and
+  ``reln.training.fit.fit_gdln(task, gdln, rule="staged", seeds=...)`` (``fit_gdln`` records each
   pathway's end-to-end map inside the compiled scan and takes the singular values afterwards
   with a float64 NumPy SVD). Wall times include initialisation, compilation and that SVD, which
   is what a user waits for; every call compiles afresh, so later calls in the same process cost
@@ -43,7 +43,7 @@ median of ``--repeats`` runs, the methods interleaved within each repeat so that
 hits them alike; ratios are baseline seconds / our seconds (above 1: we are faster).
 
 Correctness: both baselines start from the initial weights ``fit_*`` draws for the first seed
-(``reln.fit.seed_rng(seed, RELU_STREAM / GDLN_STREAM)`` with ``init_relu`` / ``init_gdln``, in
+(``reln.training.fit.seed_rng(seed, RELU_STREAM / GDLN_STREAM)`` with ``init_relu`` / ``init_gdln``, in
 float32), and their loss after their last epoch is printed next to ours at the same epoch. The
 NumPy gap is judged against float32 noise, the gap between the same NumPy loop run in float32
 and in float64: OK when ``|ours - numpy| <= max(10 * |numpy32 - numpy64|, 1e-5 * loss)`` and the
@@ -71,9 +71,12 @@ import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-from reln import fit, gdln, relu, tasks
-from reln.losses import half_sse
-from reln.train import Trajectory
+from reln.training import fit
+from reln.models import gdln
+from reln.models import relu
+from reln import tasks
+from reln.models.losses import half_sse
+from reln.training.train import Trajectory
 
 LR = 1e-3
 EPOCHS = 8001
@@ -88,7 +91,7 @@ class Problem:
     """One benchmark case: how we train it, and what the baselines need to train it alike."""
 
     name: str
-    fit: Callable  # (seeds, epochs) -> Trajectory, through reln.fit
+    fit: Callable  # (seeds, epochs) -> Trajectory, through reln.training.fit
     weights: Callable  # seed -> that seed's float32 initial weights, as fit draws them
     objective: Callable  # params -> (objective, loss), one seed (jax-loop baseline)
     snapshot: Callable  # params -> dict of arrays, one seed (jax-loop baseline)
@@ -384,7 +387,7 @@ def format_table(
         f"{'jax-loop [s]':>14}{'jax-loop/ours':>15}"
     )
     lines = [
-        f"reln.fit.fit_relu / fit_gdln vs per-epoch Python loops: {epochs} epochs, float32, "
+        f"reln.training.fit.fit_relu / fit_gdln vs per-epoch Python loops: {epochs} epochs, float32, "
         f"lr={LR}, median of {repeats} repeat(s)",
         "ours: wall time of the whole call (init, compilation on every call, for the GDLN the "
         "NumPy SVD); seeds on parallel threads",

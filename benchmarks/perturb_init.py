@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-import reln.fit as _fit
+import reln.training.fit as _fit
 
 SCALE = float(os.environ.get("RELN_PERTURB", "0") or 0)
 SEED = int(os.environ.get("RELN_PERTURB_SEED", "0") or 0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reln import experiments
+from reln.experiment import experiments
 from reln.cli import main
 
 SHORT = ["--seeds", "0", "--epochs", "120", "--quiet"]
@@ -86,7 +86,7 @@ def check_metrics_document(metrics: dict) -> None:
     per seed of its section (so each can be matched to its seed without config.json)."""
     import jsonschema
 
-    from reln.io import metrics_schema
+    from reln.experiment.io import metrics_schema
 
     jsonschema.Draft202012Validator(metrics_schema()).validate(metrics)
     for name, section in metrics.items():
@@ -101,7 +101,7 @@ def check_metrics_document(metrics: dict) -> None:
 def test_metrics_schema_rejects_a_broken_document():
     import jsonschema
 
-    from reln.io import metrics_schema
+    from reln.experiment.io import metrics_schema
 
     good = {"task": {"name": "t", "P": 2, "n_in": 1, "n_out": 1, "items": 2, "contexts": 1, "loss_initial": 1.0,
                      "loss_linear_floor": 0.0},

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from reln.config import config_from_dict, config_to_dict, load_config, preset_names, with_overrides
+from reln.experiment.config import config_from_dict, config_to_dict, load_config, preset_names, with_overrides
 from reln.errors import RelnError
-from reln.experiments import build_reln, build_task
+from reln.experiment.experiments import build_reln, build_task
 
 PAPER_PRESETS = {"contexts-diff": (3, 700, 1.0), "contexts-3": (3, 700, 1.0), "contexts-4": (4, 500, 1.1), "contexts-5": (5, 600, 1.35)}
 

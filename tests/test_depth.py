@@ -9,12 +9,12 @@ import jax
 import numpy as np
 import pytest
 
-from reln.config import config_from_dict, load_config, with_overrides
-from reln.experiments import run_experiment, run_outputs
-from reln.io import write_all
-from reln.plots import layer_structure_figure, loss_figure, nearest_to_mean
+from reln.experiment.config import config_from_dict, load_config, with_overrides
+from reln.experiment.experiments import run_experiment, run_outputs
+from reln.experiment.io import write_all
+from reln.viz.plots import layer_structure_figure, loss_figure, nearest_to_mean
 from reln.tasks import contextual_task
-from reln.unit_gated import fit_concurrent_network, fit_switching_network, per_hidden_layer, relu_rule_gates
+from reln.relns.unit_gated import fit_concurrent_network, fit_switching_network, per_hidden_layer, relu_rule_gates
 from reln.errors import RelnError
 
 
@@ -147,7 +147,7 @@ def test_layer_structure_figure_shows_every_layer():
 def test_pinned_kinks_in_the_second_layer_let_the_switching_reln_track_a_deep_relu():
     """Issue 6 on a small deep network (8 items, 3 contexts, 11-100-100-60, init std 3e-3, 8001
     epochs, seeds 0, 1: ~3 s): with pinned pairs of the second hidden layer pulled to their kink
-    (reln.kinks.kink_penalty) the switching ReLN stays within the depth preset's bounds (measured
+    (reln.gates.kinks.kink_penalty) the switching ReLN stays within the depth preset's bounds (measured
     max .078-.092, mean .0055-.0066); with that penalty made too soft to act (stiffness 1e-4) it
     leaves the ReLU's plateau ~500-1000 epochs early (max .18-.26, mean .053-.065)."""
     gaps = {}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reln.config import load_config, with_overrides
-from reln.digits import LABELINGS, digits_task
+from reln.experiment.config import load_config, with_overrides
+from reln.tasks.digits import LABELINGS, digits_task
 from reln.errors import RelnError
-from reln.experiments import run_experiment
+from reln.experiment.experiments import run_experiment
 
 
 def test_digits_targets_follow_the_paper_layout():

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from figure_checks import empty_axes, overlapping_texts
-from reln.config import load_config, with_overrides
-from reln.experiments import run_experiment, run_figures
-from reln.representation import align_to
+from reln.experiment.config import load_config, with_overrides
+from reln.experiment.experiments import run_experiment, run_figures
+from reln.viz.representation import align_to
 
 
 def _figures(name: str, epochs: int, models=None, seeds=(0,)):
@@ -64,7 +64,7 @@ def test_mds_panels_are_turned_onto_the_relu(all_figures):
 
 
 def test_sweep_figure_keeps_its_legends_and_notes_off_the_data():
-    from reln.plots import sweep_figure
+    from reln.viz.plots import sweep_figure
 
     rng = np.random.default_rng(0)
     entries = [{"contexts": K, "mixed": list(rng.uniform(0, 1, 3)), "common": list(rng.uniform(0, 1, 3)),
@@ -79,7 +79,7 @@ def test_sweep_figure_keeps_its_legends_and_notes_off_the_data():
 
 
 def test_pathways_have_one_order_in_every_figure():
-    from reln.plots import pathway_order, phase_structure_figure, structure_figure
+    from reln.viz.plots import pathway_order, phase_structure_figure, structure_figure
 
     names = ["{2,3}", "{1}", "{1,2,3}", "{1,2}"]
     assert [names[i] for i in pathway_order(names)] == ["{1,2,3}", "{1,2}", "{2,3}", "{1}"]

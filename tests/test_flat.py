@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.flat import flat_maps, flat_objective, from_flat, to_flat
-from reln.gdln import Pathway, build_gdln, gdln_objective, init_gdln, pathway_maps
+from reln.models.flat import flat_maps, flat_objective, from_flat, to_flat
+from reln.models.gdln import Pathway, build_gdln, gdln_objective, init_gdln, pathway_maps
 from reln.tasks import contextual_task
 
 

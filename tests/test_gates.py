@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.fit import fit_relu, relu_initial_weights
+from reln.training.fit import fit_relu, relu_initial_weights
 from reln.gates import CompactRule, GateSchedule, Reads, decoupled_gates, first_rise_epoch
 from reln.tasks import contextual_task
 
@@ -95,8 +95,8 @@ def test_schedule_and_rule_refuse_bad_input():
 
 
 def test_phase_pathways_count_units_by_context_set_per_phase():
-    from reln.imitate import phase_pathways
-    from reln.plots import phase_structure_figure
+    from reln.relns.imitate import phase_pathways
+    from reln.viz.plots import phase_structure_figure
 
     task = contextual_task(8, 3)
     on = np.zeros((2, 3, task.P))

@@ -1,4 +1,4 @@
-"""Tests of reln.gdln: pathway GDLNs, exact padding and masking, and the training rules.
+"""Tests of reln.models.gdln: pathway GDLNs, exact padding and masking, and the training rules.
 
 Reference computations are written out independently, pathway by pathway on the *unpadded*
 weight blocks (``W_l[p, :width_out, :width_in]``) with explicit masks, following docs/theory.md §2
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.gdln import (
+from reln.models.gdln import (
     Pathway,
     build_gdln,
     check_rule,

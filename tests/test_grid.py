@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.config import load_config, with_overrides, with_values
+from reln.experiment.config import load_config, with_overrides, with_values
 from reln.errors import RelnError
-from reln.grid import boundary, grid_points, metrics_row, parse_grid_option, point_config, point_seeds, task_key
+from reln.experiment.grid import boundary, grid_points, metrics_row, parse_grid_option, point_config, point_seeds, task_key
 
 
 @given(st.lists(st.lists(st.integers(-5, 50), min_size=1, max_size=4, unique=True), min_size=1, max_size=3))
@@ -78,7 +78,7 @@ def _tiny_base():
 
 
 def test_sweep_on_a_two_worker_local_cluster_resumes_and_keeps_failures(tmp_path, monkeypatch):
-    from reln import distributed
+    from reln.experiment import distributed
 
     grid = [("train.lr", [1e-3, 50.0])]  # lr = 50 kills the ReLU: a row with its status, not a crash
     seen = []
@@ -105,7 +105,7 @@ def test_sweep_on_a_two_worker_local_cluster_resumes_and_keeps_failures(tmp_path
 def test_parquet_table_has_one_row_per_run_and_seed(tmp_path):
     import pyarrow.parquet as pq
 
-    from reln.distributed import write_table
+    from reln.experiment.distributed import write_table
 
     rows = [{"key": "a", "train.lr": 0.001, "seed": 0, "status": "ok", "reln.gap_max": 0.01, "seconds": 1.0},
             {"key": "b", "train.lr": 0.002, "seed": 0, "status": "diverged", "seconds": 0.5}]
@@ -136,7 +136,7 @@ def _text_overlaps(fig):
 
 
 def test_grid_figures_draw_lines_and_maps_without_overlapping_labels():
-    from reln.grid_figures import grid_figures
+    from reln.viz.grid_figures import grid_figures
 
     lines = grid_figures(_fake_rows([("train.batch_size", [24, 6, 1])], failed={(1,)}), ["train.batch_size"],
                          "reln.gap_max", level=0.05, title="batch")
@@ -149,7 +149,7 @@ def test_grid_figures_draw_lines_and_maps_without_overlapping_labels():
 
 
 def test_validity_preset_covers_the_limits_the_issue_names():
-    from reln.validity import load_sweep
+    from reln.experiment.validity import load_sweep
 
     spec = load_sweep("validity")
     grids = {m.name: dict(m.grid) for m in spec.maps}
@@ -163,10 +163,10 @@ def test_validity_preset_covers_the_limits_the_issue_names():
 
 
 def test_reduced_validity_map_runs_and_summarizes(tmp_path):
-    from reln.validity import load_sweep, reduced, run_validity, validity_figures
+    from reln.experiment.validity import load_sweep, reduced, run_validity, validity_figures
 
-    from reln.io import figure_writer
-    from reln.report import report_page
+    from reln.experiment.io import figure_writer
+    from reln.viz.report import report_page
 
     spec = reduced(load_sweep("validity"), epochs=150)
     out = tmp_path
@@ -190,9 +190,9 @@ def test_reduced_validity_map_runs_and_summarizes(tmp_path):
 def test_a_failed_model_keeps_the_other_models_numbers(monkeypatch):
     """When the compact ReLN diverges at a point, the row keeps the ReLU's and the theory's numbers
     and says which model failed; the map then counts the ReLN as past every level there."""
-    import reln.experiments
+    import reln.experiment.experiments
     from reln.errors import ModelFailed
-    from reln.grid import run_point
+    from reln.experiment.grid import run_point
 
     calls = []
 
@@ -206,7 +206,7 @@ def test_a_failed_model_keeps_the_other_models_numbers(monkeypatch):
             raise ModelFailed("reln", "model 'reln' (seeds 0, by index): training diverged: loss became inf")
         return Run()
 
-    monkeypatch.setattr(reln.experiments, "run_experiment", fake_run)
+    monkeypatch.setattr(reln.experiment.experiments, "run_experiment", fake_run)
     config = _tiny_base()
     row = run_point(config, {"train.lr": 0.08}, 0)
     assert calls == [("relu", "reln", "theory"), ("relu", "theory")]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reln.config import load_config, with_overrides
+from reln.experiment.config import load_config, with_overrides
 from reln.errors import RelnError
-from reln.experiments import build_task
-from reln.fit import fit_relu
-from reln.identify import active_patterns, identify
+from reln.experiment.experiments import build_task
+from reln.training.fit import fit_relu
+from reln.identification.identify import active_patterns, identify
 from reln.tasks import contextual_task
 
 
@@ -151,7 +151,7 @@ def test_early_checkpoint_is_all_common(contexts_diff_relu):
 
 
 def test_selectivity_classes_sum_to_one():
-    from reln.analysis import selectivity
+    from reln.identification.analysis import selectivity
 
     task = contextual_task(4, 3, "hierarchy")
     on = {c: task.context_mask(c) for c in [(0, 1, 2), (0, 1), (2,)]}

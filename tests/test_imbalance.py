@@ -1,4 +1,4 @@
-"""reln.analysis.layer_imbalance: zero exactly for balanced layers, scale-free, bounded."""
+"""reln.identification.analysis.layer_imbalance: zero exactly for balanced layers, scale-free, bounded."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.analysis import layer_imbalance
+from reln.identification.analysis import layer_imbalance
 
 
 @settings(max_examples=30, deadline=None)

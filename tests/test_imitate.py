@@ -6,12 +6,12 @@ import jax
 import numpy as np
 import pytest
 
-from reln.fit import RELU_STREAM, seed_rng
-from reln.gdln import gdln_forward, pathway_outputs
-from reln.identify import identify
+from reln.training.fit import RELU_STREAM, seed_rng
+from reln.models.gdln import gdln_forward, pathway_outputs
+from reln.identification.identify import identify
 from reln.errors import RelnError
-from reln.imitate import context_correlation, imitating_reln, reln_structure, sliding_schedule
-from reln.relu import init_relu
+from reln.relns.imitate import context_correlation, imitating_reln, reln_structure, sliding_schedule
+from reln.models.relu import init_relu
 from reln.tasks import contextual_task
 
 

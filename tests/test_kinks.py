@@ -1,4 +1,4 @@
-"""Pinned kinks (reln.kinks): a unit-sample pair at a ReLU unit's kink is off and its
+"""Pinned kinks (reln.gates.kinks): a unit-sample pair at a ReLU unit's kink is off and its
 pre-activation is held (first hidden layer, kink_projectors) or pulled to the kink (deeper layers,
 kink_penalty), as gradient descent holds it when it slides along the kink."""
 
@@ -11,10 +11,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reln.imitate import switching_schedule
+from reln.relns.imitate import switching_schedule
 from reln.tasks import contextual_task
-from reln.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
-from reln.unit_gated import fit_switching_network
+from reln.gates.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
+from reln.relns.unit_gated import fit_switching_network
 
 
 @settings(max_examples=30, deadline=None)

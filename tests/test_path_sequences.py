@@ -1,4 +1,4 @@
-"""Path weight by sequences of per-layer unit groups (reln.analysis.path_sequence_shares)."""
+"""Path weight by sequences of per-layer unit groups (reln.identification.analysis.path_sequence_shares)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.analysis import path_sequence_shares, unit_weight_shares
-from reln.relu import init_relu, relu_gates
+from reln.identification.analysis import path_sequence_shares, unit_weight_shares
+from reln.models.relu import init_relu, relu_gates
 from reln.tasks import contextual_task
 
 TASK = contextual_task(4, 3, "hierarchy")

@@ -5,10 +5,10 @@ import io
 import numpy as np
 import pytest
 
-from reln import plots
-from reln.config import load_config, with_overrides
-from reln.experiments import run_experiment, run_outputs
-from reln.io import figure_writers, write_all
+from reln.viz import plots
+from reln.experiment.config import load_config, with_overrides
+from reln.experiment.experiments import run_experiment, run_outputs
+from reln.experiment.io import figure_writers, write_all
 from reln.tasks import contextual_task
 
 
@@ -68,7 +68,7 @@ def test_coinciding_points_share_one_label():
 
 
 def test_rdm_figure_has_one_panel_per_model_on_one_scale(task):
-    from reln.representation import rdm
+    from reln.viz.representation import rdm
 
     rdms = {"relu": rdm(task.Y + 0.1), "reln": rdm(task.Y), "target Y": rdm(task.Y)}
     figure = plots.rdm_figure(rdms, task.context, title="rdm")

@@ -21,8 +21,8 @@ def test_readme_python_example_runs(capsys):
 
 
 def test_readme_config_example_is_a_valid_config(tmp_path):
-    from reln.config import load_config
-    from reln.experiments import build_reln, build_task
+    from reln.experiment.config import load_config
+    from reln.experiment.experiments import build_reln, build_task
 
     blocks = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "the README has no TOML example"

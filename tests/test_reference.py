@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reln.config import load_config, with_overrides
-from reln.experiments import run_experiment
+from reln.experiment.config import load_config, with_overrides
+from reln.experiment.experiments import run_experiment
 
 SEEDS = (0, 1, 2)
 
@@ -94,7 +94,7 @@ def test_reln_singular_values_reach_least_squares(runs):
     """The always-on pathway of the staged ReLN converges to svd(Y X^+) (docs/theory.md §7)."""
     import numpy as np
 
-    from reln.experiments import build_task
+    from reln.experiment.experiments import build_task
 
     config = with_overrides(load_config("contexts-diff"), seeds=(0,), models=("paper_reln",))
     run = run_experiment(config)

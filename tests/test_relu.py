@@ -1,4 +1,4 @@
-"""Tests of reln.relu: the bias-free ReLU network as a gated linear network (docs/theory.md §3)."""
+"""Tests of reln.models.relu: the bias-free ReLU network as a gated linear network (docs/theory.md §3)."""
 
 import jax
 import jax.numpy as jnp
@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.gdln import Pathway, build_gdln, gdln_forward, pathway_outputs
-from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden, unit_weights
+from reln.models.gdln import Pathway, build_gdln, gdln_forward, pathway_outputs
+from reln.models.relu import init_relu, relu_forward, relu_gates, relu_hidden, unit_weights
 from reln.tasks import Task, contextual_task
 
 

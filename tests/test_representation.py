@@ -1,4 +1,4 @@
-"""Representational dissimilarity matrices, MDS and hidden layers of GDLNs (reln.representation)."""
+"""Representational dissimilarity matrices, MDS and hidden layers of GDLNs (reln.viz.representation)."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from reln import representation as rep
-from reln.fit import GDLN_STREAM, seed_rng
-from reln.gdln import Pathway, build_gdln, gdln_forward, init_gdln, pathway_maps
-from reln.relu import init_relu, relu_forward, relu_gates, relu_hidden
+from reln.viz import representation as rep
+from reln.training.fit import GDLN_STREAM, seed_rng
+from reln.models.gdln import Pathway, build_gdln, gdln_forward, init_gdln, pathway_maps
+from reln.models.relu import init_relu, relu_forward, relu_gates, relu_hidden
 from reln.tasks import contextual_task
 
 # Entries below 1e-3 in size are set to 0: a sample whose spread over units is ~1e-57 is constant

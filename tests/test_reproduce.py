@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 
 from reln.errors import RelnError
-from reln.reproduce import PAPER_EXPERIMENTS, SWEEP_NAME, reproduce
+from reln.experiment.reproduce import PAPER_EXPERIMENTS, SWEEP_NAME, reproduce
 
 
 class _Links(HTMLParser):
@@ -71,8 +71,8 @@ def test_a_changed_config_is_not_taken_from_the_cache(reproduced, tmp_path):
     out, _, _ = reproduced
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    from reln.config import load_config, with_overrides
-    from reln.reproduce import is_cached
+    from reln.experiment.config import load_config, with_overrides
+    from reln.experiment.reproduce import is_cached
 
     assert is_cached(copy / "xor", with_overrides(load_config("xor"), seeds=(0,)))
     assert not is_cached(copy / "xor", with_overrides(load_config("xor"), seeds=(1,)))
@@ -119,6 +119,6 @@ def test_unknown_experiment_is_one_clear_error(tmp_path):
 
 
 def test_every_paper_experiment_is_a_preset():
-    from reln.config import preset_names
+    from reln.experiment.config import preset_names
 
     assert set(PAPER_EXPERIMENTS) <= set(preset_names()) and SWEEP_NAME not in preset_names()

@@ -16,7 +16,7 @@ import pytest
 
 from reln.cli import main
 from reln.errors import RelnError
-from reln.io import json_writer, write_all
+from reln.experiment.io import json_writer, write_all
 
 TINY = ["--seeds", "0", "--epochs", "30", "--quiet"]
 
@@ -44,7 +44,7 @@ ESCAPES = ["/../../../../outside/PWNED", "../PWNED", "a/b", "..", ".hidden", "wi
 
 @pytest.mark.parametrize("name", ESCAPES)
 def test_a_candidate_name_that_is_a_path_is_refused_before_training(name, tmp_path, capsys, monkeypatch):
-    from reln import experiments
+    from reln.experiment import experiments
 
     def never(*args, **kwargs):
         raise AssertionError("trained with a bad model name")
@@ -77,7 +77,7 @@ def test_a_config_file_whose_name_is_not_a_safe_name_is_refused(tmp_path, capsys
 
 
 def test_a_preset_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
-    from reln.config import load_config
+    from reln.experiment.config import load_config
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "xor").mkdir()
@@ -135,7 +135,7 @@ from pathlib import Path
 
 # A shell starting the tests in the background may hand SIGINT down ignored; Ctrl-C is what is tested.
 signal.signal(signal.SIGINT, signal.default_int_handler)
-from reln import experiments
+from reln.experiment import experiments
 from reln.cli import main
 
 real = experiments.run_outputs
@@ -192,8 +192,8 @@ def test_a_network_whose_units_all_died_is_an_error_unless_allowed(tmp_path, cap
 def test_a_loss_that_ends_above_its_start_is_an_error():
     import numpy as np
 
-    from reln.experiments import check_learned
-    from reln.train import Trajectory
+    from reln.experiment.experiments import check_learned
+    from reln.training.train import Trajectory
 
     rising = Trajectory(loss=np.array([[1.0, 0.5, 1.5]]), snapshot_epochs=np.array([0, 2]), snapshots={},
                         final_params=[], seconds=np.zeros(1))
@@ -258,9 +258,9 @@ def test_reproduce_only_nothing_is_an_error(tmp_path, capsys):
 def cached_folder(tmp_path):
     """A result folder as ``reln reproduce`` writes it, without training: the config's own
     config.json and one result file."""
-    from reln.config import load_config, with_overrides
-    from reln.provenance import environment
-    from reln.reproduce import _resolved
+    from reln.experiment.config import load_config, with_overrides
+    from reln.experiment.provenance import environment
+    from reln.experiment.reproduce import _resolved
 
     config = with_overrides(load_config("xor"), seeds=(0,))
     folder = tmp_path / "xor"
@@ -272,14 +272,14 @@ def cached_folder(tmp_path):
 
 
 def test_the_cache_takes_an_untouched_result(cached_folder):
-    from reln.reproduce import is_cached
+    from reln.experiment.reproduce import is_cached
 
     assert is_cached(*cached_folder)
 
 
 @pytest.mark.parametrize("tamper", ["edit", "truncate", "extra", "remove"])
 def test_the_cache_refuses_a_tampered_result(cached_folder, tamper):
-    from reln.reproduce import is_cached
+    from reln.experiment.reproduce import is_cached
 
     folder, config = cached_folder
     metrics = folder / "metrics.json"
@@ -295,7 +295,7 @@ def test_the_cache_refuses_a_tampered_result(cached_folder, tamper):
 
 
 def test_the_cache_refuses_a_result_of_other_code(cached_folder, monkeypatch):
-    from reln import reproduce
+    from reln.experiment import reproduce
 
     assert reproduce.is_cached(*cached_folder)
     monkeypatch.setattr(reproduce, "source_hash", lambda: "0" * 64)
@@ -303,7 +303,7 @@ def test_the_cache_refuses_a_result_of_other_code(cached_folder, monkeypatch):
 
 
 def test_config_and_metrics_record_the_environment(tmp_path):
-    from reln.provenance import source_hash
+    from reln.experiment.provenance import source_hash
 
     out = tmp_path / "out"
     assert main(["run", "contexts-3", *TINY, "--models", "relu", "--out", str(out)]) == 0
@@ -360,7 +360,7 @@ def test_identify_refuses_a_checkpoint_it_does_not_have():
     "argv", [["--epochs", "1000000000"], ["--seeds", "0"]],
 )
 def test_a_run_too_big_for_the_machine_is_refused_before_training(argv, tmp_path, capsys, monkeypatch):
-    from reln import experiments
+    from reln.experiment import experiments
 
     def never(*args, **kwargs):
         raise AssertionError("started training a run the machine cannot hold")
@@ -374,9 +374,9 @@ def test_a_run_too_big_for_the_machine_is_refused_before_training(argv, tmp_path
 
 
 def test_the_estimate_of_a_paper_run_fits_a_small_machine():
-    from reln.config import load_config
-    from reln.experiments import build_task
-    from reln.resources import estimate
+    from reln.experiment.config import load_config
+    from reln.experiment.experiments import build_task
+    from reln.experiment.resources import estimate
 
     for preset in ("contexts-diff", "depth"):
         config = load_config(preset)
@@ -408,7 +408,7 @@ def test_an_empty_config_file_is_an_error(tmp_path, capsys):
 
 
 def test_reproduce_checks_every_folder_before_training(tmp_path, monkeypatch):
-    from reln import reproduce as engine
+    from reln.experiment import reproduce as engine
 
     monkeypatch.setattr(engine, "_run_preset", lambda *a, **k: pytest.fail("trained before checking the folders"))
     (tmp_path / "xor").mkdir()
@@ -419,8 +419,8 @@ def test_reproduce_checks_every_folder_before_training(tmp_path, monkeypatch):
 
 
 def test_the_public_names_are_the_functions_even_after_their_modules_are_imported():
-    import reln.identify
-    import reln.train
+    import reln.identification.identify
+    import reln.training.train
 
     import reln
 
@@ -429,8 +429,8 @@ def test_the_public_names_are_the_functions_even_after_their_modules_are_importe
 
 
 def test_the_report_shows_each_result_s_environment():
-    from reln.provenance import environment, source_hash
-    from reln.report import _environment_note
+    from reln.experiment.provenance import environment, source_hash
+    from reln.viz.report import _environment_note
 
     note = _environment_note(environment(False))
     assert note.startswith('<p class="note">Made by reln ') and source_hash()[:12] in note
@@ -441,7 +441,7 @@ def test_the_report_shows_each_result_s_environment():
 def test_names_set_through_the_api_are_checked_too():
     import dataclasses
 
-    from reln.config import load_config, with_overrides
+    from reln.experiment.config import load_config, with_overrides
 
     config = load_config("xor")
     with pytest.raises(RelnError, match="run name '../x'"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reln.config import config_from_dict, load_config, with_overrides
+from reln.experiment.config import config_from_dict, load_config, with_overrides
 from reln.errors import RelnError
-from reln.plots import sweep_figure
-from reln.sweep import contexts_sweep
+from reln.viz.plots import sweep_figure
+from reln.experiment.sweep import contexts_sweep
 
 
 def test_sweep_entries_are_consistent():

@@ -7,13 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from reln.gdln import Pathway, build_gdln
-from reln.losses import half_sse
+from reln.models.gdln import Pathway, build_gdln
+from reln.models.losses import half_sse
 from reln.tasks import contextual_task
 from reln.theory import pathway_correlations
 from reln.theory.deep import balanced_factors, deep_end_to_end_flow
 from reln.theory.flow import end_to_end_flow, flow_loss
-from reln.train import train
+from reln.training.train import train
 
 
 def _setup(pathways, seed=0, scale=0.3):

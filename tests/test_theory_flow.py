@@ -6,10 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from reln.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
+from reln.models.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
 from reln.tasks import contextual_task
 from reln.theory import alignment_report, end_to_end_flow, flow_loss, pathway_correlations
-from reln.train import train
+from reln.training.train import train
 
 
 def _balanced(rng, width, n_in, n_out, scale, input_mask):
@@ -97,11 +97,11 @@ def test_effective_initial_maps_predict_a_randomly_initialised_gdln():
     """The paper's 7-pathway ReLN structure, random N(0, sigma^2) init (not balanced), trained on
     the total loss: the flow from the raw initial product lags (measured: first drop 35 epochs
     late, max gap .047); from the effective balanced maps it follows (measured .025 / .0007)."""
-    from reln.config import load_config
-    from reln.experiments import build_reln, build_task
-    from reln.fit import GDLN_STREAM, fit_gdln, seed_rng
-    from reln.gdln import init_gdln, layer_masks
-    from reln.analysis import gap_to_reference
+    from reln.experiment.config import load_config
+    from reln.experiment.experiments import build_reln, build_task
+    from reln.training.fit import GDLN_STREAM, fit_gdln, seed_rng
+    from reln.models.gdln import init_gdln, layer_masks
+    from reln.identification.analysis import gap_to_reference
     from reln.theory import effective_initial_maps, integrate_flow
 
     config = load_config("contexts-diff")

@@ -9,18 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.config import load_config
+from reln.experiment.config import load_config
 from reln.errors import RelnError
-from reln.experiments import assumption_report, build_reln, build_task
-from reln.gdln import Pathway, build_gdln, gdln_objective
-from reln.losses import half_sse
+from reln.experiment.experiments import assumption_report, build_reln, build_task
+from reln.models.gdln import Pathway, build_gdln, gdln_objective
+from reln.models.losses import half_sse
 from reln.tasks import contextual_task
 from reln.theory import effective_initial_maps, pathway_correlations
 from reln.theory.deep import balanced_factors
 from reln.theory.modes import (
     _diagonalise_degenerate, closed_form_loss, linear_phase_loss, mode_strengths, pathway_modes,
 )
-from reln.train import train
+from reln.training.train import train
 
 # Two pathways on disjoint contexts reading the items only: whitened inputs (Sigma_x(p, p) = I/P on
 # the pathway's items), no shared samples, so every condition of the closed form holds.

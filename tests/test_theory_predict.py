@@ -6,12 +6,12 @@ import jax
 import numpy as np
 import pytest
 
-from reln.config import config_from_dict
-from reln.experiments import LINEAR_PHASE_LABEL, run_experiment
-from reln.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
+from reln.experiment.config import config_from_dict
+from reln.experiment.experiments import LINEAR_PHASE_LABEL, run_experiment
+from reln.models.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
 from reln.tasks import contextual_task
 from reln.theory import end_to_end_flow, flow_loss, integrate_flow, pathway_correlations
-from reln.train import train
+from reln.training.train import train
 
 
 def _balanced_maps(rng, gdln, task, scale):

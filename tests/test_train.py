@@ -1,4 +1,4 @@
-"""Tests of reln.train: theory against simulation, the time convention, seeds, batching, errors."""
+"""Tests of reln.training.train: theory against simulation, the time convention, seeds, batching, errors."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reln.errors import RelnError
-from reln.gdln import (
+from reln.models.gdln import (
     Pathway,
     build_gdln,
     gdln_forward,
@@ -15,9 +15,9 @@ from reln.gdln import (
     pathway_maps,
     pathway_singular_values,
 )
-from reln.losses import half_sse
+from reln.models.losses import half_sse
 from reln.tasks import Task, contextual_task
-from reln.train import snapshot_schedule, train
+from reln.training.train import snapshot_schedule, train
 
 
 def plain_task(X: np.ndarray, Y: np.ndarray) -> Task:
@@ -386,7 +386,7 @@ def _sgd_task():
 
 
 def test_minibatch_same_seed_same_bits_and_seeds_differ():
-    from reln.fit import fit_relu
+    from reln.training.fit import fit_relu
 
     task = _sgd_task()
     kw = dict(seeds=(0, 1), lr=3e-3, epochs=301, snapshot_every=100, batch_size=4)
@@ -398,7 +398,7 @@ def test_minibatch_same_seed_same_bits_and_seeds_differ():
 
 
 def test_batch_of_every_sample_is_full_batch():
-    from reln.fit import fit_relu
+    from reln.training.fit import fit_relu
 
     task = _sgd_task()
     kw = dict(seeds=(0,), lr=3e-3, epochs=201, snapshot_every=100)
@@ -408,7 +408,7 @@ def test_batch_of_every_sample_is_full_batch():
 def test_minibatch_epochs_follow_the_gradient_flow_to_first_order_in_lr():
     """One epoch of batches sums the batch gradients to the full one: at small lr the loss per
     epoch tracks full-batch descent, and the deviation grows with lr (it is second order per epoch)."""
-    from reln.fit import fit_relu
+    from reln.training.fit import fit_relu
 
     task = _sgd_task()
 
@@ -424,7 +424,7 @@ def test_minibatch_epochs_follow_the_gradient_flow_to_first_order_in_lr():
 
 
 def test_minibatch_gdln_and_divergence():
-    from reln.fit import fit_gdln
+    from reln.training.fit import fit_gdln
 
     task = _sgd_task()
     gdln = build_gdln([Pathway(hidden=(20,), init_std=0.01)], task)
@@ -435,7 +435,7 @@ def test_minibatch_gdln_and_divergence():
 
 
 def test_minibatch_size_must_be_positive():
-    from reln.train import MiniBatch
+    from reln.training.train import MiniBatch
 
     with pytest.raises(RelnError, match="mini-batch size"):
         MiniBatch(0)

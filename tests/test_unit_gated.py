@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reln.fit import fit_gdln
-from reln.imitate import sliding_schedule, switching_reln, switching_schedule
-from reln.relu import init_relu, relu_forward, relu_gates
+from reln.training.fit import fit_gdln
+from reln.relns.imitate import sliding_schedule, switching_reln, switching_schedule
+from reln.models.relu import init_relu, relu_forward, relu_gates
 from reln.tasks import contextual_task
-from reln.unit_gated import fit_switching_network, unit_gated_forward
+from reln.relns.unit_gated import fit_switching_network, unit_gated_forward
 
 
 @settings(max_examples=20, deadline=None)
@@ -47,7 +47,7 @@ def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
 
 @pytest.mark.parametrize("rule", ["band", "sliding"])
 def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu, rule):
-    """reln.imitate.switching_reln (a width-1 pathway per unit) and the unit-gated network train
+    """reln.relns.imitate.switching_reln (a width-1 pathway per unit) and the unit-gated network train
     the same function with the same schedule (nothing pinned): the losses agree to rounding."""
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     relu, initial = train_small_relu(task, (20,), 0.02, (3,), epochs=600, snapshot_every=10)

@@ -1,7 +1,7 @@
 """Identification, the replay and the theory on task configurations nobody tuned anything for.
 
 The structure is identified from the ReLU run; the replay (the ReLU's own per-sample gates with
-the pairs that slide on a kink held, `reln.imitate.sliding_schedule`) checks the GDLN identity and
+the pairs that slide on a kink held, `reln.relns.imitate.sliding_schedule`) checks the GDLN identity and
 the kink mechanism; the theory integrates the compact ReLN's schedule (docs/theory.md §5.5).
 """
 
@@ -11,8 +11,8 @@ import dataclasses
 
 import pytest
 
-from reln.config import config_from_dict, load_config, with_overrides
-from reln.experiments import run_experiment
+from reln.experiment.config import config_from_dict, load_config, with_overrides
+from reln.experiment.experiments import run_experiment
 
 
 def _config(items: int, contexts: int, structures, seeds=(0,), models=("relu", "replay", "theory"), epochs=8001) -> dict:
@@ -47,7 +47,7 @@ def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
 
 def test_sixteen_items_max_gap_within_issue_bound(sixteen_items):
     """Max gap .011-.013 over seeds 0-2 (.023-.025 with the band rule of
-    `reln.imitate.switching_schedule`)."""
+    `reln.relns.imitate.switching_schedule`)."""
     assert max(sixteen_items["replay"]["gap_to_relu"]["max"]) <= 0.03
 
 

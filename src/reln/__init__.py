@@ -4,49 +4,46 @@ Implements the theory of Jarvis, Klein, Rosman & Saxe, "Make Haste Slowly: A The
 Structured Mixed Selectivity in Feature Learning ReLU Networks" (ICLR 2025).
 """
 
-import sys
-import types
-
 # Names are imported on first use (PEP 562), so that ``import reln.cli`` does not load JAX before
 # the command line can catch Ctrl-C, and ``import reln`` stays cheap.
 _EXPORTS = {
-    "crossing_epochs": "reln.analysis",
-    "epoch_below": "reln.analysis",
-    "gap_to_reference": "reln.analysis",
-    "unit_weight_shares": "reln.analysis",
-    "RunConfig": "reln.config",
-    "load_config": "reln.config",
-    "preset_names": "reln.config",
-    "with_overrides": "reln.config",
+    "crossing_epochs": "reln.identification.analysis",
+    "epoch_below": "reln.identification.analysis",
+    "gap_to_reference": "reln.identification.analysis",
+    "unit_weight_shares": "reln.identification.analysis",
+    "RunConfig": "reln.experiment.config",
+    "load_config": "reln.experiment.config",
+    "preset_names": "reln.experiment.config",
+    "with_overrides": "reln.experiment.config",
     "RelnError": "reln.errors",
-    "Run": "reln.experiments",
-    "run_experiment": "reln.experiments",
-    "fit_gdln": "reln.fit",
-    "fit_relu": "reln.fit",
-    "Identification": "reln.identify",
-    "identify": "reln.identify",
-    "fit_imitating_reln": "reln.imitate",
-    "imitating_reln": "reln.imitate",
-    "switching_reln": "reln.imitate",
-    "switching_schedule": "reln.imitate",
-    "GDLN": "reln.gdln",
-    "Pathway": "reln.gdln",
-    "build_gdln": "reln.gdln",
-    "gdln_forward": "reln.gdln",
-    "pathway_maps": "reln.gdln",
-    "pathway_outputs": "reln.gdln",
-    "init_relu": "reln.relu",
-    "relu_forward": "reln.relu",
-    "relu_gates": "reln.relu",
-    "relu_hidden": "reln.relu",
+    "Run": "reln.experiment.experiments",
+    "run_experiment": "reln.experiment.experiments",
+    "fit_gdln": "reln.training.fit",
+    "fit_relu": "reln.training.fit",
+    "Identification": "reln.identification.identify",
+    "identify": "reln.identification.identify",
+    "fit_imitating_reln": "reln.relns.imitate",
+    "imitating_reln": "reln.relns.imitate",
+    "switching_reln": "reln.relns.imitate",
+    "switching_schedule": "reln.relns.imitate",
+    "GDLN": "reln.models.gdln",
+    "Pathway": "reln.models.gdln",
+    "build_gdln": "reln.models.gdln",
+    "gdln_forward": "reln.models.gdln",
+    "pathway_maps": "reln.models.gdln",
+    "pathway_outputs": "reln.models.gdln",
+    "init_relu": "reln.models.relu",
+    "relu_forward": "reln.models.relu",
+    "relu_gates": "reln.models.relu",
+    "relu_hidden": "reln.models.relu",
     "Task": "reln.tasks",
     "contextual_task": "reln.tasks",
     "cross": "reln.tasks",
     "hierarchy": "reln.tasks",
     "ring": "reln.tasks",
     "xor_task": "reln.tasks",
-    "Trajectory": "reln.train",
-    "train": "reln.train",
+    "Trajectory": "reln.training.train",
+    "train": "reln.training.train",
 }
 
 
@@ -64,19 +61,6 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
 
-
-class _Package(types.ModuleType):
-    """``reln.identify`` and ``reln.train`` are functions of the same name as their modules: when
-    the import system binds such a submodule on the package, bind the function instead, as the
-    eager ``from reln.identify import identify`` used to."""
-
-    def __setattr__(self, name, value):
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__ and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

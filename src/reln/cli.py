@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from reln.config import MODELS, load_config, preset_names, with_overrides
+from reln.experiment.config import MODELS, load_config, preset_names, with_overrides
 from reln.errors import RelnError
 
 
@@ -103,8 +103,8 @@ def predict(preset_or_config, epochs, out, quiet) -> None:
     trained), the ReLN of PRESET_OR_CONFIG: its pathways and weight shares and its loss curve
     (docs/theory.md §5.7). Writes config.json, metrics.json, results.npz and the figures."""
     config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
-    from reln.experiments import run_experiment, run_outputs
-    from reln.io import write_all
+    from reln.experiment.experiments import run_experiment, run_outputs
+    from reln.experiment.io import write_all
 
     result = run_experiment(config)
     written = write_all(out or Path("results") / f"{config.name}-prediction", run_outputs(result))
@@ -133,9 +133,9 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
         load_config(preset_or_config),
         seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,
     )
-    from reln.experiments import run_experiment, run_outputs
-    from reln.io import check_output_folder, write_all
-    from reln.resources import check_resources
+    from reln.experiment.experiments import run_experiment, run_outputs
+    from reln.experiment.io import check_output_folder, write_all
+    from reln.experiment.resources import check_resources
 
     out_dir = out or Path("results") / config.name
     check_output_folder(out_dir)
@@ -181,7 +181,7 @@ def sweep(preset_or_config, grids, contexts, models, metric, level, workers, sch
     PRESET_OR_CONFIG may also be a sweep preset (`validity`, the map of where the ReLN picture
     holds) or a sweep file with [[maps]]: each map is a grid sweep into OUT/MAP, and
     OUT/validity.json holds where each key's median gap first passes the level."""
-    from reln.validity import is_sweep
+    from reln.experiment.validity import is_sweep
 
     if is_sweep(preset_or_config):
         _validity_sweep(preset_or_config, reduced, workers, scheduler, no_figures, out, quiet)
@@ -190,9 +190,9 @@ def sweep(preset_or_config, grids, contexts, models, metric, level, workers, sch
         _grid_sweep(preset_or_config, grids, models, metric, level, workers, scheduler, no_figures, seeds, epochs,
                     out, quiet)
         return
-    from reln.io import check_output_folder, figure_writer, json_writer, write_all
-    from reln.plots import sweep_figure
-    from reln.sweep import contexts_sweep
+    from reln.experiment.io import check_output_folder, figure_writer, json_writer, write_all
+    from reln.viz.plots import sweep_figure
+    from reln.experiment.sweep import contexts_sweep
 
     values = _parse_seeds(contexts, "--contexts")
     config = with_overrides(load_config(preset_or_config), seeds=_parse_seeds(seeds), epochs=epochs, models=("relu",))
@@ -214,9 +214,9 @@ def _grid_sweep(preset_or_config, grids, models, metric, level, workers, schedul
     """``reln sweep --grid``: the grid on Dask, the table, the figures, a one-line summary."""
     import time
 
-    from reln.compile_cache import compilation_cache_folder
-    from reln.distributed import run_sweep
-    from reln.grid import boundary, parse_grid_option
+    from reln.experiment.compile_cache import compilation_cache_folder
+    from reln.experiment.distributed import run_sweep
+    from reln.experiment.grid import boundary, parse_grid_option
 
     grid = [parse_grid_option(g) for g in grids]
     config = with_overrides(
@@ -226,7 +226,7 @@ def _grid_sweep(preset_or_config, grids, models, metric, level, workers, schedul
     if "relu" not in config.models:
         raise RelnError("a grid sweep measures models against the ReLU network: include relu in --models")
     out_dir = out or Path("results") / f"{config.name}-sweep"
-    from reln.distributed import check_sweep_folder
+    from reln.experiment.distributed import check_sweep_folder
 
     check_sweep_folder(out_dir)
     started = time.perf_counter()
@@ -235,8 +235,8 @@ def _grid_sweep(preset_or_config, grids, models, metric, level, workers, schedul
                          compile_cache=compilation_cache_folder(), progress=progress)
     written = ["sweep.json", "sweep.csv", "sweep.parquet"]
     if not no_figures:
-        from reln.grid_figures import grid_figures
-        from reln.io import figure_writer
+        from reln.viz.grid_figures import grid_figures
+        from reln.experiment.io import figure_writer
 
         for name, figure in grid_figures(rows, [k for k, _ in grid], metric, level=level, title=config.name).items():
             figure_writer(figure)(out_dir / name)
@@ -255,13 +255,13 @@ def _validity_sweep(name, reduced, workers, scheduler, no_figures, out, quiet) -
     """``reln sweep validity``: every map of a sweep preset, its figures and its boundaries."""
     import time
 
-    from reln.compile_cache import compilation_cache_folder
-    from reln.validity import load_sweep, reduced as reduce_spec, run_validity, validity_figures
+    from reln.experiment.compile_cache import compilation_cache_folder
+    from reln.experiment.validity import load_sweep, reduced as reduce_spec, run_validity, validity_figures
 
     spec = load_sweep(name)
     spec = reduce_spec(spec) if reduced else spec
     out_dir = out or Path("results") / spec.name
-    from reln.distributed import check_sweep_folder
+    from reln.experiment.distributed import check_sweep_folder
 
     check_sweep_folder(out_dir)
     started = time.perf_counter()
@@ -270,7 +270,7 @@ def _validity_sweep(name, reduced, workers, scheduler, no_figures, out, quiet) -
                                compile_cache=compilation_cache_folder(),
                                progress=None if bar is None else (lambda map_name: bar))
     if not no_figures:
-        from reln.io import figure_writer
+        from reln.experiment.io import figure_writer
 
         for path, figure in validity_figures(spec, out_dir).items():
             figure_writer(figure)(path)
@@ -311,7 +311,7 @@ def reproduce(seeds, only, out, quiet) -> None:
     OUT/index.html. Experiments whose results are already in OUT with the same config are reused."""
     import time
 
-    from reln.reproduce import reproduce as run_all
+    from reln.experiment.reproduce import reproduce as run_all
 
     start = time.perf_counter()
     say = None if quiet else (lambda name, status: print(f"{name}: {status}", file=sys.stderr))
@@ -335,7 +335,7 @@ def presets() -> None:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so that every ``finally`` (the output folder's swap
-    or clean-up, :func:`reln.io.write_all`) runs before the process exits."""
+    or clean-up, :func:`reln.experiment.io.write_all`) runs before the process exits."""
 
 
 def _on_sigterm(signum, frame):
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        from reln.compile_cache import compilation_cache_folder, use_compilation_cache
+        from reln.experiment.compile_cache import compilation_cache_folder, use_compilation_cache
 
         use_compilation_cache(compilation_cache_folder())
         app.main(args=argv, prog_name="reln", standalone_mode=False)

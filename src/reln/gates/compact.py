@@ -30,7 +30,7 @@ import numpy as np
 from reln.errors import RelnError
 from reln.gates.early import decoupled_gates, first_rise_epoch
 from reln.gates.schedule import GateSchedule, Reads
-from reln.kinks import kink_gates
+from reln.gates.kinks import kink_gates
 from reln.tasks import Task
 
 
@@ -42,9 +42,9 @@ class CompactRule:
         early_phases: phases of derived per-sample gates before the first rise.
         late_phases: phases of whole-context gates read from the ReLU after it.
         threshold: a unit is active on a sample where its pre-activation exceeds this fraction of
-            its peak (:func:`reln.kinks.kink_gates`).
+            its peak (:func:`reln.gates.kinks.kink_gates`).
         hold_left: in the phase after a unit leaves a context, hold its pre-activations on that
-            context's samples (gradient projected, :mod:`reln.kinks`): the compact form of the
+            context's samples (gradient projected, :mod:`reln.gates.kinks`): the compact form of the
             ReLU's units sliding on their kinks as they leave. Derived from the schedule itself
             (no value read). It brings same-structure tasks closer to the ReLU and takes
             different-structure ones further away, so it is off by default.

@@ -6,7 +6,7 @@ gates every few epochs, the unit-sample pairs that stay on a kink held there; on
 and :func:`switching_schedule` (the band rule: per-sample gates until the first drop,
 :func:`first_drop_epoch`, then gates read at a coarser interval with the kink band pinned; deeper
 networks). A model that follows them replays the ReLU and explains nothing; it checks the identity
-and the kink mechanism (:mod:`reln.kinks`).
+and the kink mechanism (:mod:`reln.gates.kinks`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
-from reln.kinks import kink_gates
+from reln.gates.kinks import kink_gates
 from reln.tasks import Task
 
 
@@ -107,7 +107,7 @@ def sliding_schedule(
     Every ``every`` epochs each unit is gated by the ReLU's own sign, ``1[w_j x > 0]``, per
     sample. A unit-sample pair whose pre-activation has stayed within ``gate_threshold`` of the
     unit's peak of zero at every checkpoint for ``slide_epochs`` is sliding on its kink (the
-    Filippov mode of :mod:`reln.kinks`): it is off and *pinned* (its pre-activation held) until it
+    Filippov mode of :mod:`reln.gates.kinks`): it is off and *pinned* (its pre-activation held) until it
     leaves the band. A pair that only passes through zero is followed, not pinned. Units whose
     peak is below ``silent_threshold`` of the layer's are never pinned. Without ``pin_kinks``
     sliding pairs are off and not held.
@@ -121,7 +121,7 @@ def sliding_schedule(
     shorter); the default sits where every configuration stays within the project's bounds (the
     report of ``reln reproduce`` shows them).
     On two hidden layers it fails (``depth``: the ReLN runs far ahead of the ReLU): deeper
-    layers keep the band rule (:func:`reln.unit_gated.fit_switching_network`, ``kink_rule``).
+    layers keep the band rule (:func:`reln.relns.unit_gated.fit_switching_network`, ``kink_rule``).
 
     Args:
         pre: ``(snapshots, units, P)`` the ReLU's pre-activations at its checkpoints.

@@ -49,7 +49,7 @@ class GateSchedule:
 
     Phase ``k`` holds for ``starts[k] <= t < starts[k + 1]``; in it hidden unit ``j`` of layer
     ``l`` passes sample ``s`` iff ``gates[l][k, j, s] = 1``, and its pre-activation on ``s`` is
-    held (its input-weight gradient projected, :mod:`reln.kinks`) where ``pins[l][k, j, s]``.
+    held (its input-weight gradient projected, :mod:`reln.gates.kinks`) where ``pins[l][k, j, s]``.
 
     Attributes:
         starts: ``(phases,)`` increasing epochs, the first 0.

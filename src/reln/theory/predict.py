@@ -7,7 +7,7 @@ Three sources of a prediction, none with a fitted constant:
   checkpoints every 100 epochs; a unit that switches pathway carries its share of the pathway's
   map (:mod:`reln.theory.switching`). Started from each unit's effective balanced weights.
 * :func:`predict_identified`: the ReLN identified from each ReLU seed with *fixed* gates (one
-  pathway per context set, :func:`reln.imitate.imitating_reln`), from the effective balanced maps
+  pathway per context set, :func:`reln.relns.imitate.imitating_reln`), from the effective balanced maps
   of the ReLU's own initial units (:func:`reln.theory.effective_initial_maps`), integrated by the
   balanced flow (:func:`reln.theory.balanced.integrate_flow`). The structure is the union over
   seeds; a pathway a seed lacks starts at zero and stays there.
@@ -44,10 +44,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
-from reln.gdln import GDLN
-from reln.identify import Identification
-from reln.imitate import contexts_on, imitating_reln, switching_schedule
-from reln.kinks import kink_projectors
+from reln.models.gdln import GDLN
+from reln.identification.identify import Identification
+from reln.relns.imitate import contexts_on, imitating_reln, switching_schedule
+from reln.gates.kinks import kink_projectors
 from reln.tasks import Task
 from reln.theory.balanced import FlowResult, integrate_flow
 from reln.theory.correlations import PathwayCorrelations, pathway_correlations
@@ -148,7 +148,7 @@ def predict_identified(
     """Predict each ReLU seed's loss from its identified ReLN and its own initial units.
 
     Args:
-        identifications: one per seed (:func:`reln.identify.identify`, one hidden layer).
+        identifications: one per seed (:func:`reln.identification.identify.identify`, one hidden layer).
         relu_initial_weights: per seed, the ReLU's initial ``[W_in (h, n_in), W_out (n_out, h)]``.
     """
     if any(len(w) != 2 for w in relu_initial_weights):
@@ -186,10 +186,10 @@ def predict_switching(
     """Predict each ReLU seed's loss by pathways whose units switch at the ReLU's checkpoints.
 
     With ``schedules`` (per seed ``(phase_starts, gates (phases, units, P), pins)``, e.g. the
-    compact ReLN's, :func:`reln.imitate.compact_schedules`) the units follow those gates and
+    compact ReLN's, :func:`reln.relns.imitate.compact_schedules`) the units follow those gates and
     nothing else is read from the ReLU run: ``relu_pre`` and the gate options are unused.
 
-    Before ``fine_until`` (the ReLU's first drop, :func:`reln.imitate.first_drop_epoch`, as the
+    Before ``fine_until`` (the ReLU's first drop, :func:`reln.relns.imitate.first_drop_epoch`, as the
     switching ReLN does) each unit follows its per-sample gate ``1[w_j x > 0]`` every
     ``fine_every`` epochs; with ``fine_until = 0`` the units are gated by whole contexts from
     ``t = 0``. ``gate_level = "sample"`` gates units after that on the samples where their
@@ -203,7 +203,7 @@ def predict_switching(
     Each unit starts from its effective balanced weights (:func:`effective_unit_weights`, on the
     always-on correlation ``Y X^T / P``: every unit is active in every context at ``t = 0``) and
     learns with its context gates read every :data:`SWITCH_EVERY` epochs from the ReLU run
-    (:func:`reln.imitate.switching_schedule`; with ``pin_kinks`` the pairs it pins are held, as in
+    (:func:`reln.relns.imitate.switching_schedule`; with ``pin_kinks`` the pairs it pins are held, as in
     the switching ReLN); a unit that changes pathway carries its share of the pathway's map (:mod:`reln.theory.switching`). Units at zero (grown against the Perron mode) or
     never on are dropped: they stay exactly zero. The pathways reported (singular values, final
     maps) are the identified ReLN's context sets (union over seeds); units in another set count in
@@ -238,7 +238,7 @@ def predict_switching(
             starts, gates, pinned = schedules[seed]
             pinned = np.asarray(pinned, bool)
         else:
-            # the switching ReLN's schedule (reln.imitate.switching_schedule), regrouped every
+            # the switching ReLN's schedule (reln.relns.imitate.switching_schedule), regrouped every
             # SWITCH_EVERY epochs; per-sample gates until fine_until
             starts, gates, pinned = switching_schedule(
                 task, pre, snapshot_epochs, fine_until=fine_until, fine_every=fine_every,

@@ -18,7 +18,7 @@ over exactly the map its switching units carry, and the pathways stay balanced f
 (``W_1``, ``W_2`` of the units, cheaper than per-pathway factors when switches are many).
 
 **Gates.** A unit's context set at each checkpoint of the ReLU run is read as by
-:func:`reln.imitate.switching_schedule` at the level of whole contexts (active in a context when its
+:func:`reln.relns.imitate.switching_schedule` at the level of whole contexts (active in a context when its
 activity on some item exceeds ``gate_threshold`` of its own peak; off everywhere when its peak is
 below ``silent_threshold`` of the layer's); between checkpoints the gates are fixed. The thresholds
 are those of the switching ReLN (``[reln] gate_threshold = 0.1``; ``1e-3``), not set here. Nothing
@@ -249,9 +249,9 @@ def integrate_switching(
             well within the reported precision; the fastest rate is small per epoch, see
             :mod:`reln.theory.balanced`).
         snapshot_every: epochs between singular-value snapshots (rounded to the stride).
-        pinned: ``(projectors, index)`` of :func:`reln.unit_gated.kink_projectors`: unit ``j``'s
+        pinned: ``(projectors, index)`` of :func:`reln.relns.unit_gated.kink_projectors`: unit ``j``'s
             input weights move within ``projectors[index[phase, j]]``, holding its pinned
-            pre-activations (the ReLU's kinks, :func:`reln.imitate.kink_gates`); none by default.
+            pre-activations (the ReLU's kinks, :func:`reln.relns.imitate.kink_gates`); none by default.
         x64: integrate in float64. The default float32 is the precision the ReLU trains in;
             on the presets it changes no reported gap noticeably and is faster than float64.
     """

@@ -32,16 +32,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
-from reln.gdln import GDLN, Pathway, build_gdln
-from reln.fit import fit_gdln
-from reln.identify import Identification, identify
+from reln.models.gdln import GDLN, Pathway, build_gdln
+from reln.training.fit import fit_gdln
+from reln.identification.identify import Identification, identify
 from reln.gates import CompactRule, GateSchedule, total_reads
 from reln.gates.replay import (  # noqa: F401  (re-exported: the replay's rules)
     checkpoint_positions, contexts_on, first_drop_epoch, sliding_schedule, switching_schedule,
 )
 from reln.tasks import Task
-from reln.train import Trajectory
-from reln.unit_gated import fit_gate_schedules, fit_switching_network
+from reln.training.train import Trajectory
+from reln.relns.unit_gated import fit_gate_schedules, fit_switching_network
 
 CORRELATION_TOLERANCE = 1e-8
 
@@ -89,7 +89,7 @@ def imitating_reln(
 
     Args:
         task: the task.
-        identifications: one per seed, from :func:`reln.identify.identify` on layer 0.
+        identifications: one per seed, from :func:`reln.identification.identify.identify` on layer 0.
         relu_initial_weights: per seed, the ReLU's initial ``[W_in (h, n_in), W_out (n_out, h)]``.
         init_scale: factor on the copied initial weights (1: the ReLU's own).
 
@@ -172,7 +172,7 @@ def fit_imitating_reln(
         relu: the ReLU trajectory with ``hidden_l``, ``gates_l``, ``unit_weight_l`` snapshots
             (every 10 epochs for ``gating="switching"``). The identification
             reads the first hidden layer; the switching ReLN gates every layer
-            (:mod:`reln.unit_gated`); ``"fixed"`` needs one hidden layer.
+            (:mod:`reln.relns.unit_gated`); ``"fixed"`` needs one hidden layer.
         relu_initial_weights: per seed, the ReLU's initial ``[W_in, W_out]``.
         gating: ``"compact"`` (the compact ReLN: ``schedules``, one per seed, from
             :func:`compact_schedules`), ``"switching"`` (the replay of the ReLU's own
@@ -180,11 +180,11 @@ def fit_imitating_reln(
         fine_until: the epoch until which the switching ReLN follows each unit's per-sample gates;
             by default :func:`first_drop_epoch` of the ReLU run.
         regroup_every: epochs between gate readings after ``fine_until`` (a multiple of the
-            ReLU's snapshot spacing; by default 100, see :func:`reln.unit_gated.fit_switching_network`).
+            ReLU's snapshot spacing; by default 100, see :func:`reln.relns.unit_gated.fit_switching_network`).
         kink_rule, slide_epochs: :func:`sliding_schedule` (``"sliding"``, the default for one
             hidden layer gated per sample), the band rule of :func:`switching_schedule`
             (``"band"``, the default deeper; ``fine_until`` and ``regroup_every`` are its), or
-            ``"auto"`` (:func:`reln.unit_gated.layer_kink_rules`).
+            ``"auto"`` (:func:`reln.relns.unit_gated.layer_kink_rules`).
 
     Returns:
         ``(trajectory, identifications, description)``: the ReLN's training over all seeds, the
@@ -212,7 +212,7 @@ def fit_imitating_reln(
         raise RelnError(f"gating must be 'compact', 'switching' or 'fixed', got '{gating}'")
     if gate_level not in ("context", "sample"):
         raise RelnError(f"gate_level must be 'context' or 'sample', got '{gate_level}'")
-    # The replay of every depth is a unit-gated linear network (reln.unit_gated). With one hidden
+    # The replay of every depth is a unit-gated linear network (reln.relns.unit_gated). With one hidden
     # layer it trains exactly (to the last bit) the GDLN of switching_reln, seeds on parallel threads.
     if fine_until is None:
         fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)

@@ -2,10 +2,10 @@
 
 For each ``K`` the ReLU network of a base config is trained on the same task with ``K`` contexts
 (nothing else changes: no per-K context scale or width), its units are identified
-(:mod:`reln.identify`), and two numbers are kept per seed:
+(:mod:`reln.identification.identify`), and two numbers are kept per seed:
 
 * the weight share of mixed-selective units (active in several contexts but not all), and of
-  common and modular ones (:func:`reln.analysis.selectivity`);
+  common and modular ones (:func:`reln.identification.analysis.selectivity`);
 * the speed of the context-specific phase: the first epoch at which the loss falls below the best
   linear map's (``loss_linear_floor``, which only gating can beat), and below half of it;
 * the mixed-selective share the prediction from the task and the init law alone gives
@@ -20,12 +20,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.analysis import SELECTIVITY_CLASSES, selectivity
-from reln.config import RunConfig
+from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity
+from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.experiments import build_task
-from reln.fit import fit_relu
-from reln.identify import identify
+from reln.experiment.experiments import build_task
+from reln.training.fit import fit_relu
+from reln.identification.identify import identify
 
 
 def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) -> list[dict]:

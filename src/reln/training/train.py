@@ -197,7 +197,7 @@ def train(
             ``snapshot(params, t, data)`` too.
         batches: :class:`FullBatch` or :class:`MiniBatch`. With mini-batches the objective is
             called with one more argument, ``mask``: ``(P,)`` ones on the batch's samples and
-            zeros elsewhere, which it passes to :func:`reln.losses.half_sse`; the recorded loss
+            zeros elsewhere, which it passes to :func:`reln.models.losses.half_sse`; the recorded loss
             is the total loss at the start of each epoch.
         n_samples: ``P``, needed with mini-batches.
         sampling_seeds: ``(n_seeds,)`` integers seeding each seed's batch order (default

@@ -2,7 +2,7 @@
 
 ``reproduce`` is the engine of ``reln reproduce``. Each experiment is a preset (an experiment is a
 config, never a script) written to ``OUT/NAME/`` exactly as ``reln run`` writes it; the context
-sweep goes to ``OUT/contexts-sweep/``; the page to ``OUT/index.html`` (:mod:`reln.report`).
+sweep goes to ``OUT/contexts-sweep/``; the page to ``OUT/index.html`` (:mod:`reln.viz.report`).
 
 Results are cached by configuration and code: an experiment whose folder holds a ``config.json``
 with the config it would write (the fully resolved config and the package version), made by the
@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reln.config import RunConfig, config_to_dict, load_config, with_overrides
+from reln.experiment.config import RunConfig, config_to_dict, load_config, with_overrides
 from reln.errors import RelnError
-from reln.io import check_output_folder, figure_writer, json_writer, verify_manifest, write_all, write_files
-from reln.provenance import environment, source_hash
+from reln.experiment.io import check_output_folder, figure_writer, json_writer, verify_manifest, write_all, write_files
+from reln.experiment.provenance import environment, source_hash
 
 PAPER_EXPERIMENTS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5", "depth", "depth-3", "xor", "digits-contexts")
 """The presets of the paper's experiments (docs/theory.md §7), in the order of the report; depth-3
@@ -31,7 +31,7 @@ for the depth claim at a matched stage (one, two, three hidden layers), and one 
 the same question on real images (docs/theory.md §4.6)."""
 
 VALIDITY_NAME = "validity"
-"""The validity map (a sweep preset, :mod:`reln.validity`): resumable row by row, so a second
+"""The validity map (a sweep preset, :mod:`reln.experiment.validity`): resumable row by row, so a second
 reproduction reuses every finished run."""
 
 SWEEP_NAME = "contexts-sweep"
@@ -50,7 +50,7 @@ class Outcome:
 
 
 def _resolved(config: RunConfig) -> dict:
-    from reln.experiments import package_version
+    from reln.experiment.experiments import package_version
 
     return json.loads(json.dumps(config_to_dict(config) | {"reln_version": package_version()}))
 
@@ -72,15 +72,15 @@ def is_cached(folder: Path, config: RunConfig) -> bool:
 
 
 def _run_preset(config: RunConfig, folder: Path, progress) -> None:
-    from reln.experiments import run_experiment, run_outputs
+    from reln.experiment.experiments import run_experiment, run_outputs
 
     run = run_experiment(config, progress)
     write_all(folder, run_outputs(run))
 
 
 def _run_sweep(config: RunConfig, contexts: Sequence[int], folder: Path) -> None:
-    from reln.plots import sweep_figure
-    from reln.sweep import contexts_sweep
+    from reln.viz.plots import sweep_figure
+    from reln.experiment.sweep import contexts_sweep
 
     entries = contexts_sweep(config, contexts)
     figure = sweep_figure(entries, title=f"{SWEEP_BASE}: structured mixed selectivity against the number of contexts")
@@ -116,12 +116,12 @@ def reproduce(
         seeds: seeds for every experiment (default: each preset's).
         only: a subset of :data:`PAPER_EXPERIMENTS` and ``"contexts-sweep"``.
         progress: ``callback(name, status)`` with status ``"running"``, ``"cached"`` or ``"done"``.
-        run_progress: the progress factory passed to :func:`reln.experiments.run_experiment`.
+        run_progress: the progress factory passed to :func:`reln.experiment.experiments.run_experiment`.
 
     Returns:
         One :class:`Outcome` per experiment, in the order of the report.
     """
-    from reln.report import report_page
+    from reln.viz.report import report_page
 
     names = list(PAPER_EXPERIMENTS) + [SWEEP_NAME, VALIDITY_NAME]
     if only is not None:
@@ -135,7 +135,7 @@ def reproduce(
     out = Path(out)
     for name in names:  # before any training: every folder must be new, empty or a reln result
         if name == VALIDITY_NAME:
-            from reln.distributed import check_sweep_folder
+            from reln.experiment.distributed import check_sweep_folder
 
             check_sweep_folder(out / name)
         else:
@@ -166,7 +166,7 @@ def reproduce(
                 _run_preset(config, folder, run_progress)
             say(name, "done")
         outcomes.append(Outcome(name, folder, cached, time.perf_counter() - start))
-    from reln.claims import score_claims
+    from reln.experiment.claims import score_claims
 
     claims = score_claims(out)
     write_files(out, {"claims.json": lambda path: path.write_text(json.dumps(claims, indent=1))})  # the page reads it
@@ -176,8 +176,8 @@ def reproduce(
 
 def _run_validity(folder: Path, seeds: Sequence[int] | None, spec=None) -> None:
     """The validity map into ``folder``, its finished rows reused; its figures redrawn."""
-    from reln.compile_cache import compilation_cache_folder
-    from reln.validity import load_sweep, run_validity, validity_figures
+    from reln.experiment.compile_cache import compilation_cache_folder
+    from reln.experiment.validity import load_sweep, run_validity, validity_figures
 
     spec = spec or load_sweep(VALIDITY_NAME)
     if seeds is not None:

@@ -3,7 +3,7 @@
 A grid is a list of ``(key, values)``, each key a dotted config path such as ``train.lr`` or
 ``relu.init_std`` (the ``[table] key`` of a config file). Its points are the Cartesian product of
 the values; every point runs once per seed of the base config, and each (point, seed) is one
-independent task (:mod:`reln.distributed` sends them to a Dask cluster). A task yields one *row*:
+independent task (:mod:`reln.experiment.distributed` sends them to a Dask cluster). A task yields one *row*:
 the grid values, the seed, the ReLU's crossing epochs and final loss, every model's gap to the
 ReLU (``|L - L_ReLU| / L_ReLU(0)``, max and mean over epochs), the ReLU's selectivity shares and the
 seconds it took. A run that diverges or whose network dies is a result of the map, not a crash:
@@ -23,7 +23,7 @@ import time
 import tomllib
 from collections.abc import Sequence
 
-from reln.config import RunConfig, config_to_dict, with_values
+from reln.experiment.config import RunConfig, config_to_dict, with_values
 from reln.errors import RelnError
 
 Grid = list[tuple[str, list]]
@@ -84,7 +84,7 @@ def point_config(base: RunConfig, point: dict, seed: int) -> RunConfig:
 
     ``train.seeds`` in a point means that seed (a grid over seeds is the same as ``--seeds``).
 
-    >>> from reln.config import load_config
+    >>> from reln.experiment.config import load_config
     >>> point_config(load_config("contexts-diff"), {"train.lr": 0.002}, 1).train.seeds
     (1,)
     """
@@ -96,7 +96,7 @@ def point_config(base: RunConfig, point: dict, seed: int) -> RunConfig:
 def point_seeds(base: RunConfig, point: dict) -> list[int]:
     """The seeds a point runs: its own ``train.seeds`` value, or the base config's.
 
-    >>> from reln.config import load_config
+    >>> from reln.experiment.config import load_config
     >>> point_seeds(load_config("contexts-diff"), {"train.seeds": 4}), point_seeds(load_config("xor"), {})
     ([4], [0, 1, 2])
     """
@@ -110,7 +110,7 @@ def task_key(config: RunConfig) -> str:
     """A name for a (point, seed) result that changes whenever its resolved config does, so a
     resumed sweep reuses exactly the finished tasks.
 
-    >>> from reln.config import load_config
+    >>> from reln.experiment.config import load_config
     >>> base = load_config("contexts-diff")
     >>> task_key(base) == task_key(load_config("contexts-diff")), task_key(base) == task_key(point_config(base, {"train.lr": 0.002}, 0))
     (True, False)
@@ -164,7 +164,7 @@ def run_point(config: RunConfig, point: dict, seed: int, key: str | None = None)
     import dataclasses
 
     from reln.errors import ModelFailed
-    from reln.experiments import run_experiment
+    from reln.experiment.experiments import run_experiment
 
     began = time.perf_counter()
     row = {"key": key or task_key(config), **point, "seed": int(seed)}

@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reln.grid import STATUS_OK  # noqa: E402
-from reln.plots import MODEL_COLORS, MODEL_LABELS, model_color  # noqa: E402
+from reln.experiment.grid import STATUS_OK  # noqa: E402
+from reln.viz.plots import MODEL_COLORS, MODEL_LABELS, model_color  # noqa: E402
 
 
 def _values(rows: Sequence[dict], key: str) -> list:

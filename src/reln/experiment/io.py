@@ -97,7 +97,7 @@ def manifest(folder: Path, names) -> dict:
     Returns:
         ``{"files": {name: {"bytes": n, "sha256": hex}}, "reln_version": ..., "source_hash": ...}``.
     """
-    from reln.provenance import file_digest, package_version, source_hash
+    from reln.experiment.provenance import file_digest, package_version, source_hash
 
     files = {name: {"bytes": (folder / name).stat().st_size, "sha256": file_digest(folder / name)} for name in names}
     return {"files": dict(sorted(files.items())), "reln_version": package_version(), "source_hash": source_hash()}
@@ -113,7 +113,7 @@ def verify_manifest(folder: Path) -> dict | None:
     Returns:
         The parsed manifest, or ``None``.
     """
-    from reln.provenance import file_digest
+    from reln.experiment.provenance import file_digest
 
     try:
         written = json.loads((Path(folder) / MANIFEST).read_text())

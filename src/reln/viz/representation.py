@@ -315,7 +315,7 @@ def gdln_output(weights: Sequence[np.ndarray], gates, X, input_masks=None, outpu
 def unit_gated_hidden(weights: Sequence[np.ndarray], gates: Sequence, X) -> np.ndarray:
     """The last hidden layer ``(units, P)`` of a network with ReLU-shaped weights whose units are
     gated by given 0/1 gates instead of ``1[W h > 0]``: ``h_l = g_l o (W_l h_{l-1})``, ``h_0 = X``
-    (a ReLN whose gates follow a ReLU run, :mod:`reln.unit_gated`).
+    (a ReLN whose gates follow a ReLU run, :mod:`reln.relns.unit_gated`).
 
     Args:
         weights: one seed's ``[W_1 (h_1, n_in), ..., W_L (n_out, h_{L-1})]``.
@@ -333,7 +333,7 @@ def outputs_from_maps(maps, gates, X) -> np.ndarray:
 
     Args:
         maps: ``(snapshots, p, n_out, n_in)`` end-to-end maps (masks included, as
-            :func:`reln.gdln.pathway_maps` returns them).
+            :func:`reln.models.gdln.pathway_maps` returns them).
         gates: ``(p, P)``.
         X: ``(n_in, P)``.
 

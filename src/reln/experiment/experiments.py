@@ -16,25 +16,25 @@ from importlib.metadata import PackageNotFoundError, version
 import jax
 import numpy as np
 
-from reln.analysis import (
+from reln.identification.analysis import (
     SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
 )
-from reln.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
+from reln.experiment.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
 from reln.errors import ModelFailed, RelnError
-from reln.fit import fit_gdln, fit_relu, relu_initial_weights
-from reln.gdln import GDLN, Pathway, build_gdln
-from reln.identify import Identification, identify
+from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
+from reln.models.gdln import GDLN, Pathway, build_gdln
+from reln.identification.identify import Identification, identify
 from reln.gates import CompactRule, Reads, total_reads
-from reln.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
-from reln.io import figure_writers, json_writer, npz_writer
-from reln.plots import (
+from reln.relns.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
+from reln.experiment.io import figure_writers, json_writer, npz_writer
+from reln.viz.plots import (
     predicted_structure_figure,
     MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, representation_figures,
     singular_value_figure, structure_figure,
 )
 from reln.tasks import Task, contextual_task, xor_task
-from reln.train import Progress, Trajectory
-from reln.unit_gated import layer_schedules
+from reln.training.train import Progress, Trajectory
+from reln.relns.unit_gated import layer_schedules
 
 ProgressFactory = Callable[[str, int], Progress]
 
@@ -65,7 +65,7 @@ def build_task(config: RunConfig) -> Task:
     if t.kind == "xor":
         return xor_task(items=t.items, contexts=t.contexts, context_scale=float(t.context_scale))
     if t.kind == "digits":
-        from reln.digits import digits_task
+        from reln.tasks.digits import digits_task
 
         return digits_task(classes=t.items, contexts=t.contexts, context_scale=float(t.context_scale))
     return contextual_task(
@@ -537,7 +537,7 @@ def _stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
 
 def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:
     """The deep ReLU's pathways as sequences of per-layer context sets, by share of path weight
-    (:func:`reln.analysis.path_sequence_shares`), at the last epoch; the ``top`` largest by mean."""
+    (:func:`reln.identification.analysis.path_sequence_shares`), at the last epoch; the ``top`` largest by mean."""
     layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
     per_seed = [
         path_sequence_shares(
@@ -685,7 +685,7 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
 
 def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The switching ReLN's pathway maps (units grouped by the contexts they are on in, as
-    recorded by :func:`reln.unit_gated.fit_switching_network`), as singular values by pathway name."""
+    recorded by :func:`reln.relns.unit_gated.fit_switching_network`), as singular values by pathway name."""
     reln = run.trajectories.get("reln")
     sets = run.metrics.get("reln", {}).get("pathway_sets")
     if reln is None or not sets or "pathway_maps" not in reln.snapshots:
@@ -698,8 +698,8 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
 
 
 def run_outputs(run: Run) -> dict:
-    """File name -> writer, for :func:`reln.io.write_all`. Every figure is written as PNG and PDF."""
-    from reln.provenance import environment
+    """File name -> writer, for :func:`reln.experiment.io.write_all`. Every figure is written as PNG and PDF."""
+    from reln.experiment.provenance import environment
 
     env = environment(run.config.train.x64)
     config = config_to_dict(run.config) | {"reln_version": package_version(), "environment": env}

@@ -1,6 +1,6 @@
 """Train a ReLU network or a GDLN on a task for many seeds: the high-level entry points.
 
-Both return a :class:`reln.train.Trajectory` whose snapshots are what the analyses downstream
+Both return a :class:`reln.training.train.Trajectory` whose snapshots are what the analyses downstream
 need: for a ReLU network, the gate pattern, unit sizes and output of every hidden layer; for a
 GDLN, the singular values of every pathway's end-to-end map and the output.
 """
@@ -14,14 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.analysis import layer_imbalance
+from reln.identification.analysis import layer_imbalance
 from reln.errors import RelnError
-from reln.flat import flat_maps, flat_objective, from_flat, to_flat
-from reln.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
-from reln.losses import half_sse
-from reln.relu import init_relu, relu_forward, relu_preactivations, unit_weights
+from reln.models.flat import flat_maps, flat_objective, from_flat, to_flat
+from reln.models.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
+from reln.models.losses import half_sse
+from reln.models.relu import init_relu, relu_forward, relu_preactivations, unit_weights
 from reln.tasks import Task
-from reln.train import FullBatch, MiniBatch, Progress, Trajectory, train
+from reln.training.train import FullBatch, MiniBatch, Progress, Trajectory, train
 
 # Independent random streams for the two model families, so adding one never changes the other.
 RELU_STREAM, GDLN_STREAM, SAMPLING_STREAM = 0, 1, 2
@@ -65,15 +65,15 @@ def relu_initial_weights(
     task: Task, hidden: Sequence[int], init_std: float | Sequence[float], seeds: Sequence[int]
 ) -> list[list[np.ndarray]]:
     """Per seed, the initial weights :func:`fit_relu` starts from: what a ReLN built from the
-    ReLU's own units (:mod:`reln.imitate`, :mod:`reln.unit_gated`) and the theory start from."""
+    ReLU's own units (:mod:`reln.relns.imitate`, :mod:`reln.relns.unit_gated`) and the theory start from."""
     seeds = check_seeds(seeds)
     sizes = (task.n_in, *_check_hidden(hidden), task.n_out)
     return [init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds]
 
 
 def batching(batch_size: int | None, task: Task, seeds: Sequence[int]) -> dict:
-    """The :func:`reln.train.train` arguments of a batch size: full batch for ``None`` or
-    ``batch_size >= P``, else :class:`reln.train.MiniBatch` with batch orders seeded per run seed
+    """The :func:`reln.training.train.train` arguments of a batch size: full batch for ``None`` or
+    ``batch_size >= P``, else :class:`reln.training.train.MiniBatch` with batch orders seeded per run seed
     (a stream of its own, so the order does not correlate with the initial weights).
 
     >>> from reln.tasks import contextual_task
@@ -110,14 +110,14 @@ def fit_relu(
     """Train a bias-free ReLU network ``n_in -> hidden... -> n_out`` by gradient descent.
 
     Full batch by default; with ``batch_size`` (< P) mini-batch SGD whose batch order is seeded by
-    each run's seed (:class:`reln.train.MiniBatch`, docs/theory.md §2.2).
+    each run's seed (:class:`reln.training.train.MiniBatch`, docs/theory.md §2.2).
 
     Snapshots (every ``snapshot_every`` epochs), for every hidden layer ``l``: ``hidden_l``
     ``(units, P)`` post-ReLU activity, ``pre_l`` ``(units, P)`` pre-activations (the gates are
     ``pre_l > 0``; the switching ReLN also reads how near each unit is to its kink), ``unit_weight_l``
     ``(units,)`` (``||w_in|| ||w_out||``); ``output`` ``(n_out, P)``; and, for a network of
     several hidden layers, ``imbalance_l`` of the weights into and out of hidden layer ``l``
-    (:func:`reln.analysis.layer_imbalance`). Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
+    (:func:`reln.identification.analysis.layer_imbalance`). Run it inside ``jax.enable_x64(True)`` when ``x64`` is set.
     """
     dtype = _dtype(x64)
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
@@ -165,7 +165,7 @@ def fit_gdln(
     """Train a GDLN by gradient descent under ``rule`` (``"total"`` or ``"staged"``); full batch,
     or mini-batch SGD with ``batch_size`` as :func:`fit_relu`.
 
-    ``init_params`` (weights with the seeds on axis 0, e.g. from :func:`reln.imitate.imitating_reln`)
+    ``init_params`` (weights with the seeds on axis 0, e.g. from :func:`reln.relns.imitate.imitating_reln`)
     replaces the random initialisation. ``singular_values=False`` skips the snapshots (for a
     GDLN of single-unit pathways they are only the units' sizes, and many).
 
@@ -203,7 +203,7 @@ def fit_gdln(
     if not singular_values:
         return trajectory
     # Singular values in float64 NumPy after training, not inside the scan: an SVD there is a
-    # LAPACK call, which forces seeds to run one at a time (see reln.train), and in float32.
+    # LAPACK call, which forces seeds to run one at a time (see reln.training.train), and in float32.
     maps = trajectory.snapshots["maps"].astype(np.float64)
     began = time.perf_counter()
     singular_values = np.linalg.svd(maps, compute_uv=False)

@@ -207,9 +207,9 @@ def context_inputs_silent(out: Path) -> dict:
     """Claim 8: once the common structure is learned, the context inputs do not correlate with what
     remains, so a context pathway needs only the items. Measured on each task: the normalised
     correlation of the linear residual with the context inputs on every union of whole contexts."""
-    from reln.config import load_config
-    from reln.experiments import build_task
-    from reln.imitate import context_correlation
+    from reln.experiment.config import load_config
+    from reln.experiment.experiments import build_task
+    from reln.relns.imitate import context_correlation
 
     claim = {"claim": 8, "title": "Context inputs carry no correlation with the residual of the common pathway",
              "rule": "holds if the correlation is below 1e-6 on every proper union of contexts of every experiment "

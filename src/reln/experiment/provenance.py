@@ -41,7 +41,7 @@ def source_hash() -> str:
     Returns:
         The hex digest.
     """
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the reln package, above experiment/
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml") and p.is_file()):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reln.gates.schedule import describe_reads
-from reln.plots import MODEL_LABELS
+from reln.viz.plots import MODEL_LABELS
 
 FIGURE_CAPTIONS = {
     "loss": "Loss of every model over training, every seed faint and the mean bold; the dashed line is the best a linear map can do.",
@@ -265,7 +265,7 @@ def _environment_note(env: dict) -> str:
     """One line on the software and machine a result came from (``config.json``'s environment).
 
     Args:
-        env: the ``environment`` entry (:func:`reln.provenance.environment`).
+        env: the ``environment`` entry (:func:`reln.experiment.provenance.environment`).
 
     Returns:
         An HTML paragraph.
@@ -334,7 +334,7 @@ VERDICT_COLORS = {"holds": "#1a7f37", "partly": "#9a6700", "fails": "#cf222e", "
 
 def _claims_section(out: Path) -> str:
     """The page's first section: every claim of the paper, its verdict, the rule and the numbers
-    (``claims.json``, :mod:`reln.claims`)."""
+    (``claims.json``, :mod:`reln.experiment.claims`)."""
     path = out / "claims.json"
     if not path.is_file():
         return ""

@@ -1,6 +1,6 @@
 """The flat layout of a one-hidden-layer GDLN: the same network, arranged for training speed.
 
-:mod:`reln.gdln` stores pathways stacked, ``W0 (p, w, n_in)`` and ``W1 (p, n_out, w)``. Laying all
+:mod:`reln.models.gdln` stores pathways stacked, ``W0 (p, w, n_in)`` and ``W1 (p, n_out, w)``. Laying all
 pathways' units side by side as one hidden layer gives ``A (p w, n_in)`` and ``B (n_out, p w)``;
 the GDLN is then a ReLU-shaped network whose unit gates are fixed (or scheduled) instead of
 ``1[a . x > 0]``:
@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
-from reln.gdln import GDLN, layer_masks, gates_at
-from reln.losses import half_sse
+from reln.models.gdln import GDLN, layer_masks, gates_at
+from reln.models.losses import half_sse
 
 
 def _check_one_layer(gdln: GDLN) -> None:
@@ -62,7 +62,7 @@ def _unit_index(gdln: GDLN, pathways: np.ndarray):
 
 
 def flat_objective(flat, gdln: GDLN, X, Y, rule: str = "total", t=None, mask=None):
-    """:func:`reln.gdln.gdln_objective` on flat weights: ``(objective, total loss)``."""
+    """:func:`reln.models.gdln.gdln_objective` on flat weights: ``(objective, total loss)``."""
     _check_one_layer(gdln)
     mask_A, mask_B = _flat_masks(gdln)
     width = int(gdln.widths.max())

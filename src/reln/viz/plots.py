@@ -392,7 +392,7 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     """Selectivity and the speed of the context-specific phase against the number of contexts.
 
     Args:
-        entries: from :func:`reln.sweep.contexts_sweep`.
+        entries: from :func:`reln.experiment.sweep.contexts_sweep`.
     """
     K = np.array([e["contexts"] for e in entries])
     fig, (shares, speed) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
@@ -809,11 +809,11 @@ def representation_figures(
     * ReLU network: its snapshots (``output``, and the last hidden layer ``hidden_l``), at the
       epochs of :func:`figure_epochs` for the outputs, every snapshot (subsampled) for MDS.
     * GDLN models (``gdln_gates``): the hidden layer computed from the final parameters with the
-      gates in force at the end (:func:`reln.representation.gdln_hidden`,
-      :func:`reln.representation.unit_gated_hidden`), since GDLN runs keep no hidden snapshots;
+      gates in force at the end (:func:`reln.viz.representation.gdln_hidden`,
+      :func:`reln.viz.representation.unit_gated_hidden`), since GDLN runs keep no hidden snapshots;
       an MDS trajectory when the run records ``hidden_l`` (the switching ReLN does);
       the output at the chosen epochs from ``output`` or pathway ``maps`` snapshots
-      (:func:`reln.representation.outputs_from_maps`) when the trajectory has them, else at the
+      (:func:`reln.viz.representation.outputs_from_maps`) when the trajectory has them, else at the
       final epoch from the final parameters. With no hidden trajectory they have an
       RDM panel but no MDS panel: a single final-epoch embedding, on axes of its own, says
       less than the RDM does.
@@ -821,11 +821,11 @@ def representation_figures(
 
     Args:
         task: the :class:`reln.tasks.Task`.
-        trajectories: model -> :class:`reln.train.Trajectory` (seeds on axis 0).
+        trajectories: model -> :class:`reln.training.train.Trajectory` (seeds on axis 0).
         gdln_gates: GDLN model -> ``(gates, input_masks or None, output_masks or None)`` of its
             final epoch, for its first seed: ``gates`` is ``(p, P)`` for stacked pathways, or a
             list of ``(units_l, P)`` per hidden layer for a unit-gated network (ReLU-shaped
-            weights, :func:`reln.representation.unit_gated_hidden`).
+            weights, :func:`reln.viz.representation.unit_gated_hidden`).
         name: the run's name, for titles.
         seed: the seed number of index 0, for titles.
 
@@ -833,7 +833,7 @@ def representation_figures(
         ``{"outputs": ..., "dataset": ..., "mds": ..., "rdm": ...}`` (without ``mds`` and ``rdm``
         when no model has a hidden representation).
     """
-    from reln import representation as rep
+    from reln.viz import representation as rep
 
     X, Y = np.asarray(task.X, np.float64), np.asarray(task.Y, np.float64)
     outputs, hidden, mds_notes, trajectories_2d = {}, {}, {}, {}

@@ -33,8 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
-from reln.losses import half_sse
-from reln.relu import per_layer
+from reln.models.losses import half_sse
+from reln.models.relu import per_layer
 from reln.tasks import Task
 
 RULES = ("total", "staged")
@@ -211,7 +211,7 @@ def init_gdln(rng: np.random.Generator, gdln: GDLN) -> list[np.ndarray]:
     Every pathway draws from its own child of ``rng`` (``rng.spawn``), layer by layer, only the
     shape of its live block; so a pathway's initial weights depend on the seed and its position,
     never on the widths or number of the other pathways. (A seeded NumPy generator: see
-    :func:`reln.relu.init_relu`.)
+    :func:`reln.models.relu.init_relu`.)
     """
     masks = layer_masks(gdln)
     weights = [np.zeros(mask.shape) for mask in masks]
@@ -298,7 +298,7 @@ def gdln_objective(
     value is only a device for the gradient (with no ``R`` it is twice the loss); the second
     term's gradient equals the total loss's, since ``Yhat_R - (Y - Yhat_B) = Yhat - Y``: only
     the always-on pathways ignore the others. ``mask`` weights the samples (a mini-batch,
-    :func:`reln.losses.half_sse`).
+    :func:`reln.models.losses.half_sse`).
     """
     masks = layer_masks(gdln)
     hidden = _last_hidden(weights, gdln, X, masks, t)

@@ -13,7 +13,7 @@ def half_sse(Yhat: jax.Array, Y: jax.Array, mask: jax.Array | None = None) -> ja
     Args:
         Yhat, Y: ``(n_out, P)`` outputs and targets, samples on columns.
         mask: optional ``(P,)`` sample weights ``m_p`` (a mini-batch's indicator, see
-            :class:`reln.train.MiniBatch`); every ``m_p = 1`` when omitted.
+            :class:`reln.training.train.MiniBatch`); every ``m_p = 1`` when omitted.
 
     >>> float(half_sse(jnp.ones((2, 3)), jnp.zeros((2, 3)), jnp.array([1.0, 0.0, 1.0])))
     2.0

@@ -69,7 +69,7 @@ def selectivity(identification, n_contexts: int) -> dict[str, float]:
     * ``silent``: the weight left unassigned by the identification (never grew, or never on).
 
     Args:
-        identification: a :class:`reln.identify.Identification` of one seed and layer.
+        identification: a :class:`reln.identification.identify.Identification` of one seed and layer.
         n_contexts: ``K``.
 
     Returns:

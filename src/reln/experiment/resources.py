@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from reln.config import RunConfig
+from reln.experiment.config import RunConfig
 from reln.errors import RelnError
 
 FIGURES_BYTES = 20 * 2**20  # the figures of a run, PNG and PDF, with room to spare
@@ -82,7 +82,7 @@ def check_resources(config: RunConfig, out_dir: Path) -> Estimate:
     Returns:
         The :class:`Estimate`.
     """
-    from reln.experiments import build_task
+    from reln.experiment.experiments import build_task
 
     task = build_task(config)
     need = estimate(config, task.n_in, task.n_out, task.P)

@@ -5,27 +5,27 @@ Replacing each ``g_l`` by a given 0/1 gate per unit and sample, piecewise consta
 network *linear in every pathway*: units of layer ``l`` with equal gates form one group, and a
 sequence of groups through the layers is a pathway of a gated deep linear network (docs/theory.md §2-3)
 whose layers are shared between pathways, as in the ReLU network itself. With one hidden layer it
-is exactly the switching ReLN of :func:`reln.imitate.switching_reln` (one width-1 pathway per
+is exactly the switching ReLN of :func:`reln.relns.imitate.switching_reln` (one width-1 pathway per
 unit); with more it is the deep ReLN of the depth experiment, with no freeze, no staged rule and no
 hand-set scale: gates from the ReLU's checkpoints, weights from the ReLU's initialisation, plain
 gradient descent on the total loss.
 
 The gates of every layer follow the checkpoints of the ReLU run: with one hidden layer by
-:func:`reln.imitate.sliding_schedule` (the ReLU's own per-sample gates every 10 epochs, pairs that
-stay on a kink held there), in deeper networks by :func:`reln.imitate.switching_schedule` (the band
+:func:`reln.relns.imitate.sliding_schedule` (the ReLU's own per-sample gates every 10 epochs, pairs that
+stay on a kink held there), in deeper networks by :func:`reln.relns.imitate.switching_schedule` (the band
 rule, read every 100 epochs after the first drop); ``kink_rule`` chooses per layer. Each seed's schedule is per-seed *data* of one compiled program
-(:func:`reln.train.train`'s ``data``), so seeds run on parallel threads.
+(:func:`reln.training.train.train`'s ``data``), so seeds run on parallel threads.
 
 Depth (``depth``; the report of ``reln reproduce`` shows its gaps to the ReLU). Two things carry
 it. (1) Per-sample gates every 10 epochs until the ReLU's loss is a quarter down
-(:func:`reln.imitate.first_drop_epoch`): gates with the activity band from epoch 100, while units
+(:func:`reln.relns.imitate.first_drop_epoch`): gates with the activity band from epoch 100, while units
 are tiny, put the first drop far too late. (2) Pinned kinks in every layer: on the ReLU's plateaus
 gradient descent slides along the kinks of small units (unit-sample pairs whose gates flip every
 few epochs, few on the first plateau and many in both layers later), and a network whose gates
 are fixed between refreshes escapes the plateaus early. The first layer's pins are projections
-(:func:`reln.kinks.kink_projectors`); a deeper layer's pinned pre-activation moves with every
+(:func:`reln.gates.kinks.kink_projectors`); a deeper layer's pinned pre-activation moves with every
 layer below it, and a stiff penalty pulls it to the kink through all of them
-(:func:`reln.kinks.kink_penalty`, which closes the gap far better than no hold or projecting
+(:func:`reln.gates.kinks.kink_penalty`, which closes the gap far better than no hold or projecting
 layer 2's own rows). Every rule tried before pinning (context or per-sample gates, refreshed
 every 100 down to 2 epochs, per-epoch gates from a co-trained ReLU with thresholds,
 :func:`fit_concurrent_network`) left large gaps.
@@ -40,14 +40,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reln.config import KINK_RULES
+from reln.experiment.config import KINK_RULES
 from reln.errors import RelnError
 from reln.gates.replay import sliding_schedule, switching_schedule
-from reln.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
-from reln.losses import half_sse
-from reln.relu import relu_forward
+from reln.gates.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
+from reln.models.losses import half_sse
+from reln.models.relu import relu_forward
 from reln.tasks import Task
-from reln.train import Progress, Trajectory, train
+from reln.training.train import Progress, Trajectory, train
 
 
 def unit_gated_forward(weights: Sequence, X, gates: Sequence):
@@ -73,9 +73,9 @@ def per_hidden_layer(value, n_layers: int, what: str) -> list:
 
 
 def layer_kink_rules(kink_rule: str | Sequence[str], n_layers: int, gate_level: str | Sequence[str]) -> list[str]:
-    """The kink rule of every hidden layer. ``"auto"``: :func:`reln.imitate.sliding_schedule` for
+    """The kink rule of every hidden layer. ``"auto"``: :func:`reln.relns.imitate.sliding_schedule` for
     a network of one hidden layer gated per sample, the band rule of
-    :func:`reln.imitate.switching_schedule` otherwise (on ``depth`` sliding in both layers runs
+    :func:`reln.relns.imitate.switching_schedule` otherwise (on ``depth`` sliding in both layers runs
     far ahead of the ReLU, sliding in the first only is no better than the band; sliding in both
     with a shorter ``slide_epochs`` is worse still: the ReLN leaves the plateaus early, so holding
     sooner does not help)."""
@@ -176,13 +176,13 @@ def fit_switching_network(
         relu: the ReLU trajectory, with ``pre_l`` snapshots of every layer.
         relu_initial_weights: per seed, the ReLU's initial weights (the ReLN starts from them).
         fine_until, fine_every, regroup_every: the schedule of
-            :func:`reln.imitate.switching_schedule`; by default per-sample gates every 10 epochs
+            :func:`reln.relns.imitate.switching_schedule`; by default per-sample gates every 10 epochs
             until 100, then regrouped every 100, or at the snapshot spacing if it is coarser.
-        gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.kinks.kink_gates` at
+        gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.gates.kinks.kink_gates` at
             each regroup (``pin_kinks``: hold the pre-activations of pairs at the kink, in the
-            first hidden layer by :func:`reln.kinks.kink_projectors`, in deeper ones by
-            :func:`reln.kinks.kink_penalty` with ``kink_stiffness``).
-        kink_rule, slide_epochs: per layer ``"sliding"`` (:func:`reln.imitate.sliding_schedule`,
+            first hidden layer by :func:`reln.gates.kinks.kink_projectors`, in deeper ones by
+            :func:`reln.gates.kinks.kink_penalty` with ``kink_stiffness``).
+        kink_rule, slide_epochs: per layer ``"sliding"`` (:func:`reln.relns.imitate.sliding_schedule`,
             pairs held once they have stayed ``slide_epochs`` on a kink; ``fine_until`` and
             ``regroup_every`` do not apply), ``"band"`` (the schedule above), or ``"auto"``
             (:func:`layer_kink_rules`: sliding for one hidden layer gated per sample).
@@ -243,14 +243,14 @@ def fit_gate_schedules(
     The forward pass is ``W_L (g_{L-1} ⊙ (... (g_1 ⊙ (W_1 X))))`` with the gates of the current
     phase (:func:`unit_gated_forward`), plain gradient descent on the total loss from the ReLU's
     initial weights; pinned pre-activations are held (first layer: projected gradients,
-    :func:`reln.kinks.kink_projectors`; deeper: :func:`reln.kinks.kink_penalty`). docs/theory.md §5.
+    :func:`reln.gates.kinks.kink_projectors`; deeper: :func:`reln.gates.kinks.kink_penalty`). docs/theory.md §5.
 
     Args:
         schedules: per seed ``(phase_starts, [gates (phases, units_l, P)], [pins (phases, units_l, P)])``,
             the same ``phase_starts`` for every seed.
         relu_initial_weights: per seed, the weights to start from.
         epochs: the number of updates.
-        kink_stiffness: :func:`reln.kinks.kink_penalty`'s, for pins past the first hidden layer.
+        kink_stiffness: :func:`reln.gates.kinks.kink_penalty`'s, for pins past the first hidden layer.
         snapshot_every: epochs between snapshots (hidden activity, output, pathway maps).
 
     Returns:
@@ -266,9 +266,9 @@ def fit_gate_schedules(
     X, Y = task.X.astype(dtype), task.Y.astype(dtype)
     phase_starts = jnp.asarray(starts, dtype=jnp.int32)
     # Pinned pre-activations are held in every hidden layer. The first reads the fixed inputs X, so
-    # a pinned unit's gradient is projected (reln.kinks.kink_projectors, once per pinned set);
+    # a pinned unit's gradient is projected (reln.gates.kinks.kink_projectors, once per pinned set);
     # deeper layers read inputs that move with every layer below, so a stiff penalty keeps their
-    # pinned pre-activations at the kink through all of those layers (reln.kinks.kink_penalty).
+    # pinned pre-activations at the kink through all of those layers (reln.gates.kinks.kink_penalty).
     pins = [np.stack([s[2][l] for s in schedules]) for l in range(len(gates))]  # (seeds, phases, units, P)
     pinned_pairs = sum(p.sum(axis=(2, 3)) for p in pins).mean(axis=0)
     pinned_layers = [bool(p.any()) for p in pins]  # static: nothing pinned, nothing to pay per step
@@ -336,7 +336,7 @@ def fit_gate_schedules(
 
 
 def relu_rule_gates(pre, context_onehot, *, threshold: float, level: str, silent_threshold: float = 1e-3):
-    """The gates :func:`reln.imitate.switching_schedule` reads from one checkpoint, from a layer's
+    """The gates :func:`reln.relns.imitate.switching_schedule` reads from one checkpoint, from a layer's
     pre-activations ``(units, P)`` (JAX, for gates computed during training; nothing is pinned).
 
     ``threshold = 0`` with ``level = "sample"`` is the ReLU's own gate ``1[pre > 0]``.
@@ -366,7 +366,7 @@ def fit_concurrent_network(
     The ReLU network trains alongside in the same compiled step (gradient descent on
     ``L_relu(W_relu) + L_gated(W_gated)``: the two parameter sets have independent gradients, so
     each follows its own gradient descent exactly), and at each epoch ``t`` the gated network's
-    gates are the rule of :func:`reln.imitate.switching_schedule` applied to the ReLU's state at
+    gates are the rule of :func:`reln.relns.imitate.switching_schedule` applied to the ReLU's state at
     ``t`` (per-sample ``1[pre > 0]`` before ``fine_until``). No checkpoints are stored, so the
     refresh costs no memory; a step costs about two ReLU steps. With ``gate_level = "sample"``
     and ``gate_threshold = 0`` the gated network *is* the ReLU (same trajectory to rounding): the

@@ -12,8 +12,8 @@ A validity map is a *sweep preset* (``presets/sweeps/NAME.toml``)::
     name = "init-lr"
     grid = { "relu.init_std" = [...], "train.lr" = [...] }
 
-Each map is one :func:`reln.distributed.run_sweep` into ``OUT/NAME``; the boundary of each key is
-the first value whose median ``metric`` passes ``level`` (:func:`reln.grid.boundary`), written
+Each map is one :func:`reln.experiment.distributed.run_sweep` into ``OUT/NAME``; the boundary of each key is
+the first value whose median ``metric`` passes ``level`` (:func:`reln.experiment.grid.boundary`), written
 with every map's medians to ``OUT/validity.json`` (docs/theory.md §9).
 """
 
@@ -153,23 +153,23 @@ def reduced(spec: ValiditySpec, *, values: int = 2, epochs: int = 300, seeds: tu
 
 
 def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster) -> dict:
-    """Run every map of ``spec`` into ``out_dir/MAP`` (resumable, as :func:`reln.distributed.run_sweep`)
+    """Run every map of ``spec`` into ``out_dir/MAP`` (resumable, as :func:`reln.experiment.distributed.run_sweep`)
     and write ``out_dir/validity.json``; returns its contents.
 
     Args:
         spec: the sweep preset.
         out_dir: the output folder.
         progress: ``(map name) -> callback(done, total)``, or ``None``.
-        cluster: ``workers``, ``scheduler``, ``compile_cache`` of :func:`reln.distributed.run_sweep`;
+        cluster: ``workers``, ``scheduler``, ``compile_cache`` of :func:`reln.experiment.distributed.run_sweep`;
             one cluster serves every map.
     """
     import contextlib
     import json
     import time
 
-    from reln.config import load_config, with_overrides
-    from reln.distributed import dask_client, finished_rows, run_sweep, sweep_tasks
-    from reln.grid import task_key
+    from reln.experiment.config import load_config, with_overrides
+    from reln.experiment.distributed import dask_client, finished_rows, run_sweep, sweep_tasks
+    from reln.experiment.grid import task_key
 
     base = with_overrides(load_config(spec.base), seeds=spec.seeds, epochs=spec.epochs, models=spec.models)
     grids = {m.name: [(k, list(v)) for k, v in m.grid] for m in spec.maps}
@@ -200,7 +200,7 @@ def base_values(base, keys) -> dict:
     """The base config's value of each dotted key (a one-element tuple as its element), so that
     a map walks each key with the others at the base experiment's setting.
 
-    >>> from reln.config import load_config
+    >>> from reln.experiment.config import load_config
     >>> base_values(load_config("contexts-diff"), ["train.lr", "relu.hidden"])
     {'train.lr': 0.001, 'relu.hidden': 700}
     """
@@ -216,7 +216,7 @@ def summarize(spec: ValiditySpec, tables: dict[str, list[dict]], base=None) -> d
     """``validity.json``: per map and key, the medians over seeds of every model's ``gap_max``
     along that key, the other keys of the map held at the base experiment's values when the grid
     has them (pooled otherwise), and the first value past the level; the failed runs; seconds."""
-    from reln.grid import boundary
+    from reln.experiment.grid import boundary
 
     out = {"sweep": spec.name, "base": spec.base, "metric": spec.metric, "level": spec.level, "maps": {}}
     for grid_map in spec.maps:
@@ -256,11 +256,11 @@ def _jsonable(edge: dict) -> dict:
 
 
 def validity_figures(spec: ValiditySpec, out_dir: Path) -> dict:
-    """``{path: figure}``: each map's figures (:func:`reln.grid_figures.grid_figures`) in its folder,
+    """``{path: figure}``: each map's figures (:func:`reln.viz.grid_figures.grid_figures`) in its folder,
     from the tables the sweep wrote."""
     import json
 
-    from reln.grid_figures import grid_figures
+    from reln.viz.grid_figures import grid_figures
 
     figures = {}
     for grid_map in spec.maps:

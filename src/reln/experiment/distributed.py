@@ -1,10 +1,10 @@
 """Run a grid sweep's (point, seed) tasks on a Dask cluster, resumably, and write its tidy table.
 
-Every task is independent (:func:`reln.grid.run_point`), so the sweep is an embarrassingly
+Every task is independent (:func:`reln.experiment.grid.run_point`), so the sweep is an embarrassingly
 parallel map: a local cluster of one single-threaded worker process per core by default, or any
 running Dask scheduler (``scheduler="tcp://host:8786"``, e.g. a SLURM allocation started with
 dask-jobqueue, see the README). Each finished row is written at once to ``OUT/rows/KEY.json``, its
-key a hash of the task's resolved config (:func:`reln.grid.task_key`); a sweep started again reuses
+key a hash of the task's resolved config (:func:`reln.experiment.grid.task_key`); a sweep started again reuses
 those rows and submits only the rest. The table, one row per (point, seed), is written as
 ``sweep.json``, ``sweep.csv`` and ``sweep.parquet``.
 
@@ -22,9 +22,9 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reln.config import RunConfig
+from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.grid import Grid, grid_points, point_config, point_seeds, run_point, task_key
+from reln.experiment.grid import Grid, grid_points, point_config, point_seeds, run_point, task_key
 
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -32,7 +32,7 @@ ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 def sweep_tasks(base: RunConfig, grid: Grid) -> list[tuple[dict, int, RunConfig]]:
     """Every ``(point, seed, config)`` of the grid, points in grid order and seeds within.
 
-    >>> from reln.config import load_config
+    >>> from reln.experiment.config import load_config
     >>> tasks = sweep_tasks(load_config("contexts-diff"), [("train.lr", [1e-3, 2e-3])])
     >>> [(p["train.lr"], s) for p, s, _ in tasks][:4]
     [(0.001, 0), (0.001, 1), (0.001, 2), (0.002, 0)]
@@ -130,7 +130,7 @@ def run_sweep(
 
     Args:
         base: the config every point modifies (its seeds are each point's seeds).
-        grid: ``(key, values)`` pairs (:func:`reln.grid.parse_grid_option`).
+        grid: ``(key, values)`` pairs (:func:`reln.experiment.grid.parse_grid_option`).
         out_dir: the sweep's folder; its ``rows/`` makes the sweep resumable.
         workers: local worker processes (default: the cores); ignored with ``scheduler``.
         scheduler: address of a running Dask scheduler.
@@ -140,7 +140,7 @@ def run_sweep(
             one made from ``workers`` or ``scheduler`` for this sweep, closed at its end.
 
     Returns:
-        One dict per (point, seed): :func:`reln.grid.run_point`'s row.
+        One dict per (point, seed): :func:`reln.experiment.grid.run_point`'s row.
     """
     tasks = sweep_tasks(base, grid)
     keys = [task_key(config) for _, _, config in tasks]
@@ -173,7 +173,7 @@ def run_sweep(
 
 def _run_task(config: RunConfig, point: dict, seed: int, key: str, compile_cache: str | None) -> dict:
     """What a worker runs: set its XLA cache once, then one (point, seed) under the driver's key."""
-    from reln.compile_cache import use_compilation_cache
+    from reln.experiment.compile_cache import use_compilation_cache
 
     use_compilation_cache(compile_cache)
     return run_point(config, point, seed, key)

@@ -23,7 +23,7 @@ from reln.errors import RelnError
 MODELS = ("relu", "reln", "replay", "paper_reln", "modular", "theory", "prediction", "prediction_seeded")
 TASK_KINDS = ("contexts", "xor", "digits")
 GATINGS = ("compact", "switching", "fixed")
-KINK_RULES = ("auto", "sliding", "band")  # reln.unit_gated.layer_kink_rules
+KINK_RULES = ("auto", "sliding", "band")  # reln.relns.unit_gated.layer_kink_rules
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -72,7 +72,7 @@ class ReluConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PathwayConfig:
-    """``[[reln.pathways]]``: one pathway; see :class:`reln.gdln.Pathway`.
+    """``[[reln.pathways]]``: one pathway; see :class:`reln.models.gdln.Pathway`.
 
     ``contexts`` is ``"all"`` or a list of 0-based context indices; ``gate`` instead gives a 0/1
     value per sample (samples ordered context-major: ``c * items + i``).
@@ -90,20 +90,20 @@ class PathwayConfig:
 class RelnConfig:
     """``[reln]`` (and ``[paper_reln]``): the pathways, the training rule, snapshot interval.
 
-    ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identify`) and builds
-    it from the ReLU's own units (:mod:`reln.imitate`): with ``gating = "switching"`` the gates
+    ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identification.identify`) and builds
+    it from the ReLU's own units (:mod:`reln.relns.imitate`): with ``gating = "switching"`` the gates
     follow the ReLU's checkpoints (``gate_threshold``: a unit is on for the samples where its
     pre-activation exceeds that fraction of its peak, and with ``pin_kinks`` its pre-activation
-    is held where it lies within that band of zero, :func:`reln.kinks.kink_gates`, in hidden
+    is held where it lies within that band of zero, :func:`reln.gates.kinks.kink_gates`, in hidden
     layers past the first by a penalty that removes ``kink_stiffness`` of it per step,
-    :func:`reln.kinks.kink_penalty`;
+    :func:`reln.gates.kinks.kink_penalty`;
     ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
     per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
-    :func:`reln.imitate.first_drop_epoch`, and after it they are read every ``regroup_every``
+    :func:`reln.relns.imitate.first_drop_epoch`, and after it they are read every ``regroup_every``
     epochs, by default 100: ``kink_rule = "band"``, the default for deep networks; for one hidden
     layer, ``"sliding"``: the ReLU's own per-sample gates every 10 epochs, with the pairs that have
     stayed within the band for ``slide_epochs`` held at their kink,
-    :func:`reln.imitate.sliding_schedule`); with ``"fixed"`` they are the final identified context sets.
+    :func:`reln.relns.imitate.sliding_schedule`); with ``"fixed"`` they are the final identified context sets.
     ``identify_threshold`` and ``min_unit_weight`` set the identification reported in
     ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
     """
@@ -128,11 +128,11 @@ class RelnConfig:
 class TrainConfig:
     """``[train]``: learning rate, epochs, seeds, float64; ``allow_dead`` keeps the
     numbers of a model whose hidden units all died or whose loss ended above its start (an error
-    otherwise, :func:`reln.experiments.check_learned`).
+    otherwise, :func:`reln.experiment.experiments.check_learned`).
 
     ``batch_size`` (omitted: full batch, the paper's setting) trains the ReLU network and the
     GDLN models by mini-batch SGD, ``ceil(P / batch_size)`` updates per epoch
-    (:class:`reln.train.MiniBatch`); the compact ReLN, the theory and the prediction stay the
+    (:class:`reln.training.train.MiniBatch`); the compact ReLN, the theory and the prediction stay the
     full-batch gradient flow the theory describes, so their gap to the ReLU then measures what
     the batch noise changes (docs/theory.md §2.2, §9)."""
 

@@ -1,0 +1,1 @@
+"""The networks: the bias-free ReLU network, gated deep linear networks (stacked and flat layouts), the loss."""

@@ -1,0 +1,1 @@
+"""Figures and the report page, drawn from what a run holds."""
