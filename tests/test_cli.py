@@ -35,9 +35,16 @@ def test_presets_lists_every_preset(capsys):
         assert name in out
 
 
-def test_run_writes_the_contract_files(tmp_path):
+def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 0
+    assert main(["run", "contexts-diff", "--seeds", "0", "--epochs", "120", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # One row per model and seed, with its crossing epochs; then a timing line per model.
+    for model in ("relu", "reln", "replay", "paper_reln", "modular", "prediction_seeded"):
+        rows = [line.split() for line in lines if line.split()[:2] == [model, "0"]]
+        assert len(rows) == 1 and len(rows[0]) >= 7, lines
+        assert any(line.startswith(f"{model}: 1 seed(s) in ") for line in lines)
+    assert lines[-1].startswith("wrote config.json, results.npz, metrics.json, loss.png")
     figures = ("dataset", "loss", "mds", "modular_singular_values", "outputs", "predicted_structure",
                "prediction_singular_values", "rdm",
                "paper_reln_singular_values",
@@ -213,17 +220,6 @@ def test_console_script_reports_errors_in_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "unknown preset 'nope'" in result.stderr
-
-
-def test_summary_table_mentions_every_model(capsys, tmp_path):
-    assert main(["run", "contexts-diff", "--seeds", "0", "--epochs", "60", "--out", str(tmp_path / "o")]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    # One row per model and seed, with its crossing epochs; then a timing line per model.
-    for model in ("relu", "reln", "replay", "paper_reln"):
-        rows = [line.split() for line in lines if line.split()[:2] == [model, "0"]]
-        assert len(rows) == 1 and len(rows[0]) >= 7, lines
-        assert any(line.startswith(f"{model}: 1 seed(s) in ") for line in lines)
-    assert lines[-1].startswith("wrote config.json, results.npz, metrics.json, loss.png")
 
 
 def test_default_output_folder_is_results_slash_preset(monkeypatch, tmp_path):

@@ -21,8 +21,8 @@ def _figures(name: str, epochs: int, models=None, seeds=(0,)):
 
 @pytest.fixture(scope="module")
 def all_figures():
-    figures = {f"contexts-diff/{k}": v for k, v in _figures("contexts-diff", 2500, seeds=(0, 1)).items()}
-    figures |= {f"xor/{k}": v for k, v in _figures("xor", 1500).items()}
+    figures = {f"contexts-diff/{k}": v for k, v in _figures("contexts-diff", 1500).items()}
+    figures |= {f"xor/{k}": v for k, v in _figures("xor", 1000).items()}
     depth = with_overrides(load_config("depth"), seeds=(0,), epochs=600)
     figures |= {f"depth/{k}": v for k, v in run_figures(run_experiment(depth)).items()}
     yield figures

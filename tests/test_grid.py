@@ -168,7 +168,7 @@ def test_reduced_validity_map_runs_and_summarizes(tmp_path):
     from reln.experiment.io import figure_writer
     from reln.viz.report import report_page
 
-    spec = reduced(load_sweep("validity"), epochs=150)
+    spec = reduced(load_sweep("validity"), epochs=60)
     out = tmp_path
     tmp_path = out / "validity"
     summary = run_validity(spec, tmp_path, workers=2)
