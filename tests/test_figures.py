@@ -21,9 +21,10 @@ def _figures(name: str, epochs: int, models=None, seeds=(0,)):
 
 @pytest.fixture(scope="module")
 def all_figures():
-    figures = {f"contexts-diff/{k}": v for k, v in _figures("contexts-diff", 1500).items()}
+    models = ("relu", "reln", "paper_reln", "modular", "theory", "prediction", "prediction_seeded")  # every kind
+    figures = {f"contexts-diff/{k}": v for k, v in _figures("contexts-diff", 1500, models=models).items()}
     figures |= {f"xor/{k}": v for k, v in _figures("xor", 1000).items()}
-    depth = with_overrides(load_config("depth"), seeds=(0,), epochs=600)
+    depth = with_overrides(load_config("depth"), seeds=(0,), epochs=300)
     figures |= {f"depth/{k}": v for k, v in run_figures(run_experiment(depth)).items()}
     yield figures
     import matplotlib.pyplot as plt

@@ -77,12 +77,23 @@ def _tiny_base():
     return with_values(base, {"relu.hidden": [40], "relu.snapshot_every": 10})
 
 
-def test_sweep_on_a_two_worker_local_cluster_resumes_and_keeps_failures(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def two_workers():
+    """A real local Dask cluster of two worker processes, shared by the tests of this module."""
+    from reln.experiment.distributed import dask_client
+
+    with dask_client(workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        yield client
+
+
+def test_sweep_on_a_two_worker_local_cluster_resumes_and_keeps_failures(tmp_path, monkeypatch, two_workers):
     from reln.experiment import distributed
 
     grid = [("train.lr", [1e-3, 50.0])]  # lr = 50 kills the ReLU: a row with its status, not a crash
     seen = []
-    rows = distributed.run_sweep(_tiny_base(), grid, tmp_path, workers=2, progress=lambda d, n: seen.append((d, n)))
+    rows = distributed.run_sweep(_tiny_base(), grid, tmp_path, client=two_workers,
+                                 progress=lambda d, n: seen.append((d, n)))
     assert [(r["train.lr"], r["seed"]) for r in rows] == [(1e-3, 0), (1e-3, 1), (50.0, 0), (50.0, 1)]
     ok, failed = rows[:2], rows[2:]
     assert all(r["status"] == "ok" for r in ok)
@@ -162,7 +173,7 @@ def test_validity_preset_covers_the_limits_the_issue_names():
     assert spec.seeds is not None and len(spec.seeds) >= 3
 
 
-def test_reduced_validity_map_runs_and_summarizes(tmp_path):
+def test_reduced_validity_map_runs_and_summarizes(tmp_path, two_workers):
     from reln.experiment.validity import load_sweep, reduced, run_validity, validity_figures
 
     from reln.experiment.io import figure_writer
@@ -171,7 +182,7 @@ def test_reduced_validity_map_runs_and_summarizes(tmp_path):
     spec = reduced(load_sweep("validity"), epochs=60)
     out = tmp_path
     tmp_path = out / "validity"
-    summary = run_validity(spec, tmp_path, workers=2)
+    summary = run_validity(spec, tmp_path, client=two_workers)
     assert set(summary["maps"]) == {"init-lr", "batch", "width"}
     assert summary["maps"]["init-lr"]["runs"] == 4 and summary["maps"]["batch"]["runs"] == 2
     written = json.loads((tmp_path / "validity.json").read_text())

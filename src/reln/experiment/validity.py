@@ -152,7 +152,7 @@ def reduced(spec: ValiditySpec, *, values: int = 2, epochs: int = 300, seeds: tu
     return dataclasses.replace(spec, maps=maps, epochs=epochs, seeds=seeds)
 
 
-def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster) -> dict:
+def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, client=None, **cluster) -> dict:
     """Run every map of ``spec`` into ``out_dir/MAP`` (resumable, as :func:`reln.experiment.distributed.run_sweep`)
     and write ``out_dir/validity.json``; returns its contents.
 
@@ -160,6 +160,7 @@ def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster)
         spec: the sweep preset.
         out_dir: the output folder.
         progress: ``(map name) -> callback(done, total)``, or ``None``.
+        client: a running ``dask.distributed.Client`` to use instead of starting a cluster.
         cluster: ``workers``, ``scheduler``, ``compile_cache`` of :func:`reln.experiment.distributed.run_sweep`;
             one cluster serves every map.
     """
@@ -180,7 +181,10 @@ def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, **cluster)
     compile_cache = cluster.pop("compile_cache", None)
     tables, walls = {}, {}
     # one cluster for every map (none when every row is already there)
-    opened = dask_client(**cluster) if pending else contextlib.nullcontext(None)
+    if client is not None or not pending:
+        opened = contextlib.nullcontext(client)
+    else:
+        opened = dask_client(**cluster)
     with opened as client:
         for name, grid in grids.items():
             began = time.perf_counter()

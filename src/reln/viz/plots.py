@@ -666,6 +666,36 @@ def _coinciding(points: np.ndarray, context: np.ndarray, radius: float) -> list[
     return groups
 
 
+def _push_labels_apart(fig) -> None:
+    """Place each group label (an annotation offset from its dot) inside its panel where its box
+    overlaps no other text of the figure: its outward offset first, then turned by growing angles
+    and pushed further."""
+    from matplotlib.text import Annotation
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    turns = np.radians([0, 40, -40, 80, -80, 120, -120, 180])
+    for ax in fig.axes:
+        frame = ax.get_window_extent(renderer)
+        for label in [t for t in ax.texts if isinstance(t, Annotation)]:
+            others = [t.get_window_extent(renderer) for other_ax in fig.axes for t in other_ax.texts if t is not label]
+            x, y = label.xyann
+            for radius in (1.0, 1.6, 2.3):
+                free = None
+                for turn in turns:
+                    c, s_ = np.cos(turn), np.sin(turn)
+                    label.xyann = (radius * (c * x - s_ * y), radius * (s_ * x + c * y))
+                    box = label.get_window_extent(renderer)
+                    inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                    if inside and not any(box.overlaps(o) for o in others):
+                        free = label.xyann
+                        break
+                if free is not None:
+                    break
+            else:
+                label.xyann = (x, y)  # nowhere free nearby: keep the outward place
+
+
 def mds_figure(
     trajectories: dict[str, tuple[np.ndarray, np.ndarray]],
     context: np.ndarray,
@@ -726,7 +756,7 @@ def mds_figure(
                 ax.annotate(",".join(map(str, names)), (x, y), xytext=tuple(offset), textcoords="offset points",
                             ha="center", va="center", fontsize=7, color=color, fontweight="bold", zorder=4)
         span = f"epochs {int(epochs[0])} … {int(epochs[-1])}, {T} snapshots" if T > 1 else f"epoch {int(epochs[-1])}"
-        note = f"\n{notes[model]}" if model in notes else ""
+        note = "\n" + textwrap.fill(notes[model], 48) if model in notes else ""  # within the panel's width
         ax.set_title(f"{MODEL_LABELS.get(model, model)}\n{span}{note}", fontsize=9,
                      color=MODEL_COLORS.get(model, "black"))
         ax.set_aspect("equal", adjustable="datalim")
@@ -744,6 +774,7 @@ def mds_figure(
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2 * columns + 1), frameon=False,
                fontsize=8)
     fig.suptitle(title, fontsize=11)
+    _push_labels_apart(fig)  # last: the layout above moves every text
     return fig
 
 
