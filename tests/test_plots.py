@@ -1,4 +1,5 @@
-"""Figures: each returns a figure with content, and a run writes every one as PNG and PDF."""
+"""Figures: each returns a figure with content and can be written as PNG and PDF (a run writing
+every figure is checked by the run-contract test in test_cli.py)."""
 
 import io
 
@@ -6,8 +7,6 @@ import numpy as np
 import pytest
 
 from reln.viz import plots
-from reln.experiment.config import load_config, with_overrides
-from reln.experiment.experiments import run_experiment, run_outputs
 from reln.experiment.io import figure_writers, write_all
 from reln.tasks import contextual_task
 
@@ -97,14 +96,3 @@ def test_figure_writers_write_png_and_pdf(tmp_path):
     paths = write_all(tmp_path, figure_writers("data", figure))
     assert [p.name for p in paths] == ["data.png", "data.pdf"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
-
-
-def test_run_outputs_write_every_figure_as_png_and_pdf(tmp_path):
-    config = with_overrides(load_config("contexts-diff"), seeds=(0,), epochs=300)
-    run = run_experiment(config)
-    names = [p.name for p in write_all(tmp_path, run_outputs(run))]
-    for stem in ("loss", "structure", "paper_reln_singular_values", "outputs", "dataset", "mds", "rdm"):
-        for fmt in ("png", "pdf"):
-            assert f"{stem}.{fmt}" in names
-            assert (tmp_path / f"{stem}.{fmt}").stat().st_size > 5_000
-    assert not list(tmp_path.glob(".*.tmp"))
