@@ -247,3 +247,21 @@ def test_help_and_a_bad_config_answer_without_importing_jax():
             "print(rc, 'jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert out.strip().endswith("[0, 2] False"), out
+
+
+def test_sweep_grid_command_runs_on_dask_and_resumes(tmp_path, capsys):
+    """`reln sweep --grid` from one command: a local Dask cluster, the tidy table and its map,
+    a summary line per key; run again, every row is reused."""
+    out = tmp_path / "grid"
+    argv = ["sweep", "xor", "--grid", "train.lr=1e-3,2e-3", "--grid", "relu.init_std=1e-3,1e-2", "--seeds", "0",
+            "--epochs", "100", "--models", "relu", "--metric", "relu.loss_final", "--level", "100", "--workers", "1",
+            "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "4 runs (0 failed)" in printed and "train.lr: median relu.loss_final" in printed
+    for name in ("sweep.json", "sweep.csv", "sweep.parquet", "sweep-map-relu.png"):
+        assert (out / name).is_file(), name
+    rows = json.loads((out / "sweep.json").read_text())
+    assert [(r["train.lr"], r["relu.init_std"]) for r in rows] == [(1e-3, 1e-3), (1e-3, 1e-2), (2e-3, 1e-3), (2e-3, 1e-2)]
+    assert all(r["status"] == "ok" and r["relu.loss_final"] > 0 for r in rows)
+    assert main(argv + ["--no-figures"]) == 0 and json.loads((out / "sweep.json").read_text()) == rows
