@@ -167,7 +167,10 @@ def test_validity_preset_covers_the_limits_the_issue_names():
     inits = grids["init-lr"]["relu.init_std"]
     assert len(inits) >= 6 and max(inits) / min(inits) >= 1e3
     assert len(grids["init-lr"]["train.lr"]) >= 4
-    assert max(grids["batch"]["train.batch_size"]) >= load_config(spec.base).task.items * 3 and min(grids["batch"]["train.batch_size"]) == 1
+    from reln.experiment.experiments import build_task
+
+    assert max(grids["batch"]["train.batch_size"]) >= build_task(load_config(spec.base)).P  # full batch ...
+    assert min(grids["batch"]["train.batch_size"]) == 1  # ... down to one sample
     widths = grids["width"]["relu.hidden"]
     assert len(widths) >= 5 and min(widths) <= 50 and max(widths) >= 2000
     assert spec.seeds is not None and len(spec.seeds) >= 3

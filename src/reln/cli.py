@@ -226,9 +226,6 @@ def _grid_sweep(preset_or_config, grids, models, metric, level, workers, schedul
     if "relu" not in config.models:
         raise RelnError("a grid sweep measures models against the ReLU network: include relu in --models")
     out_dir = out or Path("results") / f"{config.name}-sweep"
-    from reln.experiment.distributed import check_sweep_folder
-
-    check_sweep_folder(out_dir)
     started = time.perf_counter()
     with _sweep_bar(not quiet and sys.stderr.isatty()) as progress:
         rows = run_sweep(config, grid, out_dir, workers=workers, scheduler=scheduler,
@@ -261,9 +258,6 @@ def _validity_sweep(name, reduced, workers, scheduler, no_figures, out, quiet) -
     spec = load_sweep(name)
     spec = reduce_spec(spec) if reduced else spec
     out_dir = out or Path("results") / spec.name
-    from reln.experiment.distributed import check_sweep_folder
-
-    check_sweep_folder(out_dir)
     started = time.perf_counter()
     with _sweep_bar(not quiet and sys.stderr.isatty()) as bar:
         summary = run_validity(spec, out_dir, workers=workers, scheduler=scheduler,

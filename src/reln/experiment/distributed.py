@@ -196,7 +196,7 @@ def write_table(rows: Sequence[dict], out_dir: Path) -> list[Path]:
     figures read them), ``sweep.csv`` and ``sweep.parquet``."""
     (out_dir / "sweep.json").write_text(json.dumps(list(rows), indent=1, default=_plain))
     columns = table_columns(rows)
-    cells = [{c: _cell(row.get(c)) for c in columns} for row in rows]
+    cells = [{c: _cell(row.get(c)) for c in columns} for row in rows]  # csv writes None as an empty cell
     path = out_dir / "sweep.csv"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
@@ -208,14 +208,11 @@ def write_table(rows: Sequence[dict], out_dir: Path) -> list[Path]:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - a dependency of the package
         return written
-    table = pa.Table.from_pylist([{c: _parquet_cell(row.get(c)) for c in columns} for row in rows])
+    table = pa.Table.from_pylist(cells)
     pq.write_table(table, out_dir / "sweep.parquet")
     return written + [out_dir / "sweep.parquet"]
 
 
 def _cell(value):
-    return json.dumps(value) if isinstance(value, (list, dict)) else ("" if value is None else value)
-
-
-def _parquet_cell(value):
+    """Lists and dicts (a list-valued grid key) as JSON text; everything else as it is."""
     return json.dumps(value) if isinstance(value, (list, dict)) else value

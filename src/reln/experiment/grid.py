@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import math
+import statistics
 import time
 import tomllib
 from collections.abc import Sequence
@@ -211,24 +212,24 @@ def boundary(rows: list[dict], key: str, metric: str, level: float, at: dict | N
     by_value: dict = {}
     at = at or {}
     for row in rows:
-        if any(_hashable(row.get(k)) != _hashable(v) for k, v in at.items()):
+        if any(hashable(row.get(k)) != hashable(v) for k, v in at.items()):
             continue
         value = row.get(metric) if row.get("status") == STATUS_OK else math.inf
-        by_value.setdefault(_hashable(row[key]), []).append(math.inf if value is None else value)
-    medians = {v: _median(ms) for v, ms in sorted(by_value.items(), key=lambda kv: _order(kv[0]))}
+        by_value.setdefault(hashable(row[key]), []).append(math.inf if value is None else value)
+    medians = {v: statistics.median(ms) for v, ms in sorted(by_value.items(), key=lambda kv: value_order(kv[0]))}
     past = [v for v, m in medians.items() if m > level]
     return {"medians": medians, "first_past": past[0] if past else None, "level": level}
 
 
-def _hashable(value):
+def hashable(value):
+    """A grid value as a dict key: a list (``relu.hidden = [200, 200]``) as a tuple.
+
+    >>> hashable([200, 200]), hashable(0.1)
+    ((200, 200), 0.1)
+    """
     return tuple(value) if isinstance(value, list) else value
 
 
-def _order(value):
+def value_order(value):
+    """Sort key of grid values: numbers by value, then anything else by its text."""
     return (0, value) if isinstance(value, (int, float)) else (1, str(value))
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])

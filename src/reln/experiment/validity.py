@@ -169,15 +169,16 @@ def run_validity(spec: ValiditySpec, out_dir: Path, *, progress=None, client=Non
     import time
 
     from reln.experiment.config import load_config, with_overrides
-    from reln.experiment.distributed import dask_client, finished_rows, run_sweep, sweep_tasks
+    from reln.experiment.distributed import check_sweep_folder, dask_client, finished_rows, run_sweep, sweep_tasks
     from reln.experiment.grid import task_key
 
     base = with_overrides(load_config(spec.base), seeds=spec.seeds, epochs=spec.epochs, models=spec.models)
     grids = {m.name: [(k, list(v)) for k, v in m.grid] for m in spec.maps}
-    pending = any(
-        task_key(config) not in finished_rows(out_dir / name)
-        for name, grid in grids.items() for _, _, config in sweep_tasks(base, grid)
-    )
+    check_sweep_folder(out_dir)
+    pending = False
+    for name, grid in grids.items():  # each map's finished rows read once
+        done = finished_rows(out_dir / name)
+        pending = pending or any(task_key(config) not in done for _, _, config in sweep_tasks(base, grid))
     compile_cache = cluster.pop("compile_cache", None)
     tables, walls = {}, {}
     # one cluster for every map (none when every row is already there)

@@ -17,28 +17,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reln.experiment.grid import STATUS_OK  # noqa: E402
+from reln.experiment.grid import STATUS_OK, hashable, value_order  # noqa: E402
 from reln.viz.plots import MODEL_COLORS, MODEL_LABELS, model_color  # noqa: E402
 
 
 def _values(rows: Sequence[dict], key: str) -> list:
-    seen = []
-    for row in rows:
-        v = tuple(row[key]) if isinstance(row[key], list) else row[key]
-        if v not in seen:
-            seen.append(v)
-    return sorted(seen, key=lambda v: (0, v) if isinstance(v, (int, float)) else (1, str(v)))
-
-
-def _same(a, b) -> bool:
-    return (tuple(a) if isinstance(a, list) else a) == b
+    return sorted({hashable(row[key]) for row in rows}, key=value_order)
 
 
 def _cell(rows: Sequence[dict], metric: str, **where) -> list[float]:
     """The metric of every row matching ``where`` (failed rows as ``inf``)."""
     out = []
     for row in rows:
-        if all(_same(row[k], v) for k, v in where.items()):
+        if all(hashable(row[k]) == v for k, v in where.items()):
             value = row.get(metric) if row.get("status") == STATUS_OK else None
             out.append(math.inf if value is None else float(value))
     return out
