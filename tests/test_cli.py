@@ -37,13 +37,16 @@ def test_presets_lists_every_preset(capsys):
 
 def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", "contexts-diff", "--seeds", "0", "--epochs", "120", "--out", str(out)]) == 0
+    assert main(["run", "contexts-diff", "--seeds", "0,1", "--epochs", "120", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     # One row per model and seed, with its crossing epochs; then a timing line per model.
     for model in ("relu", "reln", "replay", "paper_reln", "modular", "prediction_seeded"):
-        rows = [line.split() for line in lines if line.split()[:2] == [model, "0"]]
-        assert len(rows) == 1 and len(rows[0]) >= 7, lines
-        assert any(line.startswith(f"{model}: 1 seed(s) in ") for line in lines)
+        for seed in ("0", "1"):
+            rows = [line.split() for line in lines if line.split()[:2] == [model, seed]]
+            assert len(rows) == 1 and len(rows[0]) >= 7, lines
+        assert any(line.startswith(f"{model}: 2 seed(s) in ") for line in lines)
+    rows = [line.split() for line in lines if line.split()[:1] == ["prediction"]]  # one row: no seed
+    assert [row[1] for row in rows] == ["0"], lines
     assert lines[-1].startswith("wrote config.json, results.npz, metrics.json, loss.png")
     figures = ("dataset", "loss", "mds", "modular_singular_values", "outputs", "predicted_structure",
                "prediction_singular_values", "rdm",
@@ -60,7 +63,7 @@ def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, caps
     assert metrics["task"]["loss_linear_floor"] == pytest.approx(16.508, abs=1e-3)
     for model in ("relu", "reln", "paper_reln"):
         assert set(metrics[model]["epoch_below"]) == {"0.5", "0.1", "0.01"}
-        assert len(metrics[model]["loss_final"]) == 1 and len(metrics[model]["seconds"]) == 1
+        assert len(metrics[model]["loss_final"]) == 2 and len(metrics[model]["seconds"]) == 2
     reference = metrics["paper_reln"]
     assert [p["contexts"] for p in reference["pathways"]] == [[0, 1, 2], [0], [1], [2], [0, 1], [1, 2], [0, 2]]
     assert all(p["units"] == 100 for p in reference["pathways"])
@@ -74,11 +77,11 @@ def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, caps
     assert reln["pathways"][0]["weight_share"] > 0.9
     assert set(reln["gap_to_relu"]) == {"max", "mean"}
     config = json.loads((out / "config.json").read_text())
-    assert config["train"]["seeds"] == [0] and config["train"]["epochs"] == 120
+    assert config["train"]["seeds"] == [0, 1] and config["train"]["epochs"] == 120
     assert config["reln_version"] != "unknown"
     with np.load(out / "results.npz") as results:
-        assert results["relu_loss"].shape == (1, 121)
-        assert results["reln_loss"].shape == (1, 121) and results["paper_reln_loss"].shape == (1, 121) and results["modular_loss"].shape == (1, 121)
+        assert results["relu_loss"].shape == (2, 121)
+        assert results["reln_loss"].shape == (2, 121) and results["paper_reln_loss"].shape == (2, 121) and results["modular_loss"].shape == (2, 121)
         # The loss recorded at t = 0 is the loss of the (tiny) initial network: about 1/2 ||Y||^2.
         assert results["relu_loss"][0, 0] == pytest.approx(105.623, rel=1e-3)
     assert (out / "loss.png").stat().st_size > 10_000
@@ -89,8 +92,9 @@ PER_SEED_LISTS = ("loss_final", "seconds")
 
 
 def check_metrics_document(metrics: dict) -> None:
-    """metrics.json validates against the shipped schema, and every per-seed list has one entry
-    per seed of its section (so each can be matched to its seed without config.json)."""
+    """metrics.json validates against the shipped schema, every per-seed list has one entry
+    per seed of its section (so each can be matched to its seed without config.json), and every
+    gap one per ReLU seed."""
     import jsonschema
 
     from reln.experiment.io import metrics_schema
@@ -101,8 +105,10 @@ def check_metrics_document(metrics: dict) -> None:
             continue
         n = 1 if section["seeds"] == "all" else len(section["seeds"])
         lists = [section[k] for k in PER_SEED_LISTS if k in section] + list(section["epoch_below"].values())
-        lists += list(section.get("gap_to_relu", {}).values())
         assert all(len(values) == n for values in lists), name
+        # a gap compares with every ReLU seed: a one-row model ("all") has one gap per ReLU seed
+        gaps = list(section.get("gap_to_relu", {}).values())
+        assert all(len(values) == len(metrics["relu"]["seeds"]) for values in gaps), name
 
 
 def test_metrics_schema_rejects_a_broken_document():

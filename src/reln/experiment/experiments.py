@@ -320,7 +320,8 @@ def _prediction(config: RunConfig, task: Task, seeded: bool = False) -> tuple[Tr
     flow = predicted.prediction
     trajectory = Trajectory(
         loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, snapshots={"singular_values": flow.singular_values},
-        final_params=[flow.final_maps], seconds=np.array([predicted.seconds]),
+        # one integration serves every row: its time is shared equally among them
+        final_params=[flow.final_maps], seconds=np.full(len(flow.loss), predicted.seconds / len(flow.loss)),
         wall_seconds=time.perf_counter() - started,
     )
     shares = np.atleast_2d(predicted.shares)  # (rows, pathways)
