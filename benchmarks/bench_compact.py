@@ -42,7 +42,7 @@ def main() -> None:
         times["relu"].append(time.perf_counter() - start)
         start = time.perf_counter()
         for s in range(len(seeds)):
-            identify(task, relu.snapshots["hidden_0"][s], relu.snapshots["unit_weight_0"][s], relu.snapshot_epochs)
+            identify(task, relu.layers[0].hidden[s], relu.layers[0].unit_weight[s], relu.snapshot_epochs)
         times["identify"].append(time.perf_counter() - start)
         start = time.perf_counter()
         schedules = compact_schedules(task, relu, initial, CompactRule(), init_std=std, lr=lr)

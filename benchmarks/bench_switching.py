@@ -8,7 +8,7 @@ hidden layer; pins left out of both, since the baseline's GDLN has no kink proje
 * ``ours``: :func:`reln.relns.unit_gated.fit_switching_network`: the ReLU's architecture with given
   gates; each seed's schedule is data of one compiled program, so seeds share the compilation and
   run on parallel threads.
-* ``baseline``: the plain construction, :func:`reln.relns.imitate.switching_reln` (a GDLN of 700 width-1
+* ``baseline``: the plain construction, ``switching_reln`` of ``tests/oracles.py`` (a GDLN of 700 width-1
   pathways whose gate schedule is part of the model) trained with :func:`reln.training.fit.fit_gdln`, one
   seed after another, each with its own compilation.
 
@@ -21,21 +21,26 @@ The ReLU run that provides the gates is trained once and not timed. Every time i
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from reln.experiment.config import load_config
 from reln.experiment.experiments import build_task
 from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
-from reln.relns.imitate import sliding_schedule, switching_reln
+from reln.relns.imitate import sliding_schedule
 from reln.relns.unit_gated import fit_switching_network
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from oracles import switching_reln  # noqa: E402  (the plain construction, a test oracle)
 
 
 def baseline(task, relu, initial, lr: float) -> np.ndarray:
     losses = []
     for s, weights in enumerate(initial):
-        starts, gates, _ = sliding_schedule(relu.snapshots["pre_0"][s], relu.snapshot_epochs)
+        starts, gates, _ = sliding_schedule(relu.layers[0].pre[s], relu.snapshot_epochs)
         gdln, params = switching_reln(task, starts, gates, weights)
         run = fit_gdln(task, gdln, init_params=params, singular_values=False, lr=lr,
                        epochs=int(relu.snapshot_epochs[-1]), seeds=(0,))

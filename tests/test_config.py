@@ -11,6 +11,7 @@ import pytest
 from reln.experiment.config import config_from_dict, config_to_dict, load_config, preset_names, with_overrides
 from reln.errors import RelnError
 from reln.experiment.experiments import build_reln, build_task
+from reln.gates import CompactRule
 
 PAPER_PRESETS = {"contexts-diff": (3, 700, 1.0), "contexts-3": (3, 700, 1.0), "contexts-4": (4, 500, 1.1), "contexts-5": (5, 600, 1.35)}
 
@@ -28,7 +29,7 @@ def test_preset_matches_reference_setup(name):
     assert config.relu.hidden == (width,)
     assert config.relu.init_std == pytest.approx(0.005 / width)
     assert config.train.lr == 1e-3 and config.train.epochs == 8001
-    assert config.reln.pathways == "auto" and config.reln.rule == "total"
+    assert config.reln.gating == "compact" and config.reln.schedule == CompactRule()
     gdln = build_reln(config, build_task(config), "paper_reln")
     assert config.paper_reln.rule == "staged"
     # The reference ReLN: one always-on pathway on all inputs; the rest read items only.
@@ -77,23 +78,34 @@ def test_overrides():
         ({"models": ["relu", "cnn"]}, "unknown model(s) ['cnn']"),
         ({"models": ["reln"]}, "add relu to the models"),
         ({"models": ["paper_reln"]}, "needs a [paper_reln] table"),
-        ({"reln": {"gating": "sometimes"}}, "gating must be one of compact, switching, fixed"),
-        ({"reln": {"gate_threshold": 1.5}}, "gate_threshold must be in [0, 1)"),
+        ({"reln": {"gating": "sometimes"}}, "gating must be one of compact, fixed"),
+        ({"reln": {"gating": "switching"}}, "the 'replay' model, configured in [replay]"),
+        ({"reln": {"gate_threshold": 0.2}}, "[reln] gate_threshold: options of the replay"),
+        ({"reln": {"schedule": {"threshold": 1.5}}}, "[reln.schedule] threshold must lie in [0, 1)"),
+        ({"reln": {"schedule": {"threshold": "high"}}}, "[reln.schedule] threshold must lie in [0, 1)"),
+        ({"reln": {"schedule": {"late_phases": 0}}}, "[reln.schedule] late_phases must be a positive integer"),
+        ({"reln": {"schedule": {"phases": 3}}}, "unknown key(s) phases in [reln.schedule]"),
+        ({"reln": {"gating": "fixed", "schedule": {"late_phases": 3}}}, "applies to gating = 'compact' only"),
+        ({"reln": {"rule": "staged"}}, "unknown key(s) rule in [reln]"),
         ({"reln": {"pathways": "manual"}}, "pathways must be 'auto'"),
         ({"reln": {"pathways": []}}, "non-empty list"),
         ({"reln": {"pathways": [{"contexts": [0], "widht": 3}]}}, "unknown key(s) widht"),
-        ({"reln": {"gate_level": "item"}}, "gate_level must be 'context' or 'sample'"),
-        ({"reln": {"pin_kinks": 1}}, "[reln] pin_kinks must be true or false"),
-        ({"reln": {"regroup_every": 55}}, "[reln] regroup_every must be a positive multiple of the ReLU's snapshot_every (10)"),
-        ({"reln": {"regroup_every": "often"}}, "[reln] regroup_every must be a positive integer"),
-        ({"reln": {"kink_rule": "smooth"}}, "[reln] kink_rule must be one of auto, sliding, band"),
-        ({"reln": {"kink_rule": "sliding", "gate_level": "context"}}, "it needs gate_level = 'sample'"),
-        ({"reln": {"slide_epochs": 205}}, "[reln] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every (10)"),
-        ({"reln": {"slide_epochs": 2.5}}, "[reln] slide_epochs must be a non-negative integer"),
-        ({"theory": {"gate_level": "unit"}}, "[theory] gate_level must be 'context' or 'sample'"),
-        ({"theory": {"pin_kinks": "yes"}}, "[theory] pin_kinks must be true or false"),
+        ({"replay": {"gate_level": "item"}}, "gate_level must be 'context' or 'sample'"),
+        ({"replay": {"pin_kinks": 1}}, "[replay] pin_kinks must be true or false"),
+        ({"replay": {"gate_threshold": 1.5}}, "[replay] gate_threshold must be in [0, 1)"),
+        ({"replay": {"regroup_every": 55}}, "[replay] regroup_every must be a positive multiple of the ReLU's snapshot_every (10)"),
+        ({"replay": {"regroup_every": "often"}}, "[replay] regroup_every must be a positive integer"),
+        ({"replay": {"kink_rule": "smooth"}}, "[replay] kink_rule must be one of auto, sliding, band"),
+        ({"replay": {"kink_rule": "sliding", "gate_level": "context"}}, "it needs gate_level = 'sample'"),
+        ({"replay": {"slide_epochs": 205}}, "[replay] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every (10)"),
+        ({"replay": {"slide_epochs": 2.5}}, "[replay] slide_epochs must be a non-negative integer"),
+        ({"replay": {"gating": "compact"}}, "unknown key(s) gating in [replay]"),
+        ({"identify": {"activity_threshold": 2}}, "[identify] activity_threshold must be in [0, 1)"),
+        ({"theory": {"gate_level": "unit"}}, "[theory] has no options"),
+        ({"paper_reln": {"rule": "staged"}}, "[paper_reln] needs a non-empty list of [[paper_reln.pathways]]"),
+        ({"modular": {"pathways": [{"contexts": "all"}], "gating": "fixed"}}, "unknown key(s) gating in [modular]"),
         ({"candidates": {"reln": {"pathways": [{"contexts": "all"}]}}}, "'reln' is a built-in model name"),
-        ({"candidates": {"mine": {}}}, "[candidates.mine] needs an explicit"),
+        ({"candidates": {"mine": {}}}, "[candidates.mine] needs a non-empty list"),
         ({"models": ["relu", "mine"]}, "unknown model(s) ['mine']"),
     ],
 )

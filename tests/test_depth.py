@@ -6,15 +6,20 @@ Small deep networks here; the full ``depth`` preset (30001 epochs, ~25 s a seed)
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reln.experiment.config import config_from_dict, load_config, with_overrides
 from reln.experiment.experiments import run_experiment, run_outputs
 from reln.experiment.io import write_all
 from reln.viz.plots import layer_structure_figure, loss_figure, nearest_to_mean
+from reln.models.losses import half_sse
+from reln.models.relu import init_relu, relu_forward, relu_gates
 from reln.tasks import contextual_task
-from reln.relns.unit_gated import fit_concurrent_network, fit_switching_network, per_hidden_layer, relu_rule_gates
+from reln.relns.unit_gated import fit_switching_network, per_hidden_layer, unit_gated_forward
 from reln.errors import RelnError
 
 
@@ -45,43 +50,28 @@ def test_per_hidden_layer_broadcasts_and_checks_the_length():
         per_hidden_layer(["sample"], 2, "gate_level")
 
 
-def test_context_rule_gates_whole_contexts_and_sample_rule_is_the_relu_gate():
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.lists(st.integers(2, 10), min_size=2, max_size=3))
+def test_a_deep_relu_networks_gradient_is_the_gated_linear_networks_with_its_own_gates(seed, hidden):
+    """The GDLN identity at the level of learning: with the gates held at the ReLU's own signs,
+    the gated linear network's gradient is the ReLU network's, layer by layer (so gradient descent
+    on either moves the weights alike while no gate flips)."""
     task = contextual_task(4, 3, "hierarchy")
-    onehot = (task.context[None] == np.arange(3)[:, None]).astype(np.float32)
-    pre = np.random.default_rng(1).standard_normal((30, task.P)).astype(np.float32)
-    np.testing.assert_array_equal(relu_rule_gates(pre, onehot, threshold=0.0, level="sample", silent_threshold=0.0), pre > 0)
-    gates = np.asarray(relu_rule_gates(pre, onehot, threshold=0.5, level="context"))
-    for c in range(3):
-        block = gates[:, task.context == c]
-        assert np.all(block == block[:, :1])  # constant within a context
-        on = (pre > 0.5 * pre.max(1, keepdims=True))[:, task.context == c].any(1)  # of the peak activity
-        np.testing.assert_array_equal(block[:, 0], on)
+    weights = [jnp.asarray(w) for w in init_relu(np.random.default_rng(seed), (task.n_in, *hidden, task.n_out), 0.5)]
+    with jax.enable_x64(True):
+        X, Y = jnp.asarray(task.X, jnp.float64), jnp.asarray(task.Y, jnp.float64)
+        weights = [w.astype(jnp.float64) for w in weights]
+        gates = [jnp.asarray(g, jnp.float64) for g in relu_gates(weights, X)]
+        relu = jax.grad(lambda w: half_sse(relu_forward(w, X), Y))(weights)
+        gated = jax.grad(lambda w: half_sse(unit_gated_forward(w, X, gates), Y))(weights)
+        for g_relu, g_gated in zip(relu, gated):
+            np.testing.assert_allclose(g_gated, g_relu, rtol=1e-10, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
 def deep_relu(train_small_relu):
     task = contextual_task(4, 3, "hierarchy")
     return task, *train_small_relu(task, (16, 12), 0.1, (0, 1), epochs=300, snapshot_every=10)
-
-
-def test_concurrent_gates_of_the_relu_retrace_it(deep_relu):
-    """Gates computed on the fly from the co-trained ReLU at every epoch (sample level, no
-    threshold, no silent cut) make the gated network the ReLU itself."""
-    task, relu, initial = deep_relu
-    with jax.enable_x64(True):
-        gated, description = fit_concurrent_network(task, initial, lr=0.02, epochs=300, silent_threshold=0.0, x64=True)
-    assert description["gating"] == "concurrent" and description["layers"] == 2
-    np.testing.assert_allclose(gated.loss, relu.loss, rtol=1e-9, atol=1e-12 * task.loss_initial)
-    assert [w.shape for w in gated.final_params] == [(2, 16, task.n_in), (2, 12, 16), (2, task.n_out, 12)]
-
-
-def test_concurrent_with_a_coarser_rule_differs_from_the_relu(deep_relu):
-    """The context rule is a different network: it must not retrace the ReLU (the test above is
-    not vacuous)."""
-    task, relu, initial = deep_relu
-    with jax.enable_x64(True):
-        gated, _ = fit_concurrent_network(task, initial, lr=0.02, epochs=300, gate_level="context", gate_threshold=0.1, fine_until=20, x64=True)
-    assert np.abs(gated.loss - relu.loss).max() > 1e-6 * task.loss_initial
 
 
 def test_per_layer_gate_levels_in_the_switching_network(deep_relu):
@@ -103,10 +93,9 @@ def test_per_layer_gate_levels_in_the_switching_network(deep_relu):
 
 def _small_deep_config(hidden):
     return config_from_dict({
-        "models": ["relu", "reln"],
+        "models": ["relu", "replay"],
         "task": {"kind": "contexts", "items": 4, "contexts": 3, "structures": "hierarchy", "common": "hierarchy"},
         "relu": {"hidden": hidden, "init_std": 0.1, "snapshot_every": 10},
-        "reln": {"pathways": "auto", "gating": "switching"},
         "train": {"lr": 0.02, "epochs": 300, "seeds": [0, 1]},
     }, name="small-deep")
 
@@ -144,23 +133,23 @@ def test_layer_structure_figure_shows_every_layer():
     assert "hidden layer 1" in titles and "hidden layer 2" in titles and "selectivity" in titles
 
 
-def test_pinned_kinks_in_the_second_layer_let_the_switching_reln_track_a_deep_relu():
-    """Issue 6 on a small deep network (8 items, 3 contexts, 11-100-100-60, init std 3e-3, 8001
-    epochs, seeds 0, 1: ~3 s): with pinned pairs of the second hidden layer pulled to their kink
-    (reln.gates.kinks.kink_penalty) the switching ReLN stays within the depth preset's bounds (measured
+def test_pinned_kinks_in_the_second_layer_let_the_replay_track_a_deep_relu():
+    """On a small deep network (8 items, 3 contexts, 11-100-100-60, init std 3e-3, 8001 epochs,
+    seeds 0, 1: ~3 s): with pinned pairs of the second hidden layer pulled to their kink
+    (reln.gates.kinks.kink_penalty) the replay stays within the depth preset's bounds (measured
     max .078-.092, mean .0055-.0066); with that penalty made too soft to act (stiffness 1e-4) it
     leaves the ReLU's plateau ~500-1000 epochs early (max .18-.26, mean .053-.065)."""
     gaps = {}
     for stiffness in (0.02, 1e-4):
         run = run_experiment(config_from_dict({
-            "models": ["relu", "reln"],
+            "models": ["relu", "replay"],
             "task": {"kind": "contexts", "items": 8, "contexts": 3, "structures": "hierarchy", "common": "hierarchy"},
             "relu": {"hidden": [100, 100], "init_std": 3e-3, "snapshot_every": 10},
-            "reln": {"pathways": "auto", "gating": "switching", "kink_stiffness": stiffness},
+            "replay": {"kink_stiffness": stiffness},
             "train": {"lr": 1e-3, "epochs": 8001, "seeds": [0, 1]},
         }, name="small-deep-kinks"))
-        gaps[stiffness] = run.metrics["reln"]["gap_to_relu"]
-        assert run.metrics["reln"]["kink_stiffness"] == stiffness
+        gaps[stiffness] = run.metrics["replay"]["gap_to_relu"]
+        assert run.metrics["replay"]["kink_stiffness"] == stiffness
     assert max(gaps[0.02]["max"]) <= 0.15 and max(gaps[0.02]["mean"]) <= 0.01
     assert min(gaps[1e-4]["mean"]) > 3 * max(gaps[0.02]["mean"])
 

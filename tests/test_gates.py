@@ -25,7 +25,7 @@ def test_decoupled_gates_are_the_relu_gates_before_the_first_rise():
     (w_in, w_out), = relu_initial_weights(task, (width,), std, (0,))
     derived = decoupled_gates(task, w_in, w_out, lr=lr, epochs=epochs)
     for k, t in enumerate(epochs):
-        agree = np.mean(derived[k] == (relu.snapshots["pre_0"][0, t] > 0))
+        agree = np.mean(derived[k] == (relu.layers[0].pre[0, t] > 0))
         assert agree >= 0.995, (t, agree)
 
 

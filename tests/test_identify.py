@@ -79,7 +79,7 @@ COMMON_AND_PAIRS = {(0, 1, 2), (0, 1), (1, 2), (0, 2)}
 
 def _shares(task, relu, seed, threshold):
     result = identify(
-        task, relu.snapshots["hidden_0"][seed], relu.snapshots["unit_weight_0"][seed],
+        task, relu.layers[0].hidden[seed], relu.layers[0].unit_weight[seed],
         relu.snapshot_epochs, activity_threshold=threshold,
     )
     return {p.contexts: p.weight_share for p in result.pathways}
@@ -143,7 +143,7 @@ def test_early_checkpoint_is_all_common(contexts_diff_relu):
     task, relu = contexts_diff_relu
     index = int(np.flatnonzero(relu.snapshot_epochs == 500)[0])
     result = identify(
-        task, relu.snapshots["hidden_0"][0], relu.snapshots["unit_weight_0"][0],
+        task, relu.layers[0].hidden[0], relu.layers[0].unit_weight[0],
         relu.snapshot_epochs, checkpoint=index,
     )
     assert result.epoch == 500

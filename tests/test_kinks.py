@@ -107,10 +107,10 @@ def one_layer_run(train_small_relu):
 
 def test_schedule_pins_only_after_the_per_sample_phase(one_layer_run):
     task, relu, _ = one_layer_run
-    starts, gates, pinned = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs, fine_until=100)
+    starts, gates, pinned = switching_schedule(task, relu.layers[0].pre[0], relu.snapshot_epochs, fine_until=100)
     assert not pinned[starts < 100].any() and pinned[starts >= 100].any()
     assert not np.any((gates > 0) & pinned)
-    _, _, none = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs, fine_until=100, pin_kinks=False)
+    _, _, none = switching_schedule(task, relu.layers[0].pre[0], relu.snapshot_epochs, fine_until=100, pin_kinks=False)
     assert not none.any()
 
 

@@ -100,7 +100,7 @@ def test_reln_singular_values_reach_least_squares(runs):
     run = run_experiment(config)
     task = build_task(config)
     expected = np.linalg.svd(task.Y @ np.linalg.pinv(task.X), compute_uv=False)[:10]
-    common = run.trajectories["paper_reln"].snapshots["singular_values"][0, -1, 0, :10]
+    common = run.trajectories["paper_reln"].singular_values[0, -1, 0, :10]
     np.testing.assert_allclose(common, expected, rtol=2e-3)
 
 

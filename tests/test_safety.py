@@ -218,7 +218,7 @@ def test_divergence_names_the_model(tmp_path, capsys):
         ("[train]\nepochs = 5.0\n", "[train] epochs must be a positive integer"),
         ('[train]\nallow_dead = "yes"\n', "[train] allow_dead must be true or false"),
         ("[relu]\nhidden = [2.7]\n", "[relu] hidden must be a positive integer"),
-        ('[reln]\nfine_until = "soon"\n', "[reln] fine_until must be a non-negative integer"),
+        ('[replay]\nfine_until = "soon"\n', "[replay] fine_until must be a non-negative integer"),
         ("[[reln.pathways]]\ncontexts = [0.5]\n", "[[reln.pathways]] 0 contexts must be"),
         ('[[reln.pathways]]\ncontexts = "0"\n', "[[reln.pathways]] 0 contexts must be"),
         ("[[reln.pathways]]\ngate = [" + ", ".join(["0"] * 24) + "]\n", "gate is 0 on every sample"),

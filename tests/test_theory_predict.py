@@ -111,7 +111,7 @@ def test_run_metrics_have_a_theory_section():
     trajectory = run.trajectories["theory"]
     assert trajectory.loss.shape == (2, 401)
     assert trajectory.loss[0, 0] == pytest.approx(run.trajectories["relu"].loss[0, 0], rel=1e-3)
-    assert trajectory.snapshots["singular_values"].shape[:3] == (2, len(trajectory.snapshot_epochs), n_paths)
+    assert trajectory.singular_values.shape[:3] == (2, len(trajectory.snapshot_epochs), n_paths)
     assert "reln" not in run.metrics  # the theory alone does not add the identified ReLN
     # the linear phase from the task and init law alone: a curve for the loss figure, its numbers
     linear = section["linear_phase"]

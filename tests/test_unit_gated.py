@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.training.fit import fit_gdln
-from reln.relns.imitate import sliding_schedule, switching_reln, switching_schedule
+from oracles import switching_reln
+from reln.relns.imitate import sliding_schedule, switching_schedule
 from reln.models.relu import init_relu, relu_forward, relu_gates
 from reln.tasks import contextual_task
 from reln.relns.unit_gated import fit_switching_network, unit_gated_forward
@@ -47,7 +48,7 @@ def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
 
 @pytest.mark.parametrize("rule", ["band", "sliding"])
 def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu, rule):
-    """reln.relns.imitate.switching_reln (a width-1 pathway per unit) and the unit-gated network train
+    """switching_reln (tests/oracles.py) (a width-1 pathway per unit) and the unit-gated network train
     the same function with the same schedule (nothing pinned): the losses agree to rounding."""
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     relu, initial = train_small_relu(task, (20,), 0.02, (3,), epochs=600, snapshot_every=10)
@@ -55,9 +56,9 @@ def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu, rule)
         gated, description = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True, kink_rule=rule)
         assert description["kink_rule"] == rule
         if rule == "band":
-            starts, gates, _ = switching_schedule(task, relu.snapshots["pre_0"][0], relu.snapshot_epochs)
+            starts, gates, _ = switching_schedule(task, relu.layers[0].pre[0], relu.snapshot_epochs)
         else:
-            starts, gates, _ = sliding_schedule(relu.snapshots["pre_0"][0], relu.snapshot_epochs)
+            starts, gates, _ = sliding_schedule(relu.layers[0].pre[0], relu.snapshot_epochs)
         gdln, params = switching_reln(task, starts, gates, initial[0])
         reference = fit_gdln(task, gdln, init_params=params, singular_values=False, lr=0.02, epochs=600, seeds=(0,), x64=True)
     np.testing.assert_allclose(gated.loss, reference.loss, rtol=1e-9)
@@ -73,7 +74,7 @@ def test_pathway_maps_partition_the_output_once_gates_are_whole_contexts(train_s
     sets = description["pathway_sets"]
     assert sets and all(0 < len(c) <= 3 for c in sets)
     for s in range(2):
-        maps, output = gated.snapshots["pathway_maps"][s, -1], gated.snapshots["output"][s, -1]
+        maps, output = gated.pathway_maps[s, -1], gated.output[s, -1]
         on = np.array([[task.context[i] in c for i in range(task.P)] for c in sets], dtype=float)  # (p, P)
         rebuilt = sum((maps[p] @ task.X) * on[p] for p in range(len(sets)))
         np.testing.assert_allclose(rebuilt, output, atol=1e-10)

@@ -6,44 +6,34 @@ Structured Mixed Selectivity in Feature Learning ReLU Networks" (ICLR 2025).
 
 # Names are imported on first use (PEP 562), so that ``import reln.cli`` does not load JAX before
 # the command line can catch Ctrl-C, and ``import reln`` stays cheap.
-_EXPORTS = {
-    "crossing_epochs": "reln.identification.analysis",
-    "epoch_below": "reln.identification.analysis",
-    "gap_to_reference": "reln.identification.analysis",
-    "unit_weight_shares": "reln.identification.analysis",
+_EXPORTS = {  # the curated API by stage of the data flow; everything else lives in its module
+    "Task": "reln.tasks",
+    "contextual_task": "reln.tasks",
+    "xor_task": "reln.tasks",
     "RunConfig": "reln.experiment.config",
     "load_config": "reln.experiment.config",
     "preset_names": "reln.experiment.config",
     "with_overrides": "reln.experiment.config",
-    "RelnError": "reln.errors",
     "Run": "reln.experiment.experiments",
     "run_experiment": "reln.experiment.experiments",
-    "fit_gdln": "reln.training.fit",
+    "RelnError": "reln.errors",
+    "Trajectory": "reln.training.train",
+    "train": "reln.training.train",
     "fit_relu": "reln.training.fit",
-    "Identification": "reln.identification.identify",
-    "identify": "reln.identification.identify",
-    "fit_imitating_reln": "reln.relns.imitate",
-    "imitating_reln": "reln.relns.imitate",
-    "switching_reln": "reln.relns.imitate",
-    "switching_schedule": "reln.relns.imitate",
+    "fit_gdln": "reln.training.fit",
     "GDLN": "reln.models.gdln",
     "Pathway": "reln.models.gdln",
     "build_gdln": "reln.models.gdln",
     "gdln_forward": "reln.models.gdln",
-    "pathway_maps": "reln.models.gdln",
-    "pathway_outputs": "reln.models.gdln",
-    "init_relu": "reln.models.relu",
     "relu_forward": "reln.models.relu",
-    "relu_gates": "reln.models.relu",
-    "relu_hidden": "reln.models.relu",
-    "Task": "reln.tasks",
-    "contextual_task": "reln.tasks",
-    "cross": "reln.tasks",
-    "hierarchy": "reln.tasks",
-    "ring": "reln.tasks",
-    "xor_task": "reln.tasks",
-    "Trajectory": "reln.training.train",
-    "train": "reln.training.train",
+    "Identification": "reln.identification.identify",
+    "identify": "reln.identification.identify",
+    "identify_seeds": "reln.identification.identify",
+    "crossing_epochs": "reln.identification.analysis",
+    "gap_to_reference": "reln.identification.analysis",
+    "compact_schedules": "reln.relns.imitate",
+    "fit_compact_reln": "reln.relns.imitate",
+    "predict_from_task": "reln.theory.prediction",
 }
 
 
@@ -63,11 +53,4 @@ def __dir__():
 
 
 
-__all__ = [
-    "GDLN", "Identification", "Pathway", "RelnError", "Run", "RunConfig", "Task", "Trajectory",
-    "build_gdln", "contextual_task", "cross", "crossing_epochs", "epoch_below", "fit_gdln",
-    "fit_imitating_reln", "fit_relu", "gap_to_reference", "identify", "imitating_reln", "gdln_forward", "hierarchy", "init_relu", "load_config",
-    "pathway_maps", "pathway_outputs", "preset_names", "relu_forward", "relu_gates",
-    "relu_hidden", "ring", "run_experiment", "switching_reln", "switching_schedule", "train",
-    "unit_weight_shares", "with_overrides", "xor_task",
-]
+__all__ = sorted(_EXPORTS)

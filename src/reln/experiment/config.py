@@ -1,8 +1,12 @@
 """Typed, validated run configurations: TOML files and the presets shipped with the package.
 
-A run configuration (DESIGN.md, "The run contract") has four tables: ``[task]`` builds the data,
-``[relu]`` the ReLU network, ``[reln]`` the gated deep linear network that should imitate it, and
-``[train]`` the optimisation. Every key is checked: an unknown key, a wrong type or an impossible
+A run configuration has one table per stage of the data flow: ``[task]`` builds the data, ``[relu]``
+the ReLU network, ``[train]`` the optimisation, ``[identify]`` how pathways are read from the
+trained network; and one table per model kind, holding only what that model uses: ``[reln]`` the
+ReLN identified from the ReLU run (its gating and schedule rule, :class:`RelnConfig`), ``[replay]``
+the replay of the ReLU's own gates (:class:`reln.gates.replay.ReplayOptions`), and an explicit GDLN
+each for ``[paper_reln]``, ``[modular]`` and ``[candidates.NAME]`` (:class:`GdlnConfig`). Every key
+is checked: an unknown key, a key that does not apply to its model, a wrong type or an impossible
 value raises :class:`~reln.errors.RelnError` naming the key and the fix.
 
 Presets are TOML files in ``reln/presets``; ``reln presets`` lists them. An experiment is a config,
@@ -19,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from reln.errors import RelnError
+from reln.gates.compact import CompactRule
+from reln.gates.replay import KINK_RULES, ReplayOptions
 
 MODELS = ("relu", "reln", "replay", "paper_reln", "modular", "theory", "prediction", "prediction_seeded")
 TASK_KINDS = ("contexts", "xor", "digits")
-GATINGS = ("compact", "switching", "fixed")
-KINK_RULES = ("auto", "sliding", "band")  # reln.relns.unit_gated.layer_kink_rules
+GATINGS = ("compact", "fixed")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -87,41 +92,37 @@ class PathwayConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class RelnConfig:
-    """``[reln]`` (and ``[paper_reln]``): the pathways, the training rule, snapshot interval.
+class GdlnConfig:
+    """An explicit GDLN: ``[paper_reln]``, ``[modular]``, ``[candidates.NAME]``, or ``[reln]`` given
+    a list of ``[[reln.pathways]]``.
 
-    ``pathways = "auto"`` identifies the ReLN from the ReLU run (:mod:`reln.identification.identify`) and builds
-    it from the ReLU's own units (:mod:`reln.relns.imitate`): with ``gating = "switching"`` the gates
-    follow the ReLU's checkpoints (``gate_threshold``: a unit is on for the samples where its
-    pre-activation exceeds that fraction of its peak, and with ``pin_kinks`` its pre-activation
-    is held where it lies within that band of zero, :func:`reln.gates.kinks.kink_gates`, in hidden
-    layers past the first by a penalty that removes ``kink_stiffness`` of it per step,
-    :func:`reln.gates.kinks.kink_penalty`;
-    ``gate_level = "context"`` gates it on whole contexts instead; before that, the ReLU's own
-    per-sample gates are followed until ``fine_until``, by default the ReLU's first drop,
-    :func:`reln.relns.imitate.first_drop_epoch`, and after it they are read every ``regroup_every``
-    epochs, by default 100: ``kink_rule = "band"``, the default for deep networks; for one hidden
-    layer, ``"sliding"``: the ReLU's own per-sample gates every 10 epochs, with the pairs that have
-    stayed within the band for ``slide_epochs`` held at their kink,
-    :func:`reln.relns.imitate.sliding_schedule`); with ``"fixed"`` they are the final identified context sets.
-    ``identify_threshold`` and ``min_unit_weight`` set the identification reported in
-    ``metrics.json``. An explicit list of ``[[reln.pathways]]`` trains that GDLN instead.
+    Attributes:
+        pathways: the pathways (:class:`PathwayConfig`), at least one.
+        rule: ``"total"`` (gradient descent on the total loss) or ``"staged"`` (the paper's staged
+            rule, :func:`reln.models.gdln.check_rule`).
+        snapshot_every: epochs between snapshots of the pathway maps.
     """
 
-    pathways: str | tuple[PathwayConfig, ...] = "auto"
+    pathways: tuple[PathwayConfig, ...] = ()
     rule: str = "total"
     snapshot_every: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class RelnConfig:
+    """``[reln]``: the ReLN identified from the ReLU run and built from its own units
+    (:mod:`reln.relns.imitate`, docs/theory.md §5).
+
+    Attributes:
+        gating: ``"compact"`` (a handful of phases of whole-context gates, the early ones derived
+            from the task and the initial weights; ``schedule`` is its rule) or ``"fixed"`` (each
+            unit open on its final identified context set from ``t = 0``; no schedule).
+        schedule: the compact rule, ``[reln.schedule]`` (:class:`reln.gates.CompactRule`);
+            ``None`` for fixed gating.
+    """
+
     gating: str = "compact"
-    gate_threshold: float = 0.1
-    gate_level: str = "sample"
-    pin_kinks: bool = True
-    kink_stiffness: float = 0.02
-    fine_until: int | None = None
-    regroup_every: int | None = None
-    kink_rule: str = "auto"
-    slide_epochs: int = 200
-    identify_threshold: float = 1e-3
-    min_unit_weight: float = 1e-2
+    schedule: CompactRule | None = CompactRule()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,19 +146,19 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TheoryConfig:
-    """``[theory]``: the gates the switching theory (:func:`reln.theory.predict_switching`) reads
-    from the ReLU's checkpoints, with ``[reln]``'s ``gate_threshold`` and ``fine_until``.
+class IdentifyConfig:
+    """``[identify]``: how pathways are read from a trained ReLU network
+    (:func:`reln.identification.identify.identify`, docs/theory.md §3.2).
 
-    Its own defaults differ from the switching ReLN's: the theory's units are balanced effective
-    units, not the ReLU's, so a pair pinned at the ReLU's kink is not at the theory unit's kink.
-    Gating per sample with pinned kinks tracks the ReLU worse than whole contexts on
-    ``contexts-3`` and ends on a higher loss (held pairs leave a floor); with two contexts the two
-    are alike (the report of ``reln reproduce`` shows them).
+    Attributes:
+        activity_threshold: a unit is active on a sample where its activity exceeds this fraction
+            of its own peak.
+        min_unit_weight: units whose ``||w_in|| ||w_out||`` is below this fraction of the largest
+            are left unassigned.
     """
 
-    gate_level: str = "context"
-    pin_kinks: bool = False
+    activity_threshold: float = 1e-3
+    min_unit_weight: float = 1e-2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,26 +177,36 @@ class RunConfig:
     models: tuple[str, ...] | None = None  # default: relu, reln, and paper_reln when configured
     task: TaskConfig = TaskConfig()
     relu: ReluConfig = ReluConfig()
-    reln: RelnConfig = RelnConfig()
-    theory: TheoryConfig = TheoryConfig()
-    replay: RelnConfig | None = None  # the ReLU's own gates replayed (gating "switching"), a diagnostic
-    paper_reln: RelnConfig | None = None  # an explicit GDLN to compare: the paper's hand-made ReLN
-    modular: RelnConfig | None = None  # the strictly modular control; built automatically if absent
-    candidates: dict[str, RelnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
+    identify: IdentifyConfig = IdentifyConfig()
+    reln: RelnConfig | GdlnConfig = RelnConfig()  # identified from the ReLU run, or explicit pathways
+    replay: ReplayOptions = ReplayOptions()  # the ReLU's own gates replayed, a diagnostic
+    paper_reln: GdlnConfig | None = None  # an explicit GDLN to compare: the paper's hand-made ReLN
+    modular: GdlnConfig | None = None  # the strictly modular control; built automatically if absent
+    candidates: dict[str, GdlnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
     train: TrainConfig = TrainConfig()
     paper: dict = dataclasses.field(default_factory=dict)  # the reference implementation's numbers
 
 
-def gdln_table(config: RunConfig, model: str) -> RelnConfig:
+def identified(config: RunConfig) -> bool:
+    """Whether the config's ``reln`` model is identified from the ReLU run (not explicit pathways)."""
+    return isinstance(config.reln, RelnConfig)
+
+
+def gdln_table(config: RunConfig, model: str) -> GdlnConfig:
     """The table configuring an explicit GDLN model (defaults for a modular control without one)."""
     if model in config.candidates:
         return config.candidates[model]
-    return {"reln": config.reln, "paper_reln": config.paper_reln, "modular": config.modular or RelnConfig()}[model]
+    tables = {"paper_reln": config.paper_reln, "modular": config.modular or GdlnConfig()}
+    if not identified(config):
+        tables["reln"] = config.reln
+    return tables[model]
 
 
 def gdln_models(config: RunConfig) -> tuple[str, ...]:
-    """The GDLN models a config asks for, in a fixed order: reln, paper_reln, modular, candidates."""
-    return tuple(m for m in ("reln", "paper_reln", "modular", *config.candidates) if m in config.models)
+    """The explicit GDLN models a config asks for, in a fixed order: reln (given explicit
+    pathways), paper_reln, modular, candidates."""
+    models = ("paper_reln", "modular", *config.candidates) if identified(config) else ("reln", "paper_reln", "modular", *config.candidates)
+    return tuple(m for m in models if m in config.models)
 
 
 def _as_tuple(value):
@@ -244,7 +255,7 @@ def _as_stds(value, key: str):
 
 def _validate(config: RunConfig) -> RunConfig:
     """Check types and values that can be checked without building anything; normalise lists."""
-    task, relu, reln, train = config.task, config.relu, config.reln, config.train
+    task, relu, train = config.task, config.relu, config.train
     if task.kind not in TASK_KINDS:
         raise RelnError(f"[task] kind '{task.kind}' is not known; use one of {', '.join(TASK_KINDS)}")
     _check_type(task.items, int, "[task] items", "an integer")
@@ -256,17 +267,18 @@ def _validate(config: RunConfig) -> RunConfig:
         init_std=_as_stds(relu.init_std, "[relu] init_std"),
     )
     _check_type(relu.snapshot_every, int, "[relu] snapshot_every", "a positive integer")
-    reln = _validate_reln(reln, "reln")
-    replay = _validate_reln(config.replay or RelnConfig(gating="switching"), "replay")
-    if replay.gating != "switching" or replay.pathways != "auto":
-        raise RelnError("[replay] replays the ReLU's own gates: leave out gating and pathways there")
-    if config.theory.gate_level not in ("context", "sample"):
-        raise RelnError(f"[theory] gate_level must be 'context' or 'sample', got '{config.theory.gate_level}'")
-    _check_type(config.theory.pin_kinks, bool, "[theory] pin_kinks", "true or false")
-    paper_reln = None if config.paper_reln is None else _validate_reln(config.paper_reln, "paper_reln")
-    modular = None if config.modular is None else _validate_reln(config.modular, "modular")
-    if modular is not None and modular.pathways == "auto":
-        raise RelnError("[modular] needs an explicit [[modular.pathways]] list, or leave the table out")
+    for key in ("activity_threshold", "min_unit_weight"):
+        value = getattr(config.identify, key)
+        _check_type(value, (int, float), f"[identify] {key}", "a number in [0, 1)")
+        if not 0 <= value < 1:
+            raise RelnError(f"[identify] {key} must be in [0, 1), got {value}")
+    reln = config.reln
+    if isinstance(reln, RelnConfig):
+        _check_reln(reln)
+    else:
+        reln = _validate_gdln(reln, "reln")
+    paper_reln = None if config.paper_reln is None else _validate_gdln(config.paper_reln, "paper_reln")
+    modular = None if config.modular is None else _validate_gdln(config.modular, "modular")
     _check_type(train.lr, (int, float), "[train] lr", "a positive number")
     _check_type(train.x64, bool, "[train] x64", "true or false")
     _check_type(train.allow_dead, bool, "[train] allow_dead", "true or false")
@@ -296,67 +308,90 @@ def _validate(config: RunConfig) -> RunConfig:
     check_name(config.name, "run name")
     for name in config.candidates:
         check_name(name, "[candidates] model name")
-    candidates = {name: _validate_reln(table, f"candidates.{name}") for name, table in config.candidates.items()}
-    for name, table in candidates.items():
+    candidates = {name: _validate_gdln(table, f"candidates.{name}") for name, table in config.candidates.items()}
+    for name in candidates:
         if name in MODELS:
             raise RelnError(f"[candidates.{name}]: '{name}' is a built-in model name; choose another")
-        if table.pathways == "auto":
-            raise RelnError(f"[candidates.{name}] needs an explicit [[candidates.{name}.pathways]] list")
     known = MODELS + tuple(candidates)
     unknown = [m for m in models if m not in known]
     if unknown or not models:
         raise RelnError(f"unknown model(s) {unknown}; choose from {', '.join(known)}")
     if "paper_reln" in models and paper_reln is None:
         raise RelnError("the 'paper_reln' model needs a [paper_reln] table with [[paper_reln.pathways]]")
-    if "paper_reln" in models and paper_reln.pathways == "auto":
-        raise RelnError("[paper_reln] needs an explicit [[paper_reln.pathways]] list, not 'auto'")
-    if "theory" in models and reln.pathways == "auto":
-        # the theory of a run is the flow of the ReLN identified from each ReLU seed
+    auto = isinstance(reln, RelnConfig)
+    deep = len(relu.hidden) > 1
+    if "theory" in models and auto:
+        # the theory of a run is the flow of the compact ReLN of each ReLU seed
         if "relu" not in models:
             raise RelnError("the theory of an identified ReLN needs the ReLU run: add relu to the models "
                             "(or give an explicit [[reln.pathways]] list)")
-        if len(relu.hidden) > 1:
+        if deep:
             raise RelnError("the theory describes one-hidden-layer networks; drop 'theory' from the models")
-    if ("prediction" in models or "prediction_seeded" in models) and len(relu.hidden) > 1:
+    if ("prediction" in models or "prediction_seeded" in models) and deep:
         raise RelnError("the prediction describes one-hidden-layer networks; drop 'prediction' from the models")
     if "replay" in models and "relu" not in models:
         raise RelnError("the replay model replays the ReLU run's gates: add relu to the models")
-    if "reln" in models and reln.pathways == "auto":
-        if reln.gating == "compact" and len(relu.hidden) > 1:
-            raise RelnError("the compact ReLN describes one hidden layer; for deep networks run the "
-                            "'replay' model (or [reln] gating = 'switching')")
+    if "reln" in models and auto:
+        if deep:
+            raise RelnError("the ReLN of [reln] describes one hidden layer; for deep networks run the "
+                            "'replay' model (the ReLU's own gates, every layer)")
         if "relu" not in models:
-            raise RelnError("pathways = 'auto' identifies the ReLN from the ReLU run: add relu to the models")
-        if reln.gating == "fixed" and len(relu.hidden) > 1:
-            raise RelnError("gating = 'fixed' builds a one-hidden-layer ReLN; use gating = 'switching' for deep networks")
-    reads_gates = ("reln" in models and reln.gating in ("switching", "compact")) or "theory" in models or "replay" in models
-    if reln.pathways == "auto" and "relu" in models and reads_gates and relu.snapshot_every > 10:
-        # the switching ReLN and the theory read the ReLU's per-sample gates every 10 epochs
-        # through its first drop (at 100 both track the ReLU worse: depth, and the theory at two
-        # contexts); deep networks hold a large array of checkpoints per seed for it
+            raise RelnError("the ReLN of [reln] is identified from the ReLU run: add relu to the models "
+                            "(or give an explicit [[reln.pathways]] list)")
+    if auto and "relu" in models and {"reln", "theory", "replay"} & set(models) and relu.snapshot_every > 10:
+        # the compact schedule, its theory and the replay read the ReLU's checkpoints at multiples
+        # of 10 epochs (the replay per sample through its first drop); deep networks hold a large
+        # array of checkpoints per seed for it
         relu = dataclasses.replace(relu, snapshot_every=10)
-    for name, table in (("reln", reln), ("replay", replay)):
-        if table.kink_rule not in KINK_RULES:
-            raise RelnError(f"[{name}] kink_rule must be one of {', '.join(KINK_RULES)}, got '{table.kink_rule}'")
-        if table.kink_rule == "sliding" and table.gate_level != "sample":
-            raise RelnError(f"[{name}] kink_rule = 'sliding' follows per-sample gates: it needs gate_level = 'sample'")
-        _check_type(table.slide_epochs, int, f"[{name}] slide_epochs", "a non-negative integer")
-        if table.slide_epochs < 0 or table.slide_epochs % relu.snapshot_every:
-            raise RelnError(
-                f"[{name}] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every "
-                f"({relu.snapshot_every}), got {table.slide_epochs}"
-            )
-        if table.regroup_every is not None:
-            _check_type(table.regroup_every, int, f"[{name}] regroup_every", "a positive integer")
-            if table.regroup_every < 1 or table.regroup_every % relu.snapshot_every:
-                raise RelnError(
-                    f"[{name}] regroup_every must be a positive multiple of the ReLU's snapshot_every "
-                    f"({relu.snapshot_every}), got {table.regroup_every}"
-                )
+    replay = _validate_replay(config.replay, relu.snapshot_every)
     return dataclasses.replace(
         config, models=tuple(models), relu=relu, reln=reln, replay=replay, paper_reln=paper_reln, modular=modular,
         candidates=candidates, train=train,
     )
+
+
+def _check_reln(reln: RelnConfig) -> None:
+    """``[reln]``: a known gating, a schedule rule exactly when the gating is compact."""
+    if reln.gating not in GATINGS:
+        raise RelnError(f"[reln] gating must be one of {', '.join(GATINGS)}, got '{reln.gating}' "
+                        "(the ReLU's own gates replayed are the 'replay' model, configured in [replay])")
+    if reln.gating == "compact" and not isinstance(reln.schedule, CompactRule):
+        raise RelnError("[reln] gating = 'compact' needs its schedule rule ([reln.schedule])")
+    if reln.gating == "fixed" and reln.schedule is not None:
+        raise RelnError("[reln.schedule] applies to gating = 'compact' only; fixed gating has no schedule")
+
+
+def _validate_replay(replay: ReplayOptions, snapshot_every: int) -> ReplayOptions:
+    """``[replay]``: every option's type and range; intervals on the ReLU's checkpoints."""
+    if replay.gate_level not in ("context", "sample"):
+        raise RelnError(f"[replay] gate_level must be 'context' or 'sample', got '{replay.gate_level}'")
+    _check_type(replay.pin_kinks, bool, "[replay] pin_kinks", "true or false")
+    _check_type(replay.kink_stiffness, (int, float), "[replay] kink_stiffness", "a number in (0, 1]")
+    if not 0 < replay.kink_stiffness <= 1:
+        raise RelnError(f"[replay] kink_stiffness must be in (0, 1], got {replay.kink_stiffness}")
+    _check_type(replay.gate_threshold, (int, float), "[replay] gate_threshold", "a number in [0, 1)")
+    if not 0 <= replay.gate_threshold < 1:
+        raise RelnError(f"[replay] gate_threshold must be in [0, 1), got {replay.gate_threshold}")
+    if replay.fine_until is not None:
+        _check_type(replay.fine_until, int, "[replay] fine_until", "a non-negative integer epoch (or leave it out)")
+    if replay.kink_rule not in KINK_RULES:
+        raise RelnError(f"[replay] kink_rule must be one of {', '.join(KINK_RULES)}, got '{replay.kink_rule}'")
+    if replay.kink_rule == "sliding" and replay.gate_level != "sample":
+        raise RelnError("[replay] kink_rule = 'sliding' follows per-sample gates: it needs gate_level = 'sample'")
+    _check_type(replay.slide_epochs, int, "[replay] slide_epochs", "a non-negative integer")
+    if replay.slide_epochs < 0 or replay.slide_epochs % snapshot_every:
+        raise RelnError(
+            f"[replay] slide_epochs must be a non-negative multiple of the ReLU's snapshot_every "
+            f"({snapshot_every}), got {replay.slide_epochs}"
+        )
+    if replay.regroup_every is not None:
+        _check_type(replay.regroup_every, int, "[replay] regroup_every", "a positive integer")
+        if replay.regroup_every < 1 or replay.regroup_every % snapshot_every:
+            raise RelnError(
+                f"[replay] regroup_every must be a positive multiple of the ReLU's snapshot_every "
+                f"({snapshot_every}), got {replay.regroup_every}"
+            )
+    return replay
 
 
 def _check_pathway(p: PathwayConfig, key: str) -> None:
@@ -376,60 +411,45 @@ def _check_pathway(p: PathwayConfig, key: str) -> None:
             raise RelnError(f"{key} gate is 0 on every sample, so the pathway never learns; gate it on or remove it")
 
 
-def _validate_reln(reln: RelnConfig, table: str) -> RelnConfig:
-    """Check a ``[reln]`` or ``[paper_reln]`` table; normalise its pathway list."""
-    if reln.fine_until is not None:
-        _check_type(reln.fine_until, int, f"[{table}] fine_until", "a non-negative integer epoch (or leave it out)")
-    _check_type(reln.snapshot_every, int, f"[{table}] snapshot_every", "a positive integer")
-    if reln.snapshot_every < 1:
-        raise RelnError(f"[{table}] snapshot_every must be a positive integer")
-    if reln.gating not in GATINGS:
-        raise RelnError(f"[{table}] gating must be one of {', '.join(GATINGS)}, got '{reln.gating}'")
-    if reln.gate_level not in ("context", "sample"):
-        raise RelnError(f"[{table}] gate_level must be 'context' or 'sample', got '{reln.gate_level}'")
-    _check_type(reln.pin_kinks, bool, f"[{table}] pin_kinks", "true or false")
-    _check_type(reln.kink_stiffness, (int, float), f"[{table}] kink_stiffness", "a number in (0, 1]")
-    if not 0 < reln.kink_stiffness <= 1:
-        raise RelnError(f"[{table}] kink_stiffness must be in (0, 1], got {reln.kink_stiffness}")
-    for key in ("gate_threshold", "identify_threshold", "min_unit_weight"):
-        value = getattr(reln, key)
-        _check_type(value, (int, float), f"[{table}] {key}", "a number in [0, 1)")
-        if not 0 <= value < 1:
-            raise RelnError(f"[{table}] {key} must be in [0, 1), got {value}")
-    if isinstance(reln.pathways, str):
-        if reln.pathways != "auto":
-            raise RelnError(f"[{table}] pathways must be 'auto' or a list of [[{table}.pathways]] tables")
-        return reln
-    for i, p in enumerate(reln.pathways):
-        _check_pathway(p, f"[[{table}.pathways]] {i}")
+def _validate_gdln(table: GdlnConfig, name: str) -> GdlnConfig:
+    """Check an explicit GDLN's table; normalise its pathway list."""
+    _check_type(table.snapshot_every, int, f"[{name}] snapshot_every", "a positive integer")
+    if table.snapshot_every < 1:
+        raise RelnError(f"[{name}] snapshot_every must be a positive integer")
+    if not table.pathways:
+        raise RelnError(f"[{name}] needs a non-empty list of [[{name}.pathways]] tables")
+    for i, p in enumerate(table.pathways):
+        _check_pathway(p, f"[[{name}.pathways]] {i}")
     pathways = tuple(
         dataclasses.replace(
             p,
-            hidden=_as_widths(p.hidden, f"[[{table}.pathways]] {i} hidden"),
-            init_std=_as_stds(p.init_std, f"[[{table}.pathways]] {i} init_std"),
+            hidden=_as_widths(p.hidden, f"[[{name}.pathways]] {i} hidden"),
+            init_std=_as_stds(p.init_std, f"[[{name}.pathways]] {i} init_std"),
         )
-        for i, p in enumerate(reln.pathways)
+        for i, p in enumerate(table.pathways)
     )
-    return dataclasses.replace(reln, pathways=pathways)
+    return dataclasses.replace(table, pathways=pathways)
 
 
 def config_from_dict(data: dict, name: str = "run") -> RunConfig:
     """Build and validate a :class:`RunConfig` from a parsed TOML/JSON document."""
     data = dict(data)
+    if "theory" in data:
+        raise RelnError("[theory] has no options: the theory integrates the compact ReLN of [reln] "
+                        "(its schedule is [reln.schedule]); remove the table")
     tables = {
         "task": (TaskConfig, data.pop("task", {})),
         "relu": (ReluConfig, data.pop("relu", {})),
         "train": (TrainConfig, data.pop("train", {})),
-        "theory": (TheoryConfig, data.pop("theory", {})),
+        "identify": (IdentifyConfig, data.pop("identify", {})),
+        "replay": (ReplayOptions, data.pop("replay", {})),
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
-    built["reln"] = _reln_table(data.pop("reln", {}), "reln")
-    for model in ("replay", "paper_reln", "modular"):
+    built["reln"] = _reln_table(data.pop("reln", {}))
+    for model in ("paper_reln", "modular"):
         table = data.pop(model, None)
-        if model == "replay" and isinstance(table, dict):
-            table = {"gating": "switching", **table}
         if table is not None:
-            built[model] = _reln_table(table, model)
+            built[model] = _gdln_table(table, model)
     candidates = data.pop("candidates", {})
     if not isinstance(candidates, dict):
         raise RelnError("[candidates] must hold one table per candidate GDLN, e.g. [candidates.shared]")
@@ -441,27 +461,64 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
             "and --out chooses its folder; remove the key"
         )
     check_name(name, "run name (the config file's name without .toml)")
-    built["candidates"] = {name: _reln_table(table, f"candidates.{name}") for name, table in candidates.items()}
+    built["candidates"] = {name: _gdln_table(table, f"candidates.{name}") for name, table in candidates.items()}
     top = _build(RunConfig, {"name": name, **data}, "top level")
     return _validate(dataclasses.replace(top, **built))
 
 
-def _reln_table(table, name: str) -> RelnConfig:
+def _gdln_table(table, name: str) -> GdlnConfig:
+    """An explicit GDLN's table: its ``[[NAME.pathways]]`` list, ``rule`` and ``snapshot_every``."""
     if not isinstance(table, dict):
         raise RelnError(f"[{name}] must be a table, got {type(table).__name__}")
     table = dict(table)
-    pathways = table.get("pathways", "auto")
-    if not isinstance(pathways, str):
-        if not isinstance(pathways, list) or not pathways:
-            raise RelnError(f"[{name}] pathways must be 'auto' or a non-empty list of [[{name}.pathways]] tables")
-        table["pathways"] = tuple(
-            _build(PathwayConfig, p, f"{name}.pathways {i}") for i, p in enumerate(pathways)
-        )
-    return _build(RelnConfig, table, name)
+    pathways = table.get("pathways")
+    if not isinstance(pathways, list) or not pathways:
+        raise RelnError(f"[{name}] needs a non-empty list of [[{name}.pathways]] tables (pathways = {pathways!r})")
+    table["pathways"] = tuple(_build(PathwayConfig, p, f"{name}.pathways {i}") for i, p in enumerate(pathways))
+    return _build(GdlnConfig, table, name)
+
+
+_REPLAY_KEYS = {f.name for f in dataclasses.fields(ReplayOptions)}
+
+
+def _reln_table(table) -> RelnConfig | GdlnConfig:
+    """``[reln]``: an explicit GDLN when it lists ``[[reln.pathways]]``, else the identified ReLN
+    (``gating`` and, for compact gating, the ``[reln.schedule]`` rule)."""
+    if not isinstance(table, dict):
+        raise RelnError(f"[reln] must be a table, got {type(table).__name__}")
+    table = dict(table)
+    if table.get("pathways", "auto") != "auto":
+        if isinstance(table["pathways"], str):
+            raise RelnError("[reln] pathways must be 'auto' or a non-empty list of [[reln.pathways]] tables")
+        return _gdln_table(table, "reln")
+    table.pop("pathways", None)
+    misplaced = sorted(set(table) & _REPLAY_KEYS)
+    if misplaced:
+        raise RelnError(f"[reln] {', '.join(misplaced)}: options of the replay of the ReLU's own gates; "
+                        "set them in [replay] (the compact ReLN's rule is [reln.schedule])")
+    gating = table.get("gating", "compact")
+    schedule = table.pop("schedule", None)
+    if gating == "compact":
+        if schedule is not None and not isinstance(schedule, dict):
+            raise RelnError(f"[reln.schedule] must be a table, got {type(schedule).__name__}")
+        try:
+            table["schedule"] = _build(CompactRule, schedule or {}, "reln.schedule")
+        except RelnError as error:
+            message = str(error)
+            raise RelnError(message if message.startswith("unknown key") else f"[reln.schedule] {message}") from None
+    elif schedule is not None:
+        raise RelnError("[reln.schedule] applies to gating = 'compact' only; fixed gating has no schedule")
+    else:
+        table["schedule"] = None
+    return _build(RelnConfig, table, "reln")
 
 
 def preset_names() -> list[str]:
-    """Names of the presets shipped with the package."""
+    """Names of the presets shipped with the package.
+
+    >>> "contexts-diff" in preset_names() and "xor" in preset_names()
+    True
+    """
     folder = importlib.resources.files("reln") / "presets"
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
@@ -474,7 +531,12 @@ def _read_toml(text: str, source: str) -> dict:
 
 
 def load_config(name_or_path: str) -> RunConfig:
-    """A preset by name, or a TOML file by path."""
+    """A preset by name, or a TOML file by path.
+
+    >>> config = load_config("contexts-diff")
+    >>> config.task.contexts, config.relu.hidden, config.reln.gating
+    (3, (700,), 'compact')
+    """
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.is_file() or (path.exists() and name_or_path not in preset_names()):
         if not path.is_file():
@@ -501,7 +563,12 @@ def load_config(name_or_path: str) -> RunConfig:
 
 def with_overrides(config: RunConfig, **overrides) -> RunConfig:
     """Apply command-line overrides (``seeds``, ``epochs``, ``models``, ``x64``, ``allow_dead``)
-    and re-validate."""
+    and re-validate.
+
+    >>> config = with_overrides(load_config("contexts-3"), seeds=(0,), epochs=100, models=("relu", "reln"))
+    >>> config.train.seeds, config.train.epochs, config.models
+    ((0,), 100, ('relu', 'reln'))
+    """
     train = config.train
     for key in ("seeds", "epochs", "x64", "allow_dead"):
         if overrides.get(key) is not None:
@@ -516,25 +583,35 @@ def with_values(config: RunConfig, values: dict) -> RunConfig:
     """Set dotted keys (``{"train.lr": 0.01, "relu.hidden": [200]}``) and re-validate.
 
     A key names a table of the config and one of its fields, as a config file writes
-    ``[train] lr = 0.01``; lists become tuples. An unknown table or field is an error.
+    ``[train] lr = 0.01``; a table within a table is one more step (``reln.schedule.late_phases``);
+    lists become tuples. An unknown table or field is an error.
 
     >>> with_values(load_config("contexts-diff"), {"train.lr": 0.002}).train.lr
     0.002
+    >>> with_values(load_config("contexts-diff"), {"reln.schedule.late_phases": 8}).reln.schedule.late_phases
+    8
     """
-    sections: dict = {}
     for key, value in values.items():
-        table, _, field = key.partition(".")
-        section = getattr(config, table, None) if table else None
-        if not dataclasses.is_dataclass(section) or "." in field:
+        path = key.split(".")
+        if len(path) < 2 or not dataclasses.is_dataclass(getattr(config, path[0], None)):
             known = [f.name for f in dataclasses.fields(config) if dataclasses.is_dataclass(getattr(config, f.name))]
             raise RelnError(f"unknown config key '{key}': use TABLE.KEY with TABLE one of {', '.join(known)}")
-        names = [f.name for f in dataclasses.fields(section)]
-        if field not in names:
-            raise RelnError(f"unknown config key '{key}': [{table}] has {', '.join(names)}")
-        sections.setdefault(table, {})[field] = tuple(value) if isinstance(value, list) else value
-    for table, fields in sections.items():
-        config = dataclasses.replace(config, **{table: dataclasses.replace(getattr(config, table), **fields)})
+        config = _set_path(config, path, tuple(value) if isinstance(value, list) else value, key)
     return _validate(config)
+
+
+def _set_path(section, path: list[str], value, key: str):
+    """``section`` with the field at ``path`` (one name per nested table) set to ``value``."""
+    names = [f.name for f in dataclasses.fields(section)]
+    if path[0] not in names:
+        where = ".".join(key.split(".")[: len(key.split(".")) - len(path)]) or "top level"
+        raise RelnError(f"unknown config key '{key}': [{where}] has {', '.join(names)}")
+    if len(path) == 1:
+        return dataclasses.replace(section, **{path[0]: value})
+    inner = getattr(section, path[0])
+    if not dataclasses.is_dataclass(inner):
+        raise RelnError(f"unknown config key '{key}': '{path[0]}' is a value, not a table")
+    return dataclasses.replace(section, **{path[0]: _set_path(inner, path[1:], value, key)})
 
 
 def config_to_dict(config: RunConfig) -> dict:

@@ -19,13 +19,17 @@ import numpy as np
 from reln.identification.analysis import (
     SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
 )
-from reln.experiment.config import PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table
+from reln.experiment.config import (
+    IdentifyConfig, PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table, identified,
+)
 from reln.errors import ModelFailed, RelnError
 from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
 from reln.models.gdln import GDLN, Pathway, build_gdln
-from reln.identification.identify import Identification, identify
-from reln.gates import CompactRule, Reads, total_reads
-from reln.relns.imitate import compact_schedules, first_drop_epoch, fit_imitating_reln, reln_structure
+from reln.identification.identify import Identification, identify, identify_seeds
+from reln.gates import GateSchedule, Reads, total_reads
+from reln.relns.imitate import (
+    compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay, reln_structure,
+)
 from reln.experiment.io import figure_writers, json_writer, npz_writer
 from reln.viz.plots import (
     predicted_structure_figure,
@@ -34,7 +38,6 @@ from reln.viz.plots import (
 )
 from reln.tasks import Task, contextual_task, xor_task
 from reln.training.train import Progress, Trajectory
-from reln.relns.unit_gated import layer_schedules
 
 ProgressFactory = Callable[[str, int], Progress]
 
@@ -45,8 +48,10 @@ class Run:
 
     ``gdlns`` holds the explicit GDLN of each GDLN model that has one (``paper_reln``, or ``reln``
     with an explicit pathway list); ``identifications`` the per-seed identification behind an
-    automatic ``reln``, and ``reln_build`` what was built from it; ``closed_forms`` loss curves
-    in closed form by label (the linear phase, :func:`linear_phase`).
+    identified ``reln``; ``closed_forms`` loss curves in closed form by label (the linear phase,
+    :func:`linear_phase`); ``final_gates`` seed 0's gates of every hidden layer in the last phase of
+    each gated model; ``schedules`` the compact schedule of every seed, which the compact ReLN and
+    the theory used.
     """
 
     config: RunConfig
@@ -56,7 +61,8 @@ class Run:
     metrics: dict
     identifications: list[Identification] | None = None
     closed_forms: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    final_gates: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)
+    final_gates: dict[str, list[np.ndarray] | None] = dataclasses.field(default_factory=dict)
+    schedules: list[GateSchedule] | None = None
 
 
 def build_task(config: RunConfig) -> Task:
@@ -93,9 +99,9 @@ def build_reln(config: RunConfig, task: Task, model: str = "reln") -> GDLN:
     when ``[modular]`` is absent."""
     if model == "modular" and config.modular is None:
         return build_gdln(modular_pathways(task, config), task)
+    if model == "reln" and identified(config):
+        raise RelnError("[reln] is identified from a ReLU run, not built from the config")
     pathways = gdln_table(config, model).pathways
-    if pathways == "auto":
-        raise RelnError(f"[{model}] pathways = 'auto' is identified from a ReLU run, not built from the config")
     return build_gdln([_pathway(p) for p in pathways], task)
 
 
@@ -162,10 +168,10 @@ def check_learned(model: str, trajectory: Trajectory, seeds: Sequence[int], allo
             raise ModelFailed(
                 model, f"model '{model}' seed {seed}: the loss ended at {loss[i, -1]:.6g}, above its start {loss[i, 0]:.6g}{keep}"
             )
-        for key in sorted(k for k in trajectory.snapshots if k.startswith("pre_")):
-            if not np.any(np.asarray(trajectory.snapshots[key][i, -1]) > 0):
+        for l, layer in enumerate(trajectory.layers):
+            if layer.pre is not None and not np.any(np.asarray(layer.pre[i, -1]) > 0):
                 raise ModelFailed(
-                    model, f"model '{model}' seed {seed}: every unit of hidden layer {int(key[4:]) + 1} is dead "
+                    model, f"model '{model}' seed {seed}: every unit of hidden layer {l + 1} is dead "
                     f"(off for every sample) at epoch {int(trajectory.snapshot_epochs[-1])}, so the network "
                     f"outputs 0{keep}"
                 )
@@ -182,6 +188,12 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
 
     Returns:
         The :class:`Run`.
+
+    >>> from reln.experiment.config import load_config, with_overrides
+    >>> config = with_overrides(load_config("contexts-3"), seeds=(0,), epochs=200, models=("relu", "reln"))
+    >>> run = run_experiment(config)
+    >>> sorted(run.trajectories), run.metrics["reln"]["reads_from_relu"]["gate_level"]
+    (['reln', 'relu'], 'context')
     """
     training = _Training()
     with training.naming(config.train.seeds):
@@ -216,51 +228,44 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         schedules = None
+        if identified(config) and "relu" in trajectories and {"reln", "theory", "replay"} & set(config.models):
+            identifications = identify_seeds(
+                task, trajectories["relu"], activity_threshold=config.identify.activity_threshold,
+                min_unit_weight=config.identify.min_unit_weight,
+            )
         if _needs_compact(config):
-            schedules = compact_schedules(task, trajectories["relu"], initial, _compact_rule(config.reln),
+            schedules = compact_schedules(task, trajectories["relu"], initial, config.reln.schedule,
                                           init_std=config.relu.init_std, lr=train.lr)
         for model in ("reln", "replay"):
-            if model not in config.models or (model == "reln" and config.reln.pathways != "auto"):
+            if model not in config.models or (model == "reln" and not identified(config)):
                 continue
-            table = config.reln if model == "reln" else config.replay
-            trajectories[model], identifications, build = fit_imitating_reln(
-                task, trajectories["relu"], initial, gating=table.gating,
-                gate_threshold=table.gate_threshold, gate_level=table.gate_level, pin_kinks=table.pin_kinks,
-                kink_stiffness=table.kink_stiffness, fine_until=table.fine_until, regroup_every=table.regroup_every,
-                kink_rule=table.kink_rule, slide_epochs=table.slide_epochs,
-                identify_threshold=table.identify_threshold,
-                min_unit_weight=table.min_unit_weight, lr=train.lr, x64=train.x64, progress=bar(model),
-                schedules=schedules if table.gating == "compact" else None,
-            )
+            if model == "replay":
+                trajectories[model], build = fit_replay(task, trajectories["relu"], initial, config.replay,
+                                                        lr=train.lr, x64=train.x64, progress=bar(model))
+            elif config.reln.gating == "compact":
+                trajectories[model], build = fit_compact_reln(task, schedules, initial, lr=train.lr, epochs=train.epochs,
+                                                              x64=train.x64, progress=bar(model))
+            else:
+                trajectories[model], build = fit_fixed_reln(task, identifications, initial, lr=train.lr,
+                                                            epochs=train.epochs, x64=train.x64, progress=bar(model))
             final_gates[model] = build.pop("final_gates", None)
             builds[model] = build | {"reads_from_relu": build.get("reads_from_relu") or _replay_reads(build, task, trajectories["relu"])}
         for model in gdln_models(config):
-            if model not in trajectories:
-                table = gdln_table(config, model)
-                gdlns[model] = build_reln(config, task, model)
-                trajectories[model] = fit_gdln(
-                    task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
-                    progress=bar(model), batch_size=train.batch_size, **common,
-                )
+            table = gdln_table(config, model)
+            gdlns[model] = build_reln(config, task, model)
+            trajectories[model] = fit_gdln(
+                task, gdlns[model], rule=table.rule, snapshot_every=table.snapshot_every,
+                progress=bar(model), batch_size=train.batch_size, **common,
+            )
         if "theory" in config.models:
-            theory_ids = identifications
-            if theory_ids is None and config.reln.pathways == "auto":
-                relu = trajectories["relu"]
-                theory_ids = [
-                    identify(
-                        task, relu.snapshots["hidden_0"][s], relu.snapshots["unit_weight_0"][s], relu.snapshot_epochs,
-                        activity_threshold=config.reln.identify_threshold, min_unit_weight=config.reln.min_unit_weight,
-                    )
-                    for s in range(len(train.seeds))
-                ]
-            trajectories["theory"], theory_gdln = _theory(config, task, theory_ids, trajectories.get("relu"), schedules)
+            trajectories["theory"], theory_gdln = _theory(config, task, identifications, schedules)
             theory_reads = total_reads(schedules) if schedules else None
     predicted = {}
     for model in ("prediction", "prediction_seeded"):
         if model in config.models:
             predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded")
             trajectories[model] = predicted[model][0]
-    metrics = compute_metrics(task, trajectories, gdlns, identifications, builds)
+    metrics = compute_metrics(task, trajectories, gdlns, identifications, builds, config.identify)
     for model, (_, entries) in predicted.items():
         metrics[model] |= entries
     closed_forms = {}
@@ -273,7 +278,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             curve, metrics["theory"]["linear_phase"] = linear_phase(config, task)
             closed_forms[LINEAR_PHASE_LABEL] = curve
     _label_rows(metrics, trajectories, config.train.seeds)
-    return Run(config, task, trajectories, gdlns, metrics, identifications, closed_forms, final_gates)
+    return Run(config, task, trajectories, gdlns, metrics, identifications, closed_forms, final_gates, schedules)
 
 
 CONVENTIONS = {
@@ -319,7 +324,7 @@ def _prediction(config: RunConfig, task: Task, seeded: bool = False) -> tuple[Tr
         predicted = predict_from_task(task, width, std, lr=lr, epochs=epochs)
     flow = predicted.prediction
     trajectory = Trajectory(
-        loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, snapshots={"singular_values": flow.singular_values},
+        loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, singular_values=flow.singular_values,
         # one integration serves every row: its time is shared equally among them
         final_params=[flow.final_maps], seconds=np.full(len(flow.loss), predicted.seconds / len(flow.loss)),
         wall_seconds=time.perf_counter() - started,
@@ -335,22 +340,17 @@ def _prediction(config: RunConfig, task: Task, seeded: bool = False) -> tuple[Tr
     }
 
 
-def _compact_rule(table) -> CompactRule:
-    """The compact ReLN's rule, with the table's activity threshold."""
-    return CompactRule(threshold=float(table.gate_threshold))
-
-
 def _needs_compact(config: RunConfig) -> bool:
     """Whether a model of the run (the compact ReLN, or the theory of it) uses compact schedules."""
-    auto = config.reln.pathways == "auto" and "relu" in config.models and len(config.relu.hidden) == 1
-    wanted = ("reln" in config.models and config.reln.gating == "compact") or "theory" in config.models
-    return auto and wanted and config.reln.gating == "compact"
+    if not (identified(config) and "relu" in config.models and len(config.relu.hidden) == 1):
+        return False
+    return "theory" in config.models or ("reln" in config.models and config.reln.gating == "compact")
 
 
 def _replay_reads(build: dict, task: Task, relu: Trajectory) -> dict:
     """What a replay of the ReLU's own gates reads: a gate bit per unit, sample and phase (and as
     many pin bits when it holds kinks), ``fixed`` gating one context set per unit."""
-    units = sum(relu.snapshots[k].shape[2] for k in relu.snapshots if k.startswith("pre_"))
+    units = sum(layer.pre.shape[2] for layer in relu.layers)
     if build.get("gating") == "fixed":
         return Reads(gate_phases=1, read_phases=1, gate_level="context",
                      numbers=units * task.n_contexts * relu.loss.shape[0], initial_weights=True).as_dict()
@@ -400,43 +400,24 @@ def linear_phase(config: RunConfig, task: Task) -> tuple[np.ndarray, dict]:
 
 
 def _theory(
-    config: RunConfig, task: Task, identifications: list[Identification] | None, relu: Trajectory | None = None,
-    schedules=None,
+    config: RunConfig, task: Task, identifications: list[Identification] | None, schedules=None,
 ) -> tuple[Trajectory, GDLN]:
     """The theory's prediction as a trajectory (:mod:`reln.theory.predict`): per ReLU seed, the
-    identified ReLN's pathways with units switching at the ReLU's checkpoints (weights carried
-    across, from the effective init of its own units), or once from explicit ``[[reln.pathways]]``
-    and their init law. Snapshots: ``singular_values`` ``(n, snapshots, pathways, r)``;
-    ``final_params``: the maps."""
-    from reln.theory.predict import predict_explicit, predict_identified, predict_switching
+    balanced flow of its compact ReLN (:func:`reln.theory.predict.predict_compact`), or once from
+    explicit ``[[reln.pathways]]`` and their init law."""
+    from reln.theory.predict import predict_compact, predict_explicit
 
     train = config.train
     started = time.perf_counter()
-    if config.reln.pathways == "auto":
+    if identified(config):
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-        if relu is not None and "pre_0" in relu.snapshots:
-            # per-sample gates until the ReLU's first drop, read at the snapshot spacing, as the
-            # switching ReLN does
-            epochs_seen = relu.snapshot_epochs
-            spacing = int(epochs_seen[1] - epochs_seen[0]) if len(epochs_seen) > 1 else 1
-            fine_until = config.reln.fine_until
-            if fine_until is None:
-                fine_until = first_drop_epoch(relu.loss, epochs_seen)
-            fine_until = int(np.ceil(fine_until / spacing) * spacing)
-            prediction = predict_switching(
-                task, identifications, initial, relu.snapshots["pre_0"], epochs_seen,
-                lr=train.lr, epochs=train.epochs, gate_threshold=config.reln.gate_threshold, x64=train.x64,
-                fine_until=fine_until, fine_every=spacing, gate_level=config.theory.gate_level,
-                pin_kinks=config.theory.pin_kinks,
-                schedules=None if schedules is None else [(q.starts, q.gates[0], q.pins[0]) for q in schedules],
-            )
-        else:
-            prediction = predict_identified(task, identifications, initial, lr=train.lr, epochs=train.epochs)
+        prediction = predict_compact(task, identifications, initial, schedules, lr=train.lr, epochs=train.epochs,
+                                     x64=train.x64)
     else:
         prediction = predict_explicit(task, build_reln(config, task, "reln"), lr=train.lr, epochs=train.epochs)
     trajectory = Trajectory(
         loss=prediction.loss, snapshot_epochs=prediction.snapshot_epochs,
-        snapshots={"singular_values": prediction.singular_values}, final_params=[prediction.final_maps],
+        singular_values=prediction.singular_values, final_params=[prediction.final_maps],
         # seeds overlap on threads: the wall time is measured, not the sum of the seeds' times
         seconds=prediction.seconds, wall_seconds=time.perf_counter() - started,
     )
@@ -455,7 +436,7 @@ def _curve_metrics(trajectory: Trajectory) -> dict:
 
 def _relu_context_shares(task: Task, relu: Trajectory, layer: int = 0) -> list[np.ndarray]:
     """Per seed, ``{contexts: weight share}`` of one hidden layer of the ReLU at the last epoch."""
-    gates, sizes = relu.snapshots[f"pre_{layer}"][:, -1] > 0, relu.snapshots[f"unit_weight_{layer}"][:, -1]
+    gates, sizes = relu.layers[layer].pre[:, -1] > 0, relu.layers[layer].unit_weight[:, -1]
     return [unit_weight_shares(g, w, task) for g, w in zip(gates, sizes)]
 
 
@@ -467,12 +448,11 @@ def _shares_table(shares: list[dict]) -> list[dict]:
 def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_unit_weight: float) -> list[dict]:
     """Where the gating lives: per hidden layer, weight shares by context pattern and selectivity
     (units of layer ``l`` weighted by ``||w_in|| ||w_out||`` of that layer, DESIGN.md)."""
-    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
     entries = []
-    for l in layers:
+    for l, layer in enumerate(relu.layers):
         found = [
             identify(
-                task, relu.snapshots[f"hidden_{l}"][s], relu.snapshots[f"unit_weight_{l}"][s], relu.snapshot_epochs,
+                task, layer.hidden[s], layer.unit_weight[s], relu.snapshot_epochs,
                 activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
             )
             for s in range(relu.loss.shape[0])
@@ -480,11 +460,11 @@ def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
         per_seed = [selectivity(i, task.n_contexts) for i in found]
         pathway_shares = [{frozenset(p.contexts): p.weight_share for p in i.pathways} for i in found]
         imbalance = {}
-        if f"imbalance_{l}" in relu.snapshots:  # deep networks: balance of the layer's two sides
+        if layer.imbalance is not None:  # deep networks: balance of the layer's two sides
             picks = np.unique(np.linspace(0, len(relu.snapshot_epochs) - 1, 11).round().astype(int))
             imbalance = {"imbalance": {
                 "epochs": relu.snapshot_epochs[picks].tolist(),
-                "seeds": np.asarray(relu.snapshots[f"imbalance_{l}"])[:, picks].tolist(),
+                "seeds": np.asarray(layer.imbalance)[:, picks].tolist(),
             }}
         entries.append({
             "layer": l + 1,
@@ -508,7 +488,7 @@ def _stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
     first checkpoint at or after ``ep(fraction)`` (``None`` where the loss never gets there), so
     that networks which learn at different speeds (depths, init scales) are compared at the same
     point of their own learning rather than at the same epoch."""
-    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
+    layers = range(len(relu.layers))
     epochs, shares = [], {l: [] for l in layers}
     for s, loss in enumerate(relu.loss):
         reached = epoch_below(loss, fraction)
@@ -522,7 +502,7 @@ def _stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
         epochs.append(int(relu.snapshot_epochs[checkpoint]))
         for l in layers:
             found = identify(
-                task, relu.snapshots[f"hidden_{l}"][s], relu.snapshots[f"unit_weight_{l}"][s], relu.snapshot_epochs,
+                task, relu.layers[l].hidden[s], relu.layers[l].unit_weight[s], relu.snapshot_epochs,
                 checkpoint=checkpoint, activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
             )
             shares[l].append(selectivity(found, task.n_contexts))
@@ -539,10 +519,9 @@ def _stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
 def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:
     """The deep ReLU's pathways as sequences of per-layer context sets, by share of path weight
     (:func:`reln.identification.analysis.path_sequence_shares`), at the last epoch; the ``top`` largest by mean."""
-    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("hidden_"))
     per_seed = [
         path_sequence_shares(
-            [w[s] for w in relu.final_params], [relu.snapshots[f"pre_{l}"][s, -1] > 0 for l in layers], task
+            [w[s] for w in relu.final_params], [layer.pre[s, -1] > 0 for layer in relu.layers], task
         )
         for s in range(relu.loss.shape[0])
     ]
@@ -592,8 +571,10 @@ def compute_metrics(
     gdlns: dict[str, GDLN],
     identifications: list[Identification] | None = None,
     builds: dict[str, dict] | None = None,
+    thresholds: IdentifyConfig = IdentifyConfig(),
 ) -> dict:
-    """The ``metrics.json`` document (DESIGN.md, "The run contract")."""
+    """The ``metrics.json`` document (DESIGN.md, "The run contract"); ``thresholds`` are the
+    identification's (``[identify]``), for the selectivity of every layer."""
     metrics: dict = {
         "task": {
             "name": task.name, "P": task.P, "n_in": task.n_in, "n_out": task.n_out,
@@ -606,18 +587,13 @@ def compute_metrics(
     if relu is not None:
         shares = _relu_context_shares(task, relu)
         metrics["relu"] = _curve_metrics(relu) | {"context_weight_shares": _shares_table(shares)}
-        if sum(k.startswith("hidden_") for k in relu.snapshots) > 1:
-            first = identifications[0] if identifications else None
+        if len(relu.layers) > 1:
             metrics["relu"]["layers"] = _layer_metrics(
-                task, relu,
-                activity_threshold=first.activity_threshold if first else 1e-3,
-                min_unit_weight=first.min_unit_weight if first else 1e-2,
+                task, relu, activity_threshold=thresholds.activity_threshold, min_unit_weight=thresholds.min_unit_weight,
             )
             metrics["relu"]["path_sequences"] = _path_sequences(task, relu)
-        first = identifications[0] if identifications else None
         metrics["relu"]["stage"] = _stage_metrics(
-            task, relu, activity_threshold=first.activity_threshold if first else 1e-3,
-            min_unit_weight=first.min_unit_weight if first else 1e-2,
+            task, relu, activity_threshold=thresholds.activity_threshold, min_unit_weight=thresholds.min_unit_weight,
         )
         if identifications is not None:
             per_seed = [selectivity(i, task.n_contexts) for i in identifications]
@@ -648,7 +624,7 @@ def compute_metrics(
             continue
         # one row per ReLU seed (the theory of each seed's schedule) or one row (explicit pathways, the prediction)
         metrics[name] = _curve_metrics(theory) | {
-            "singular_values_final": theory.snapshots["singular_values"][:, -1].tolist(),
+            "singular_values_final": theory.singular_values[:, -1].tolist(),
         }
         if relu is not None:
             rows = theory.loss if len(theory.loss) == len(relu.loss) else np.repeat(theory.loss[:1], len(relu.loss), 0)
@@ -664,16 +640,21 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
     arrays = {"seeds": np.array(run.config.train.seeds), "X": run.task.X, "Y": run.task.Y}
     for model, trajectory in run.trajectories.items():
         arrays[f"{model}_loss"] = trajectory.loss
-        # ReLU snapshots are kept every 100 epochs (and the last) in the file: the switching ReLN
-        # reads them every 10, which would make the file 10x larger.
+        # ReLU snapshots are kept every 100 epochs (and the last) in the file: the compact schedule
+        # and the replay read them every 10, which would make the file 10x larger.
         keep = (trajectory.snapshot_epochs % 100 == 0) | (trajectory.snapshot_epochs == trajectory.snapshot_epochs[-1])
         if model != "relu":
             keep[:] = True
         arrays[f"{model}_snapshot_epochs"] = trajectory.snapshot_epochs[keep]
-        for key, value in trajectory.snapshots.items():
-            if key.startswith("pre_"):  # the file keeps the gates; activity is 4x the rest
-                arrays[f"{model}_gates_{key[4:]}"] = value[:, keep] > 0
-            elif not key.startswith("hidden_"):
+        for l, layer in enumerate(trajectory.layers):  # the file keeps the gates, not the activity
+            for name, value in (("gates", None if layer.pre is None else layer.pre > 0),
+                                ("unit_weight", layer.unit_weight), ("imbalance", layer.imbalance)):
+                if value is not None:
+                    arrays[f"{model}_{name}_{l}"] = value[:, keep]
+        typed = {"output": trajectory.output, "singular_values": trajectory.singular_values,
+                 "pathway_maps": trajectory.pathway_maps}
+        for key, value in {**typed, **trajectory.snapshots}.items():
+            if value is not None:
                 arrays[f"{model}_{key}"] = value[:, keep]
         for l, weights in enumerate(trajectory.final_params):
             arrays[f"{model}_final_W{l}"] = weights
@@ -685,13 +666,13 @@ def _arrays(run: Run) -> dict[str, np.ndarray]:
 
 
 def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The switching ReLN's pathway maps (units grouped by the contexts they are on in, as
-    recorded by :func:`reln.relns.unit_gated.fit_switching_network`), as singular values by pathway name."""
+    """The compact ReLN's pathway maps (units grouped by the contexts they are on in, as recorded
+    by :func:`reln.relns.unit_gated.fit_gate_schedules`), as singular values by pathway name."""
     reln = run.trajectories.get("reln")
     sets = run.metrics.get("reln", {}).get("pathway_sets")
-    if reln is None or not sets or "pathway_maps" not in reln.snapshots:
+    if reln is None or not sets or reln.pathway_maps is None:
         return {}
-    values = np.linalg.svd(np.asarray(reln.snapshots["pathway_maps"], np.float64), compute_uv=False)
+    values = np.linalg.svd(np.asarray(reln.pathway_maps, np.float64), compute_uv=False)
     return {
         "{" + ",".join(str(c + 1) for c in contexts) + "}": (reln.snapshot_epochs, values[:, :, p])
         for p, contexts in enumerate(sets)
@@ -735,20 +716,20 @@ def run_figures(run: Run) -> dict:
         ))
     for model, gdln in run.gdlns.items():
         trajectory = run.trajectories[model]
-        if "singular_values" in trajectory.snapshots:
+        if trajectory.singular_values is not None:
             figures[f"{model}_singular_values"] = (singular_value_figure(
-                trajectory.snapshot_epochs, trajectory.snapshots["singular_values"], list(gdln.names),
+                trajectory.snapshot_epochs, trajectory.singular_values, list(gdln.names),
                 title=f"{run.config.name}: {MODEL_LABELS.get(model, model)}, singular values of each pathway's map",
             ))
     theory = run.trajectories.get("theory")
-    if theory is not None and "singular_values" in theory.snapshots:
+    if theory is not None and theory.singular_values is not None:
         figures["theory_singular_values"] = (singular_value_figure(
-            theory.snapshot_epochs, theory.snapshots["singular_values"], run.metrics["theory"]["pathways"],
+            theory.snapshot_epochs, theory.singular_values, run.metrics["theory"]["pathways"],
             title=f"{run.config.name}: singular values of each identified pathway, predicted by the theory (solid) "
             "and measured in the trained ReLN (dashed)",
             measured=_measured_pathway_singular_values(run), measured_label="ReLN (dashed)",
         ))
-    identified = next((m for m in ("reln", "replay") if m in run.metrics and "unassigned_share" in run.metrics[m]), None)
+    identified_model = next((m for m in ("reln", "replay") if m in run.metrics and "unassigned_share" in run.metrics[m]), None)
     if run.metrics.get("reln", {}).get("phases"):
         figures["reln_phases"] = (phase_structure_figure(
             run.metrics["reln"]["phases"],
@@ -758,7 +739,7 @@ def run_figures(run: Run) -> dict:
     if prediction is not None:
         measured = _measured_pathway_singular_values(run)
         figures["prediction_singular_values"] = (singular_value_figure(
-            prediction.snapshot_epochs, prediction.snapshots["singular_values"],
+            prediction.snapshot_epochs, prediction.singular_values,
             [p["name"] for p in run.metrics["prediction"]["pathways"]],
             title=f"{run.config.name}: singular values of each predicted pathway (task and init law only)"
             + (", beside the compact ReLN's pathway of the same contexts (dashed)" if measured else ""),
@@ -770,9 +751,9 @@ def run_figures(run: Run) -> dict:
             run.metrics["reln"]["pathways"], predictions,
             title=f"{run.config.name}: the ReLN predicted before training beside the one identified after it",
         )
-    if run.identifications is not None and identified:
+    if run.identifications is not None and identified_model:
         structure = structure_figure(
-            run.metrics[identified]["pathways"], run.task.n_contexts,
+            run.metrics[identified_model]["pathways"], run.task.n_contexts,
             title=f"{run.config.name}: ReLN identified from the ReLU network",
         )
         figures["structure"] = structure
@@ -781,16 +762,8 @@ def run_figures(run: Run) -> dict:
     for model in ("reln", "replay"):
         if model not in run.trajectories or model in run.gdlns or run.identifications is None:
             continue
-        table = run.config.reln if model == "reln" else run.config.replay
-        built, relu = run.metrics[model], run.trajectories["relu"]
         if run.final_gates.get(model) is not None:  # the last phase of the model's own schedule
-            gates[model] = ([run.final_gates[model]], None, None)
-        elif table.gating == "switching":  # every ReLU unit gated by the last phase of its schedule
-            _, layer_gates, _ = layer_schedules(
-                run.task, relu, 0, gate_threshold=table.gate_threshold, gate_level=table.gate_level,
-                kink_rule=built["kink_rule"], **built["schedule"],
-            )
-            gates[model] = ([g[-1] for g in layer_gates], None, None)
+            gates[model] = (run.final_gates[model], None, None)
         else:  # one pathway per identified context set, in the order imitating_reln builds them
             sets, _ = reln_structure(run.task, run.identifications)
             gates[model] = (np.stack([run.task.context_mask(c) for c in sets]), None, None)

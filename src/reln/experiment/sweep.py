@@ -25,7 +25,7 @@ from reln.experiment.config import RunConfig
 from reln.errors import RelnError
 from reln.experiment.experiments import build_task
 from reln.training.fit import fit_relu
-from reln.identification.identify import identify
+from reln.identification.identify import identify_seeds
 
 
 def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) -> list[dict]:
@@ -52,17 +52,9 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             # identification reads the last checkpoint: sparse snapshots keep memory small at large K
             epochs=train.epochs, snapshot_every=max(config.relu.snapshot_every, 100), x64=train.x64,
         )
-        shares = [
-            selectivity(
-                identify(
-                    task, relu.snapshots["hidden_0"][s], relu.snapshots["unit_weight_0"][s],
-                    relu.snapshot_epochs, activity_threshold=config.reln.identify_threshold,
-                    min_unit_weight=config.reln.min_unit_weight,
-                ),
-                task.n_contexts,
-            )
-            for s in range(len(train.seeds))
-        ]
+        found = identify_seeds(task, relu, activity_threshold=config.identify.activity_threshold,
+                               min_unit_weight=config.identify.min_unit_weight)
+        shares = [selectivity(identification, task.n_contexts) for identification in found]
         from reln.theory.prediction import predict_from_task
 
         predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr, epochs=train.epochs)

@@ -63,7 +63,7 @@ class CompactRule:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RelnError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 <= self.threshold < 1:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 <= self.threshold < 1:
             raise RelnError(f"threshold must lie in [0, 1), got {self.threshold!r}")
         if not isinstance(self.hold_left, bool):
             raise RelnError(f"hold_left must be true or false, got {self.hold_left!r}")

@@ -19,9 +19,10 @@ closes much of the gap to the ReLU).
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+# JAX is imported inside the two functions traced in training programs, so that the schedule
+# rules (and the config that names them) load without it.
 
 
 def kink_gates(pre, gate_threshold: float, silent_threshold: float = 1e-3):
@@ -68,6 +69,9 @@ def kink_projectors(X: np.ndarray, pinned: np.ndarray) -> tuple[np.ndarray, np.n
 def pinned_weights(W, projectors):
     """``W`` in value, with gradients ``Q_j g_j`` for each row ``j``: gradient descent through it
     moves row ``j`` only within the range of its projector ``Q_j`` (symmetric, idempotent)."""
+    import jax
+    import jax.numpy as jnp
+
     fixed = jax.lax.stop_gradient(W)
     return fixed + jnp.einsum("hij,hj->hi", projectors, W - fixed)
 
@@ -96,6 +100,9 @@ def kink_penalty(pre, inputs, pinned, *, layers_below: int, stiffness: float, lr
         pre: ``(units, P)`` the layer's pre-activations; inputs: ``(n_in, P)`` its inputs
             ``h_{l-1}``; pinned: ``(units, P)`` 0/1.
     """
+    import jax
+    import jax.numpy as jnp
+
     kappa = layers_below * jax.lax.stop_gradient(jnp.sum(inputs * inputs, axis=0))
     kappa = jnp.where(kappa > 0, kappa, 1.0)  # a sample no unit below passes has z = 0: nothing to pull
     return 0.5 * stiffness / lr * jnp.sum(pinned * pre * pre / kappa)

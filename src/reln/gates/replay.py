@@ -11,6 +11,7 @@ and the kink mechanism (:mod:`reln.gates.kinks`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,42 @@ import numpy as np
 from reln.errors import RelnError
 from reln.gates.kinks import kink_gates
 from reln.tasks import Task
+
+KINK_RULES = ("auto", "sliding", "band")  # resolved per layer by reln.relns.unit_gated.layer_kink_rules
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayOptions:
+    """How the replay reads the ReLU's own gates (``[replay]``; docs/theory.md §5.4).
+
+    Attributes:
+        gate_threshold: the kink band: a unit is on where its pre-activation exceeds this fraction
+            of its peak, and held at its kink where it lies within it
+            (:func:`reln.gates.kinks.kink_gates`).
+        gate_level: ``"sample"`` (per-sample gates) or ``"context"`` (whole contexts).
+        pin_kinks: hold the pairs in the band at their kink (first hidden layer by projection,
+            deeper ones by :func:`reln.gates.kinks.kink_penalty`).
+        kink_stiffness: the share of a held pre-activation the penalty removes per step, in (0, 1].
+        fine_until: the band rule follows per-sample gates every 10 epochs until this epoch;
+            ``None``: the ReLU's first drop (:func:`first_drop_epoch`).
+        regroup_every: the band rule's reading interval after ``fine_until`` (a multiple of the
+            ReLU's snapshot spacing); ``None``: 100 epochs, or the spacing if coarser.
+        kink_rule: ``"sliding"`` (:func:`sliding_schedule`), ``"band"`` (:func:`switching_schedule`)
+            or ``"auto"`` (sliding for one hidden layer gated per sample, band otherwise).
+        slide_epochs: the sliding rule holds a pair once it has stayed this long in the band.
+
+    >>> ReplayOptions().kink_rule, ReplayOptions(gate_level="context").gate_level
+    ('auto', 'context')
+    """
+
+    gate_threshold: float = 0.1
+    gate_level: str = "sample"
+    pin_kinks: bool = True
+    kink_stiffness: float = 0.02
+    fine_until: int | None = None
+    regroup_every: int | None = None
+    kink_rule: str = "auto"
+    slide_epochs: int = 200
 
 
 def contexts_on(task: Task, on: np.ndarray) -> np.ndarray:
@@ -32,7 +69,7 @@ def checkpoint_positions(snapshot_epochs: np.ndarray, wanted: Sequence[int], eve
     missing = [t for t in wanted if t not in index]
     if missing:
         raise RelnError(
-            f"the switching ReLN reads ReLU snapshots at epochs {missing[:3]}... that the run does "
+            f"the replay reads ReLU snapshots at epochs {missing[:3]}... that the run does "
             f"not have; train the ReLU with snapshot_every = {every}"
         )
     return [index[t] for t in wanted]
@@ -147,7 +184,7 @@ def sliding_schedule(
 
 
 def first_drop_epoch(relu_loss: np.ndarray, snapshot_epochs: np.ndarray, below: float = 0.75) -> int:
-    """When the switching ReLN stops following per-sample gates: the first checkpoint at which the
+    """When the replay's band rule stops following per-sample gates: the first checkpoint at which the
     loss of every ReLU seed has fallen below ``below`` (a quarter under) its initial value.
 
     Before its first drop a ReLU unit has barely grown and is on for a random half of the samples,

@@ -23,7 +23,11 @@ def epoch_below(loss: np.ndarray, fraction: float) -> int | None:
 
 
 def crossing_epochs(losses: np.ndarray, fractions: Sequence[float] = FRACTIONS) -> dict:
-    """``{str(f): [epoch_below per seed]}`` for a ``(n_seeds, epochs + 1)`` array of losses."""
+    """``{str(f): [epoch_below per seed]}`` for a ``(n_seeds, epochs + 1)`` array of losses.
+
+    >>> crossing_epochs(np.array([[10.0, 6.0, 4.0, 0.5, 0.05]]))
+    {'0.5': [2], '0.1': [3], '0.01': [4]}
+    """
     return {str(f): [epoch_below(loss, f) for loss in losses] for f in fractions}
 
 
@@ -33,6 +37,9 @@ def gap_to_reference(losses: np.ndarray, reference: np.ndarray) -> dict:
     ``losses`` and ``reference`` are ``(n_seeds, T)``; a single reference row is broadcast (a
     deterministic theory against each ReLU seed then uses ``reference`` with many rows and
     ``losses`` with one).
+
+    >>> gap_to_reference(np.array([[10.0, 6.0, 1.0]]), np.array([[10.0, 5.0, 1.0]]))
+    {'max': [0.1], 'mean': [0.03333333333333333]}
     """
     gap = np.abs(losses - reference) / reference[:, :1]
     return {"max": gap.max(axis=1).tolist(), "mean": gap.mean(axis=1).tolist()}

@@ -26,11 +26,15 @@ Deterministic: no clustering randomness, ties broken by pattern order.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reln.errors import RelnError
 from reln.tasks import Task
+
+if TYPE_CHECKING:
+    from reln.training.train import Trajectory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +119,14 @@ def identify(
 
     Returns:
         The :class:`Identification`.
+
+    >>> from reln.tasks import contextual_task
+    >>> from reln.training.fit import fit_relu
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> relu = fit_relu(task, (16,), 0.1, lr=0.05, epochs=300)
+    >>> found = identify(task, relu.layers[0].hidden[0], relu.layers[0].unit_weight[0], relu.snapshot_epochs)
+    >>> found.epoch, found.pathways[0].contexts
+    (300, (0, 1))
     """
     hidden, unit_weight = np.asarray(hidden), np.asarray(unit_weight)
     if hidden.ndim != 3 or hidden.shape[2] != task.P or unit_weight.shape != hidden.shape[:2]:
@@ -168,3 +180,23 @@ def identify(
         activity_threshold=activity_threshold,
         min_unit_weight=min_unit_weight,
     )
+
+
+def identify_seeds(task: Task, relu: "Trajectory", *, activity_threshold: float = 1e-3,
+                   min_unit_weight: float = 1e-2) -> list[Identification]:
+    """The identification of every seed of a ReLU run, from its first hidden layer's checkpoints
+    (:func:`identify` at the last one; the thresholds are ``[identify]``'s).
+
+    >>> from reln.tasks import contextual_task
+    >>> from reln.training.fit import fit_relu
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> found = identify_seeds(task, fit_relu(task, (16,), 0.1, seeds=(0, 1), lr=0.05, epochs=300))
+    >>> len(found), round(sum(p.weight_share for p in found[0].pathways) + found[0].unassigned_share, 6)
+    (2, 1.0)
+    """
+    layer = relu.layers[0]
+    return [
+        identify(task, layer.hidden[s], layer.unit_weight[s], relu.snapshot_epochs,
+                 activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
+        for s in range(relu.loss.shape[0])
+    ]

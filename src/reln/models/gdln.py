@@ -174,7 +174,14 @@ def _resolve_pathway(pathway: Pathway, task: Task, index: int):
 
 
 def build_gdln(pathways: Sequence[Pathway], task: Task) -> GDLN:
-    """Resolve pathway descriptions against a task into a :class:`GDLN` of plain arrays."""
+    """Resolve pathway descriptions against a task into a :class:`GDLN` of plain arrays.
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> gdln = build_gdln([Pathway(contexts=None, hidden=(8,)), Pathway(contexts=(0,), inputs="items", hidden=(8,))], task)
+    >>> gdln.n_pathways, gdln.gates.shape, list(gdln.inputs)
+    (2, (2, 8), ['all', 'items'])
+    """
     if not pathways:
         raise RelnError("a GDLN needs at least one pathway")
     resolved = [_resolve_pathway(p, task, i) for i, p in enumerate(pathways)]
@@ -268,6 +275,14 @@ def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array, pathways=No
     Args:
         pathways: optional indices of the pathways to sum (all by default).
         t: the epoch, for a GDLN whose gates switch (the last phase's gates when omitted).
+
+    >>> import jax.numpy as jnp
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> gdln = build_gdln([Pathway(contexts=None, hidden=(8,))], task)
+    >>> weights = [jnp.ones((1, 8, task.n_in)), jnp.zeros((1, task.n_out, 8))]
+    >>> gdln_forward(weights, gdln, jnp.asarray(task.X)).shape
+    (21, 8)
     """
     masks = layer_masks(gdln)
     return _readout(weights, masks, _last_hidden(weights, gdln, X, masks, t), pathways)

@@ -69,7 +69,13 @@ def relu_hidden(weights: Weights, X: jax.Array) -> list[jax.Array]:
 
 
 def relu_forward(weights: Weights, X: jax.Array) -> jax.Array:
-    """Network output ``Yhat = W_L H_L``, ``(n_out, P)``."""
+    """Network output ``Yhat = W_L H_L``, ``(n_out, P)``.
+
+    >>> import numpy as np
+    >>> weights = [np.array([[1.0, -1.0]]), np.array([[2.0]])]
+    >>> relu_forward(weights, np.array([[1.0, 2.0], [3.0, 1.0]]))
+    Array([[0., 2.]], dtype=float32)
+    """
     hidden = relu_hidden(weights, X)
     return weights[-1] @ hidden[-1]
 

@@ -5,8 +5,8 @@ Replacing each ``g_l`` by a given 0/1 gate per unit and sample, piecewise consta
 network *linear in every pathway*: units of layer ``l`` with equal gates form one group, and a
 sequence of groups through the layers is a pathway of a gated deep linear network (docs/theory.md §2-3)
 whose layers are shared between pathways, as in the ReLU network itself. With one hidden layer it
-is exactly the switching ReLN of :func:`reln.relns.imitate.switching_reln` (one width-1 pathway per
-unit); with more it is the deep ReLN of the depth experiment, with no freeze, no staged rule and no
+is exactly a GDLN of one width-1 pathway per unit whose gates switch at the same epochs (the test
+oracle ``switching_reln`` of ``tests/oracles.py``); with more it is the deep ReLN of the depth experiment, with no freeze, no staged rule and no
 hand-set scale: gates from the ReLU's checkpoints, weights from the ReLU's initialisation, plain
 gradient descent on the total loss.
 
@@ -27,8 +27,8 @@ are fixed between refreshes escapes the plateaus early. The first layer's pins a
 layer below it, and a stiff penalty pulls it to the kink through all of them
 (:func:`reln.gates.kinks.kink_penalty`, which closes the gap far better than no hold or projecting
 layer 2's own rows). Every rule tried before pinning (context or per-sample gates, refreshed
-every 100 down to 2 epochs, per-epoch gates from a co-trained ReLU with thresholds,
-:func:`fit_concurrent_network`) left large gaps.
+every 100 down to 2 epochs, per-epoch gates from a co-trained ReLU with thresholds) left
+large gaps.
 """
 
 from __future__ import annotations
@@ -40,14 +40,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reln.experiment.config import KINK_RULES
 from reln.errors import RelnError
-from reln.gates.replay import sliding_schedule, switching_schedule
-from reln.gates.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
+from reln.gates.replay import KINK_RULES, sliding_schedule, switching_schedule
+from reln.gates.kinks import kink_penalty, kink_projectors, pinned_weights
 from reln.models.losses import half_sse
-from reln.models.relu import relu_forward
 from reln.tasks import Task
-from reln.training.train import Progress, Trajectory, train
+from reln.training.train import HiddenLayer, Progress, Trajectory, train
 
 
 def unit_gated_forward(weights: Sequence, X, gates: Sequence):
@@ -122,15 +120,15 @@ def layer_schedules(
         ``(phase_starts (n_phases,), [phase_gates (n_phases, units_l, P)], [pinned (n_phases, units_l, P)])``,
         one entry per layer in the lists.
     """
-    layers = sorted(int(k.split("_")[1]) for k in relu.snapshots if k.startswith("pre_"))
-    if not layers:
-        raise RelnError("the ReLU trajectory has no pre_l snapshots to read gates from")
+    layers = range(len(relu.layers))
+    if not relu.layers or relu.layers[0].pre is None:
+        raise RelnError("the ReLU trajectory has no pre-activation snapshots to read gates from")
     levels = per_hidden_layer(gate_level, len(layers), "gate_level")
     thresholds = per_hidden_layer(gate_threshold, len(layers), "gate_threshold")
     rules = per_hidden_layer(kink_rule, len(layers), "kink_rule")
     schedules = []
     for l in layers:
-        pre = relu.snapshots[f"pre_{l}"][seed_index]
+        pre = relu.layers[l].pre[seed_index]
         if rules[l] == "sliding":
             schedules.append(sliding_schedule(
                 pre, relu.snapshot_epochs, every=fine_every, slide_epochs=slide_epochs,
@@ -170,10 +168,10 @@ def fit_switching_network(
     x64: bool = False,
     progress: Progress | None = None,
 ) -> tuple[Trajectory, dict]:
-    """Train the unit-gated linear network of every ReLU seed (its switching ReLN).
+    """Train the unit-gated linear network of every ReLU seed (the replay of its own gates).
 
     Args:
-        relu: the ReLU trajectory, with ``pre_l`` snapshots of every layer.
+        relu: the ReLU trajectory, with pre-activation snapshots of every layer.
         relu_initial_weights: per seed, the ReLU's initial weights (the ReLN starts from them).
         fine_until, fine_every, regroup_every: the schedule of
             :func:`reln.relns.imitate.switching_schedule`; by default per-sample gates every 10 epochs
@@ -188,14 +186,15 @@ def fit_switching_network(
             (:func:`layer_kink_rules`: sliding for one hidden layer gated per sample).
 
     Returns:
-        ``(trajectory, description)``; the trajectory snapshots the output every 100 epochs.
+        ``(trajectory, description)``; the trajectory snapshots the output every 100 epochs; the
+        description's ``final_gates`` are seed 0's gates of every layer in the last phase.
     """
     epochs = int(relu.snapshot_epochs[-1])
     spacing = int(relu.snapshot_epochs[1] - relu.snapshot_epochs[0]) if len(relu.snapshot_epochs) > 1 else 1
     fine_every = fine_every or max(10, spacing)
     fine_until = fine_until if fine_until is not None else max(100, fine_every)
     regroup_every = regroup_every or max(100, spacing)
-    n_layers = sum(k.startswith("pre_") for k in relu.snapshots)
+    n_layers = len(relu.layers)
     rules = layer_kink_rules(kink_rule, n_layers, gate_level)
     schedules = [
         layer_schedules(
@@ -220,6 +219,7 @@ def fit_switching_network(
                          "mean_over_seeds": pinned_pairs[:: max(1, len(starts) // 20)].tolist()},
         "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in pathway_sets],
         "kink_rule": rules if len(rules) > 1 else rules[0],
+        "final_gates": [g[-1] for g in schedules[0][1]],  # seed 0, every layer, the last phase
         "schedule": {"fine_every": fine_every}
         | ({"fine_until": fine_until, "regroup_every": regroup_every} if "band" in rules else {})
         | ({"slide_epochs": slide_epochs} if "sliding" in rules else {}),
@@ -331,76 +331,10 @@ def fit_gate_schedules(
         objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every,
         progress=progress, data=data,
     )
+    records = trajectory.snapshots
+    trajectory = dataclasses.replace(
+        trajectory, layers=tuple(HiddenLayer(activity=records[f"hidden_{l}"]) for l in range(len(gates))),
+        output=records["output"], pathway_maps=records.get("pathway_maps"), snapshots={},
+    )
     return trajectory, {"starts": starts, "pinned_pairs": pinned_pairs, "pinned_layers": pinned_layers,
                         "pathway_sets": pathway_sets, "bits": bits}
-
-
-def relu_rule_gates(pre, context_onehot, *, threshold: float, level: str, silent_threshold: float = 1e-3):
-    """The gates :func:`reln.relns.imitate.switching_schedule` reads from one checkpoint, from a layer's
-    pre-activations ``(units, P)`` (JAX, for gates computed during training; nothing is pinned).
-
-    ``threshold = 0`` with ``level = "sample"`` is the ReLU's own gate ``1[pre > 0]``.
-    """
-    on, _ = kink_gates(pre, threshold, silent_threshold)
-    if level == "sample":
-        return on.astype(pre.dtype)
-    in_context = (on.astype(pre.dtype) @ context_onehot.T) > 0  # (units, K)
-    return in_context.astype(pre.dtype) @ context_onehot
-
-
-def fit_concurrent_network(
-    task: Task,
-    relu_initial_weights: Sequence[Sequence[np.ndarray]],
-    *,
-    lr: float,
-    epochs: int,
-    gate_threshold: float | Sequence[float] = 0.0,
-    gate_level: str | Sequence[str] = "sample",
-    fine_until: int = 100,
-    silent_threshold: float = 1e-3,
-    x64: bool = False,
-    progress: Progress | None = None,
-) -> tuple[Trajectory, dict]:
-    """The switching network with gates read from the ReLU at *every* epoch, computed on the fly.
-
-    The ReLU network trains alongside in the same compiled step (gradient descent on
-    ``L_relu(W_relu) + L_gated(W_gated)``: the two parameter sets have independent gradients, so
-    each follows its own gradient descent exactly), and at each epoch ``t`` the gated network's
-    gates are the rule of :func:`reln.relns.imitate.switching_schedule` applied to the ReLU's state at
-    ``t`` (per-sample ``1[pre > 0]`` before ``fine_until``). No checkpoints are stored, so the
-    refresh costs no memory; a step costs about two ReLU steps. With ``gate_level = "sample"``
-    and ``gate_threshold = 0`` the gated network *is* the ReLU (same trajectory to rounding): the
-    rule is then a tautology, useful as the limit the coarser rules are measured against.
-
-    Returns:
-        ``(trajectory, description)``; the trajectory's ``final_params`` are the gated network's.
-    """
-    n_hidden = len(relu_initial_weights[0]) - 1
-    levels = per_hidden_layer(gate_level, n_hidden, "gate_level")
-    thresholds = per_hidden_layer(gate_threshold, n_hidden, "gate_threshold")
-    dtype = np.float64 if x64 else np.float32
-    stacked = [np.stack([np.asarray(w[l]) for w in relu_initial_weights]).astype(dtype) for l in range(n_hidden + 1)]
-    X, Y = task.X.astype(dtype), task.Y.astype(dtype)
-    onehot = (task.context[None, :] == np.arange(task.n_contexts)[:, None]).astype(dtype)
-
-    def objective(params, t):
-        gated, relu = params
-        gates, h = [], X
-        for l, W in enumerate(relu[:-1]):
-            pre = jax.lax.stop_gradient(W) @ h
-            rule = relu_rule_gates(pre, onehot, threshold=thresholds[l], level=levels[l], silent_threshold=silent_threshold)
-            gates.append(jnp.where(t < fine_until, (pre > 0).astype(pre.dtype), rule))
-            h = jnp.maximum(pre, 0)
-        relu_loss = half_sse(relu_forward(relu, X), Y)
-        loss = half_sse(unit_gated_forward(gated, X, gates), Y)
-        return loss + relu_loss, loss
-
-    trajectory = train(
-        objective, [stacked, [w.copy() for w in stacked]], lr=lr, epochs=epochs, snapshot_every=100,
-        progress=progress, epoch_aware=True,
-    )
-    trajectory = dataclasses.replace(trajectory, final_params=trajectory.final_params[0])
-    return trajectory, {
-        "gating": "concurrent", "gate_threshold": gate_threshold, "gate_level": gate_level,
-        "layers": n_hidden, "schedule": {"fine_until": fine_until, "refresh_every": 1},
-    }

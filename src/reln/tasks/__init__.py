@@ -212,6 +212,10 @@ def contextual_task(
 
     Returns:
         The :class:`Task`, with ``P = items * contexts`` samples ordered context-major.
+
+    >>> task = contextual_task(items=4, contexts=2, structures="hierarchy")
+    >>> task.P, task.n_in, task.n_out, task.n_contexts
+    (8, 6, 21, 2)
     """
     if not _is_integer(items) or items < 1:
         raise RelnError(f"items must be a positive integer, got {items!r}")
@@ -283,6 +287,10 @@ def xor_task(items: int = 2, contexts: int = 2, context_scale: float = 1.0) -> T
         items: number of items ``n >= 2``.
         contexts: number of contexts ``K >= 2``.
         context_scale: value ``s`` of the context one-hot inputs.
+
+    >>> task = xor_task()
+    >>> task.P, task.n_contexts
+    (4, 2)
     """
     if not _is_integer(items) or items < 2 or not _is_integer(contexts) or contexts < 2:
         raise RelnError(f"an XOR task needs items >= 2 and contexts >= 2, got items={items!r}, contexts={contexts!r}")

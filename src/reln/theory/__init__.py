@@ -6,7 +6,7 @@ from reln.theory.deep import balanced_factors, deep_end_to_end_flow
 from reln.theory.flow import effective_initial_maps, end_to_end_flow, flow_loss
 from reln.theory.modes import ClosedForm, Modes, closed_form_loss, linear_phase_loss, mode_strengths, pathway_modes
 from reln.theory.predict import (
-    Prediction, expected_initial_maps, predict_explicit, predict_identified, predict_switching,
+    Prediction, expected_initial_maps, predict_compact, predict_explicit,
 )
 from reln.theory.switching import (
     effective_unit_weights, expected_mode_strength, integrate_switching, perron_sign,
@@ -18,5 +18,5 @@ __all__ = [
     "closed_form_loss", "deep_end_to_end_flow", "linear_phase_loss", "mode_strengths", "pathway_modes",
     "effective_initial_maps", "effective_unit_weights", "end_to_end_flow", "expected_initial_maps",
     "expected_mode_strength", "flow_loss", "integrate_flow", "integrate_switching", "pathway_correlations",
-    "perron_sign", "predict_explicit", "predict_identified", "predict_switching", "relu_effective_unit_weights",
+    "perron_sign", "predict_compact", "predict_explicit", "relu_effective_unit_weights",
 ]

@@ -17,12 +17,9 @@ over exactly the map its switching units carry, and the pathways stay balanced f
 ``R`` for every pathway is holding each unit's balanced weights; that is how it is computed here
 (``W_1``, ``W_2`` of the units, cheaper than per-pathway factors when switches are many).
 
-**Gates.** A unit's context set at each checkpoint of the ReLU run is read as by
-:func:`reln.relns.imitate.switching_schedule` at the level of whole contexts (active in a context when its
-activity on some item exceeds ``gate_threshold`` of its own peak; off everywhere when its peak is
-below ``silent_threshold`` of the layer's); between checkpoints the gates are fixed. The thresholds
-are those of the switching ReLN (``[reln] gate_threshold = 0.1``; ``1e-3``), not set here. Nothing
-else is read from the ReLU run but its initial weights: the weights evolve by the flow alone.
+**Gates.** The units follow a given gate schedule, piecewise constant in time (the compact
+ReLN's, :class:`reln.gates.CompactRule`): per unit and sample in each phase, and a unit's
+pathway is the set of contexts it is open in. The weights evolve by the flow alone.
 
 **Initial condition** (:func:`effective_unit_weights`, docs/theory.md §2.8). While the
 weights are small, a unit's projections ``a = v_k . w_in``, ``b = u_k . w_out`` on a mode of
@@ -46,8 +43,8 @@ Used as the initial condition of the switching theory it predicts the presets' f
 the max gap to the ReLU is smaller on ``contexts-diff`` but larger with more contexts (the report
 of ``reln reproduce`` shows them). The later dynamics, with units fully on across their contexts,
 grow faster than the ReLU's units, which are on for only some items; the leading-order rule,
-which starts the units smaller, offsets this. Which of the two a run uses is
-:func:`reln.theory.predict_switching`'s ``early_flow`` option (default: the leading-order rule).
+which starts the units smaller, offsets this; :func:`reln.theory.predict_compact` uses the
+leading-order rule.
 """
 
 from __future__ import annotations
@@ -202,7 +199,7 @@ def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership
 
     def pathway_maps(state, phase):
         # singular values are taken afterwards in NumPy: LAPACK inside a compiled program hangs
-        # when two threads run it at once, and seeds run on threads (predict_switching)
+        # when two threads run it at once, and seeds run on threads (predict_compact)
         W1, W2 = state
         return jnp.einsum("ph,oh,hi->poi", membership[phase], W2, W1)
 

@@ -819,11 +819,6 @@ def rdm_figure(
     return fig
 
 
-def _last_hidden_key(snapshots: dict) -> str | None:
-    layers = sorted(int(k.split("_")[1]) for k in snapshots if k.startswith("hidden_"))
-    return f"hidden_{layers[-1]}" if layers else None
-
-
 def representation_figures(
     task,
     trajectories: dict,
@@ -837,15 +832,14 @@ def representation_figures(
 
     Where each picture comes from:
 
-    * ReLU network: its snapshots (``output``, and the last hidden layer ``hidden_l``), at the
+    * ReLU network: its snapshots (``output``, and the last of its ``layers``), at the
       epochs of :func:`figure_epochs` for the outputs, every snapshot (subsampled) for MDS.
     * GDLN models (``gdln_gates``): the hidden layer computed from the final parameters with the
       gates in force at the end (:func:`reln.viz.representation.gdln_hidden`,
       :func:`reln.viz.representation.unit_gated_hidden`), since GDLN runs keep no hidden snapshots;
-      an MDS trajectory when the run records ``hidden_l`` (the switching ReLN does);
-      the output at the chosen epochs from ``output`` or pathway ``maps`` snapshots
-      (:func:`reln.viz.representation.outputs_from_maps`) when the trajectory has them, else at the
-      final epoch from the final parameters. With no hidden trajectory they have an
+      an MDS trajectory when the run records its hidden ``layers`` (the unit-gated ReLNs do);
+      the output at the chosen epochs from its ``output`` snapshots when the trajectory has them,
+      else at the final epoch from the final parameters. With no hidden trajectory they have an
       RDM panel but no MDS panel: a single final-epoch embedding, on axes of its own, says
       less than the RDM does.
     * Other models (e.g. a theory without weights) are left out.
@@ -870,23 +864,22 @@ def representation_figures(
     outputs, hidden, mds_notes, trajectories_2d = {}, {}, {}, {}
     relu = trajectories.get("relu")
     columns = None
-    if relu is not None and "output" in relu.snapshots:
+    if relu is not None and relu.output is not None:
         snap = np.asarray(relu.snapshot_epochs)
         # columns on the epochs every model with output snapshots has, so no panel is off-epoch
         grid = snap
         for model in gdln_gates:
-            if model in trajectories and ({"output", "maps"} & set(trajectories[model].snapshots)):
+            if model in trajectories and trajectories[model].output is not None:
                 grid = np.intersect1d(grid, trajectories[model].snapshot_epochs)
         columns = figure_epochs(np.asarray(relu.loss[0]), grid if len(grid) else snap)
         picks = np.searchsorted(snap, columns)
-        outputs["relu"] = (snap[picks], np.asarray(relu.snapshots["output"][0])[picks])
-        key = _last_hidden_key(relu.snapshots)
-        if key is not None:
-            layers = relu.snapshots[key][0]  # (snapshots, units, P)
+        outputs["relu"] = (snap[picks], np.asarray(relu.output[0])[picks])
+        if relu.layers:
+            layers = relu.layers[-1].hidden[0]  # (snapshots, units, P)
             hidden["relu"] = np.asarray(layers[-1], np.float64)
             path = rep.mds_trajectory(layers, n_snapshots=mds_snapshots)
             trajectories_2d["relu"] = (snap[path.indices], path.points)
-            n_layers = len([k for k in relu.snapshots if k.startswith("hidden_")])
+            n_layers = len(relu.layers)
             mds_notes["relu"] = f"hidden layer {n_layers} of {n_layers}; 2-D fit: Stress-1 {path.stress:.2f}"
     for model in [m for m in trajectories if m in gdln_gates]:  # the run's order of models
         gates, input_masks, output_masks = gdln_gates[model]
@@ -901,17 +894,13 @@ def representation_figures(
             hidden[model] = rep.gdln_hidden(weights, gates, X, input_masks)
             final = rep.gdln_output(weights, gates, X, input_masks, output_masks)
         snap = np.asarray(trajectory.snapshot_epochs)
-        key = _last_hidden_key(trajectory.snapshots)
-        if key is not None:  # a model that records its hidden layer (the switching ReLN) gets MDS
-            path = rep.mds_trajectory(trajectory.snapshots[key][0], n_snapshots=mds_snapshots)
+        if trajectory.layers:  # a model that records its hidden layers (a unit-gated ReLN) gets MDS
+            path = rep.mds_trajectory(trajectory.layers[-1].hidden[0], n_snapshots=mds_snapshots)
             trajectories_2d[model] = (snap[path.indices], path.points)
             mds_notes[model] = f"last hidden layer; 2-D fit: Stress-1 {path.stress:.2f}"
         picks = None if columns is None else np.unique(np.searchsorted(snap, columns).clip(0, len(snap) - 1))
-        if picks is not None and "output" in trajectory.snapshots:
-            outputs[model] = (snap[picks], np.asarray(trajectory.snapshots["output"][0])[picks])
-        elif picks is not None and "maps" in trajectory.snapshots and not isinstance(gates, (list, tuple)):
-            maps = np.asarray(trajectory.snapshots["maps"][0])[picks]
-            outputs[model] = (snap[picks], rep.outputs_from_maps(maps, gates, X))
+        if picks is not None and trajectory.output is not None:
+            outputs[model] = (snap[picks], np.asarray(trajectory.output[0])[picks])
         else:
             outputs[model] = (np.array([trajectory.loss.shape[1] - 1]), final[None])
     figures = {"dataset": dataset_figure(task, title=f"{name} data: {task.name}")}
