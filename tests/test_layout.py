@@ -92,3 +92,19 @@ def test_every_public_function_has_a_runnable_example():
     assert len(functions) >= 15 and len(reln.__all__) <= 30
     missing = [name for name in functions if ">>>" not in (inspect.getdoc(getattr(reln, name)) or "")]
     assert not missing, f"public functions without an example: {missing}"
+
+
+def test_docstrings_hold_the_math_not_measurements():
+    """Measurements are generated into the report by ``reln reproduce``, never typed into the code:
+    no docstring under ``src/`` holds a measured range such as ``.012-.017`` or points at an issue."""
+    import re
+
+    measured = re.compile(r"(?<![\w.])\.\d{2,4}\s*[-–]\s*\.?\d{2,4}\b|\bissue \d+", re.IGNORECASE)
+    found = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node) or ""
+                found += [f"{name}: {m.group(0)}" for m in measured.finditer(doc)]
+    assert not found, found

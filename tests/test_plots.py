@@ -96,3 +96,23 @@ def test_figure_writers_write_png_and_pdf(tmp_path):
     paths = write_all(tmp_path, figure_writers("data", figure))
     assert [p.name for p in paths] == ["data.png", "data.pdf"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_figure_writers_lay_out_once_and_write_the_plain_png(tmp_path):
+    data = contextual_task(items=4, contexts=2)
+    plain = plots.dataset_figure(data, title="data")
+    buffer = io.BytesIO()
+    plain.savefig(buffer, format="png", dpi=130)
+    positions = [ax.get_position().bounds for ax in plain.axes]
+    plots.plt.close(plain)
+
+    figure = plots.dataset_figure(data, title="data")
+    engine = figure.get_layout_engine()
+    runs = []
+    execute = engine.execute
+    engine.execute = lambda fig: (runs.append(fig), execute(fig))[1]
+    paths = write_all(tmp_path, figure_writers("data", figure))
+    assert len(runs) == 1  # once for both files: the PDF is printed where the PNG's layout put things
+    assert paths[0].read_bytes() == buffer.getvalue()  # the PNG is the one savefig writes by itself
+    assert [ax.get_position().bounds for ax in figure.axes] == positions
+    assert figure.get_layout_engine() is engine  # put back after the saves

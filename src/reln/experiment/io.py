@@ -257,10 +257,88 @@ def figure_writer(figure, fmt: str = "png", dpi: int = 130, close: bool = True) 
     return write
 
 
+def _lay_out(figure, dpi: int) -> None:
+    """Run the figure's layout engine (constrained layout) once, measuring text at ``dpi``.
+
+    This is what ``savefig`` does in a draw of its own before the draw that prints; here the
+    engine runs alone, with the figure at the resolution of the raster file as ``savefig`` would
+    set it, so the positions are the same and no artist is drawn for it. A figure without an
+    engine is left as it is.
+
+    Args:
+        figure: a matplotlib figure.
+        dpi: the resolution the layout is measured at (that of the raster file).
+    """
+    engine = figure.get_layout_engine()
+    if engine is None:
+        return
+    original = figure.dpi
+    figure.dpi = dpi
+    try:
+        engine.execute(figure)
+    except ValueError:  # as in Figure.draw, which ignores it too
+        pass
+    finally:
+        figure.dpi = original
+
+
+def _save_laid_out(figure, path: Path, fmt: str, dpi: int) -> None:
+    """Save a figure at the positions its layout engine last gave it, without running it again.
+
+    With an engine in force ``savefig`` draws the figure twice (once to run the engine, once to
+    print); with no engine for this save (``None``: ``"none"`` would leave a placeholder engine,
+    and the extra draw) it is printed once, as laid out. The engine is put back afterwards.
+
+    Args:
+        figure: a figure laid out since it last changed (:func:`_lay_out`).
+        path: the file to write.
+        fmt: its format.
+        dpi: its resolution (of images, in vector formats).
+    """
+    import matplotlib
+
+    engine = figure.get_layout_engine()
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        figure.set_layout_engine(None)  # with both settings off: no engine at all
+    try:
+        figure.savefig(path, format=fmt, dpi=dpi)
+    finally:
+        figure.set_layout_engine(engine)
+
+
 def figure_writers(stem: str, figure, formats: tuple[str, ...] = ("png", "pdf"), dpi: int = 130) -> dict[str, Writer]:
     """Writers of one figure in several formats, ``{stem.png: ..., stem.pdf: ...}``; the last
-    one written closes the figure."""
-    return {
-        f"{stem}.{fmt}": figure_writer(figure, fmt, dpi, close=k == len(formats) - 1)
-        for k, fmt in enumerate(formats)
-    }
+    one written closes the figure.
+
+    The layout (constrained layout, the costly part of saving) is computed once, by the first
+    writer called, at ``dpi`` (:func:`_lay_out`), and every file is printed at those positions
+    (:func:`_save_laid_out`): the PNG is the one a plain ``savefig`` writes, and the PDF shows the
+    same arrangement. The figure must not change between the writers' calls.
+
+    Args:
+        stem: the file name without its suffix.
+        figure: a matplotlib figure.
+        formats: the formats, in the order written.
+        dpi: resolution of raster output, and of the layout.
+
+    Returns:
+        ``{f"{stem}.{fmt}": writer}`` in the order of ``formats``.
+    """
+    laid_out = []  # set by the first writer called, shared by all of them
+
+    def writer(fmt: str, close: bool) -> Writer:
+        def write(path: Path) -> None:
+            import matplotlib.pyplot as plt
+
+            try:
+                if not laid_out:
+                    _lay_out(figure, dpi)
+                    laid_out.append(True)
+                _save_laid_out(figure, path, fmt, dpi)
+            finally:
+                if close:
+                    plt.close(figure)
+
+        return write
+
+    return {f"{stem}.{fmt}": writer(fmt, k == len(formats) - 1) for k, fmt in enumerate(formats)}

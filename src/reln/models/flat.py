@@ -7,9 +7,8 @@ the GDLN is then a ReLU-shaped network whose unit gates are fixed (or scheduled)
 
     Yhat = B (G o (A X)),   G[(p, j), n] = g_p(x_n).
 
-The arithmetic is that of the ReLU network. On a CPU the stacked contractions over ``(p, w)`` cost
-about 40% more per step (170 against 120 microseconds on the 7-pathway ReLN, measured), spent in
-transposes; training uses this layout and converts back.
+The arithmetic is that of the ReLU network. On a CPU the stacked contractions over ``(p, w)`` are
+slower per step, the difference spent in transposes; training uses this layout and converts back.
 """
 
 from __future__ import annotations

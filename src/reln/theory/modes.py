@@ -267,12 +267,12 @@ def linear_phase_loss(
     ``/ 4`` for linear units: :func:`reln.theory.expected_mode_strength`) to the linear floor.
     No ReLU run and nothing fitted: the sample correlations, ``H``, the stds and ``lr``.
 
-    Measured against the reference implementation's ReLU (docs/theory.md §7, ep(0.5)): ``contexts-diff``
-    840 (835-841), ``contexts-3`` 963 (992-997), ``contexts-4`` 775 (785-788), ``contexts-5`` 636
-    (648-650): 1-3% early, the size of the gating transient this leading order leaves out
-    (:func:`reln.theory.relu_effective_unit_weights`). On ``contexts-diff`` the always-on pathway's
-    inputs are misaligned by .044 (one-hot contexts against items), so pass
-    ``require_decoupled=False`` there; its plateau is then .158 of ``L(0)`` for a floor of .156.
+    The leading order leaves out the gating transient of the units' first epochs
+    (:func:`reln.theory.relu_effective_unit_weights`); the report of ``reln reproduce`` sets its
+    crossings beside the ReLU's and the reference implementation's (docs/theory.md §7). Where the
+    always-on pathway's inputs are not aligned with its modes (one-hot contexts beside items, as on
+    ``contexts-diff``), pass ``require_decoupled=False``: the closed form is then the approximation
+    it is, and ``metrics.json`` reports the misalignment (``theory.linear_phase``).
     """
     stds = (float(init_std), float(init_std)) if np.isscalar(init_std) else tuple(float(v) for v in init_std)
     gdln = build_gdln([Pathway(hidden=(int(width),))], task)
