@@ -47,6 +47,18 @@ def _parse_models(text: str | None) -> tuple[str, ...] | None:
 
 
 @contextlib.contextmanager
+def _status(enabled: bool, message: str):
+    """A spinner with ``message`` on stderr while a step without a count runs (nothing off a terminal)."""
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+@contextlib.contextmanager
 def _progress_bars(enabled: bool):
     """Yield a progress factory drawing rich bars on stderr, or ``None`` when not on a terminal."""
     if not enabled:
@@ -56,7 +68,7 @@ def _progress_bars(enabled: bool):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("{task.description:>6}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.description:>17}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
     ) as bars:
 
@@ -140,9 +152,11 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
     out_dir = out or Path("results") / config.name
     check_output_folder(out_dir)
     check_resources(config, out_dir)
-    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+    bars = not quiet and sys.stderr.isatty()
+    with _progress_bars(bars) as progress:
         result = run_experiment(config, progress)
-    written = write_all(out_dir, run_outputs(result))
+    with _status(bars, "drawing and writing the figures and files"):
+        written = write_all(out_dir, run_outputs(result))
     if not quiet:
         print(_summary(result.metrics))
         print(f"wrote {', '.join(p.name for p in written)} to {out_dir}")

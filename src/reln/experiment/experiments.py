@@ -125,6 +125,15 @@ def package_version() -> str:
         return "unknown"
 
 
+@contextlib.contextmanager
+def _stage(progress: ProgressFactory | None, name: str):
+    """A labelled step without epochs (identifying, a theory's flow): one bar, full when done."""
+    done = progress(name, 1) if progress else None
+    yield
+    if done is not None:
+        done(1, 1)
+
+
 class _Training:
     """Which model is training (read from the progress factory each fit calls first), so that a
     failure such as divergence names the model and its seeds."""
@@ -229,13 +238,14 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         schedules = None
         if identified(config) and "relu" in trajectories and {"reln", "theory", "replay"} & set(config.models):
-            identifications = identify_seeds(
-                task, trajectories["relu"], activity_threshold=config.identify.activity_threshold,
-                min_unit_weight=config.identify.min_unit_weight,
-            )
-        if _needs_compact(config):
-            schedules = compact_schedules(task, trajectories["relu"], initial, config.reln.schedule,
-                                          init_std=config.relu.init_std, lr=train.lr)
+            with _stage(progress, "identify"):
+                identifications = identify_seeds(
+                    task, trajectories["relu"], activity_threshold=config.identify.activity_threshold,
+                    min_unit_weight=config.identify.min_unit_weight,
+                )
+                if _needs_compact(config):
+                    schedules = compact_schedules(task, trajectories["relu"], initial, config.reln.schedule,
+                                                  init_std=config.relu.init_std, lr=train.lr)
         for model in ("reln", "replay"):
             if model not in config.models or (model == "reln" and not identified(config)):
                 continue
@@ -258,12 +268,14 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 progress=bar(model), batch_size=train.batch_size, **common,
             )
         if "theory" in config.models:
-            trajectories["theory"], theory_gdln = _theory(config, task, identifications, schedules)
+            with _stage(progress, "theory"):
+                trajectories["theory"], theory_gdln = _theory(config, task, identifications, schedules)
             theory_reads = total_reads(schedules) if schedules else None
     predicted = {}
     for model in ("prediction", "prediction_seeded"):
         if model in config.models:
-            predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded")
+            with _stage(progress, model):
+                predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded")
             trajectories[model] = predicted[model][0]
     metrics = compute_metrics(task, trajectories, gdlns, identifications, builds, config.identify)
     for model, (_, entries) in predicted.items():
