@@ -54,7 +54,7 @@ def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, caps
                "reln_phases", "structure",
                "theory_singular_values")
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["config.json", "manifest.json", "metrics.json", "results.npz"] + [f"{f}.{ext}" for f in figures for ext in ("png", "pdf")]
+        ["config.json", "manifest.json", "metrics.json", "results.npz"] + [f"{f}.png" for f in figures]
     )
     assert (out / "structure.png").stat().st_size > 5_000
     metrics = json.loads((out / "metrics.json").read_text())
@@ -137,6 +137,7 @@ def test_metrics_schema_rejects_a_broken_document():
         (["run", "contexts-diff", "--models", "relu,gpt"], "--models takes a comma-separated subset"),
         (["run", "contexts-diff", "--epochs", "0"], "epochs"),
         (["run", "contexts-diff", "--epochs", "many"], "'many' is not a valid integer"),
+        (["run", "contexts-diff", "--formats", "gif"], "--formats takes a comma-separated subset of png,pdf,svg"),
         (["fly"], "No such command 'fly'"),
     ],
 )
@@ -221,8 +222,9 @@ def test_console_script_reports_errors_in_one_line(tmp_path):
 
 def test_default_output_folder_and_loss_final_of_a_relu_only_run(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "contexts-3", *SHORT, "--models", "relu"]) == 0
+    assert main(["run", "contexts-3", *SHORT, "--models", "relu", "--formats", "png,pdf"]) == 0
     out = tmp_path / "results" / "contexts-3"
+    assert (out / "loss.png").is_file() and (out / "loss.pdf").read_bytes().startswith(b"%PDF")
     metrics = json.loads((out / "metrics.json").read_text())
     with np.load(out / "results.npz") as results:  # loss_final is the last recorded loss
         assert metrics["relu"]["loss_final"][0] == pytest.approx(float(results["relu_loss"][0, -1]))

@@ -36,6 +36,14 @@ def _parse_seeds(text: str | None, option: str = "--seeds") -> tuple[int, ...] |
     return seeds
 
 
+def _parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    known = ("png", "pdf", "svg")  # reln.experiment.experiments.FIGURE_FORMATS, without importing JAX
+    if not formats or any(f not in known for f in formats):
+        raise RelnError(f"--formats takes a comma-separated subset of {','.join(known)}, got '{text}'")
+    return formats
+
+
 def _parse_models(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -136,11 +144,14 @@ def predict(preset_or_config, epochs, out, quiet) -> None:
 @click.option("--x64/--x32", default=None, help="Train in float64 [default: the config's].")
 @click.option("--allow-dead", is_flag=True, default=None,
               help="Keep the numbers of a model whose units all died or whose loss ended above its start.")
+@click.option("--formats", default="png", show_default=True,
+              help="Comma-separated figure formats: png, pdf, svg (e.g. png,pdf for print).")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
-def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) -> None:
+def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, formats, quiet) -> None:
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
-    config.json, results.npz, metrics.json and the figures (PNG and PDF): loss, dataset, outputs,
-    mds, rdm, the identified ReLN's structure and each explicit GDLN's singular values."""
+    config.json, results.npz, metrics.json and the figures (PNG; --formats png,pdf adds PDF): loss,
+    dataset, outputs, mds, rdm, the identified ReLN's structure and each model's singular values."""
+    formats = _parse_formats(formats)
     config = with_overrides(  # before the heavy imports: a bad config answers at once
         load_config(preset_or_config),
         seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,
@@ -156,7 +167,7 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, quiet) ->
     with _progress_bars(bars) as progress:
         result = run_experiment(config, progress)
     with _status(bars, "drawing and writing the figures and files"):
-        written = write_all(out_dir, run_outputs(result))
+        written = write_all(out_dir, run_outputs(result, formats))
     if not quiet:
         print(_summary(result.metrics))
         print(f"wrote {', '.join(p.name for p in written)} to {out_dir}")

@@ -236,7 +236,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             # before any ReLN is built from it: a dead or diverged ReLU network is the run's failure
             check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-        schedules = None
+        schedules, schedule_seconds = None, 0.0
         if identified(config) and "relu" in trajectories and {"reln", "theory", "replay"} & set(config.models):
             with _stage(progress, "identify"):
                 identifications = identify_seeds(
@@ -244,17 +244,25 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                     min_unit_weight=config.identify.min_unit_weight,
                 )
                 if _needs_compact(config):
+                    started = time.perf_counter()
                     schedules = compact_schedules(task, trajectories["relu"], initial, config.reln.schedule,
                                                   init_std=config.relu.init_std, lr=train.lr)
+                    schedule_seconds = time.perf_counter() - started
         for model in ("reln", "replay"):
             if model not in config.models or (model == "reln" and not identified(config)):
                 continue
             if model == "replay":
+                started = time.perf_counter()
                 trajectories[model], build = fit_replay(task, trajectories["relu"], initial, config.replay,
                                                         lr=train.lr, x64=train.x64, progress=bar(model))
+                # the replay's cost is its whole fit: reading its gates from the checkpoints too
+                trajectories[model] = dataclasses.replace(trajectories[model], wall_seconds=time.perf_counter() - started)
             elif config.reln.gating == "compact":
                 trajectories[model], build = fit_compact_reln(task, schedules, initial, lr=train.lr, epochs=train.epochs,
                                                               x64=train.x64, progress=bar(model))
+                # the compact ReLN's cost is its whole fit: deriving and reading its schedule too
+                trajectories[model] = dataclasses.replace(
+                    trajectories[model], wall_seconds=trajectories[model].wall_seconds + schedule_seconds)
             else:
                 trajectories[model], build = fit_fixed_reln(task, identifications, initial, lr=train.lr,
                                                             epochs=train.epochs, x64=train.x64, progress=bar(model))
@@ -303,6 +311,7 @@ CONVENTIONS = {
     "selectivity": "relu.selectivity and relu.stage: weight shares of the units the identification assigns, a unit active in a context when its activity exceeds activity_threshold of its own peak (named beside the shares); relu.context_weight_shares: every unit, active in a context when on (pre-activation > 0) for any item of it, threshold 0",
     "stage": "relu.stage: each hidden layer's selectivity at the first checkpoint at or after the loss falls below 'fraction' of L(0), per seed (null if never)",
     "singular_values_final": "[seed][pathway][k]: the k-th singular value of each pathway's final map, pathways in the order of the section's 'pathways'",
+    "seconds": "seconds: per seed, training without compilation (seeds on parallel threads overlap); wall_seconds: the model's whole fit, its gate schedule and compilation included",
     "reads_from_relu": "gate_phases: gate configurations used; read_phases: of those read from the ReLU run; gate_level: the finest level read (sample, item, context, none); numbers: values read; initial_weights: starts from the ReLU's initial weights",
 }
 
@@ -691,8 +700,16 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
     }
 
 
-def run_outputs(run: Run) -> dict:
-    """File name -> writer, for :func:`reln.experiment.io.write_all`. Every figure is written as PNG and PDF."""
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
+    """File name -> writer, for :func:`reln.experiment.io.write_all`: ``config.json``,
+    ``results.npz``, ``metrics.json`` and every figure in each of ``formats`` (PNG by default;
+    ``("png", "pdf")`` adds vector files for print)."""
+    unknown = [f for f in formats if f not in FIGURE_FORMATS]
+    if unknown or not formats:
+        raise RelnError(f"figure formats are a non-empty subset of {', '.join(FIGURE_FORMATS)}, got {list(formats)}")
     from reln.experiment.provenance import environment
 
     env = environment(run.config.train.x64)
@@ -703,7 +720,7 @@ def run_outputs(run: Run) -> dict:
         "metrics.json": json_writer(run.metrics | {"environment": env}),
     }
     for stem, figure in run_figures(run).items():
-        writers |= figure_writers(stem, figure)
+        writers |= figure_writers(stem, figure, tuple(formats))
     return writers
 
 

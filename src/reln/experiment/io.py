@@ -232,12 +232,24 @@ def json_writer(data) -> Writer:
     return write
 
 
-def npz_writer(arrays: dict[str, np.ndarray]) -> Writer:
-    """A writer of named arrays as a compressed ``.npz``."""
+def npz_writer(arrays: dict[str, np.ndarray], level: int = 1) -> Writer:
+    """A writer of named arrays as a compressed ``.npz`` (what ``np.load`` reads), deflated at
+    zlib ``level``: 1, the fastest, compresses a run's gates and curves about as well as the
+    default 6 in a fraction of the time.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.npz"
+    >>> npz_writer({"x": np.arange(3)})(path)
+    >>> np.load(path)["x"].tolist()
+    [0, 1, 2]
+    """
+    import zipfile
 
     def write(path: Path) -> None:
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+            for name, value in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
     return write
 

@@ -672,7 +672,7 @@ def _push_labels_apart(fig) -> None:
     and pushed further."""
     from matplotlib.text import Annotation
 
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # the layout, so the boxes below are where the file will have them
     renderer = fig.canvas.get_renderer()
     turns = np.radians([0, 40, -40, 80, -80, 120, -120, 180])
     for ax in fig.axes:
