@@ -179,12 +179,12 @@ def test_interrupted_run_writes_nothing(monkeypatch, capsys, tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_failure_while_writing_leaves_no_partial_files(monkeypatch, tmp_path):
+def test_failure_while_writing_leaves_no_partial_files(monkeypatch, tmp_path, capsys):
     """If any output fails to render, none is written, and no temporary file stays behind."""
     real_outputs = experiments.run_outputs
 
-    def failing_outputs(run):
-        writers = real_outputs(run)
+    def failing_outputs(run, *args):
+        writers = real_outputs(run, *args)
 
         def broken(path):
             path.write_text("half")
@@ -195,6 +195,7 @@ def test_failure_while_writing_leaves_no_partial_files(monkeypatch, tmp_path):
     monkeypatch.setattr(experiments, "run_outputs", failing_outputs)
     out = tmp_path / "out"
     assert main(["run", "contexts-diff", *SHORT, "--out", str(out)]) == 1
+    assert "disk full" in capsys.readouterr().err  # the writer's failure, not another one
     assert list(tmp_path.iterdir()) == []  # no output folder, and no temporary one beside it
 
 

@@ -140,12 +140,12 @@ from reln.cli import main
 
 real = experiments.run_outputs
 
-def slow_outputs(run):
+def slow_outputs(run, *args):
     def slow(path):
         path.write_text("started")
         Path(sys.argv[2]).write_text("writing")  # tell the test we are inside write_all
         time.sleep(60)
-    return {**real(run), "zz_slow.txt": slow}
+    return {**real(run, *args), "zz_slow.txt": slow}
 
 experiments.run_outputs = slow_outputs
 sys.exit(main(["run", "contexts-3", "--seeds", "0", "--epochs", "30", "--models", "relu", "--quiet",
