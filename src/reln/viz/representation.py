@@ -8,8 +8,8 @@ representation ``H`` is ``(units, P)``, one column per sample; a trajectory of t
   (``P x P``), with ``d`` the correlation distance ``1 - r`` (default) or the Euclidean distance.
 * :func:`mds_trajectory`: a 2-D picture of how the samples' representations move over training,
   by metric MDS (scikit-learn's SMACOF) of all (snapshot, sample) points at once.
-* :func:`gdln_hidden`, :func:`gdln_output`, :func:`outputs_from_maps`: the last hidden layer and the
-  output of a GDLN from its weights (or its pathway maps), so GDLNs and ReLU networks are drawn
+* :func:`gdln_hidden`, :func:`gdln_output`: the last hidden layer and the
+  output of a GDLN from its weights, so GDLNs and ReLU networks are drawn
   from the same kind of arrays.
 """
 
@@ -326,19 +326,3 @@ def unit_gated_hidden(weights: Sequence[np.ndarray], gates: Sequence, X) -> np.n
     for W, g in zip(weights[:-1], gates):
         h = np.asarray(g, np.float64) * np.einsum("ui,in->un", np.asarray(W, np.float64), h)
     return h
-
-
-def outputs_from_maps(maps, gates, X) -> np.ndarray:
-    """GDLN outputs at snapshots from the pathway maps: ``Yhat[t] = sum_p g_p o (M_p(t) X)``.
-
-    Args:
-        maps: ``(snapshots, p, n_out, n_in)`` end-to-end maps (masks included, as
-            :func:`reln.models.gdln.pathway_maps` returns them).
-        gates: ``(p, P)``.
-        X: ``(n_in, P)``.
-
-    Returns:
-        ``(snapshots, n_out, P)``.
-    """
-    return np.einsum("tpoi,in,pn->ton", np.asarray(maps, np.float64), np.asarray(X, np.float64),
-                     np.asarray(gates, np.float64))
