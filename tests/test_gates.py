@@ -122,3 +122,28 @@ def test_hold_left_pins_only_the_contexts_a_unit_has_just_left():
     assert not p[:3].any()  # nothing held in the early phases nor in the first late one
     np.testing.assert_array_equal(p[3:], (g[3:] == 0) & (g[2:-1] > 0))
     assert held.reads.numbers == free.reads.numbers  # derived from the schedule: nothing more read
+
+
+def test_hold_kinks_pins_the_pairs_at_their_kink_in_contexts_a_unit_is_off_in():
+    from reln.gates import first_rise_epoch
+    from reln.gates.kinks import kink_gates
+
+    task, width, band = contextual_task(8, 3), 20, 0.3
+    pre, snapshots, w_in, w_out = _random_run(task, width, seed=2)
+    rule = CompactRule(2, 5, hold_kinks=band)
+    free = CompactRule(2, 5).schedule(task, pre, snapshots, w_in, w_out, **RUN)
+    held = rule.schedule(task, pre, snapshots, w_in, w_out, **RUN)
+    np.testing.assert_array_equal(free.gates[0], held.gates[0])  # the same gates, only held pairs added
+    g, p = held.gates[0], held.pins[0]
+    t_1 = first_rise_epoch(task, width, RUN["init_std"], lr=RUN["lr"])
+    early, _, reads = rule.epochs(t_1, RUN["epochs"], 10)
+    assert not p[: len(early)].any() and p[len(early):].any()  # held only where gates are read
+    for k, t in enumerate(reads):  # exactly the pairs in the band, off in their sample's context
+        at_kink = kink_gates(pre[np.flatnonzero(snapshots == t)[0]], band)[1]
+        np.testing.assert_array_equal(p[len(early) + k], at_kink & (g[len(early) + k] == 0))
+    assert held.reads.gate_level == "sample" and free.reads.gate_level == "context"
+    assert held.reads.numbers == free.reads.numbers + len(reads) * width * task.P  # a bit per unit and sample
+    with pytest.raises(RelnError, match="choose one"):
+        CompactRule(hold_left=True, hold_kinks=0.01)
+    with pytest.raises(RelnError, match="hold_kinks"):
+        CompactRule(hold_kinks=1.5)

@@ -48,6 +48,13 @@ class CompactRule:
             ReLU's units sliding on their kinks as they leave. Derived from the schedule itself
             (no value read). It brings same-structure tasks closer to the ReLU and takes
             different-structure ones further away, so it is off by default.
+        hold_kinks: hold, in each late phase, the unit-sample pairs where the ReLU's unit is off
+            in the sample's whole context and its pre-activation lies within this fraction of its
+            peak of the kink (:func:`reln.gates.kinks.kink_gates` with this band): the ReLU's units
+            sliding on their kinks, unit by unit. It reads one bit per unit and sample in every
+            late phase, so the schedule's reads are then at the level of samples. ``None`` (the
+            default): no such hold. The value 0.01 is a fitted constant (scanned over 0.005, 0.01
+            and 0.02 on the context presets), not derived.
 
     >>> CompactRule().early_phases + CompactRule().late_phases
     16
@@ -57,6 +64,7 @@ class CompactRule:
     late_phases: int = 12
     threshold: float = 0.1
     hold_left: bool = False
+    hold_kinks: float | None = None
 
     def __post_init__(self):
         for name in ("early_phases", "late_phases"):
@@ -67,6 +75,12 @@ class CompactRule:
             raise RelnError(f"threshold must lie in [0, 1), got {self.threshold!r}")
         if not isinstance(self.hold_left, bool):
             raise RelnError(f"hold_left must be true or false, got {self.hold_left!r}")
+        if self.hold_kinks is not None:
+            band = self.hold_kinks
+            if isinstance(band, bool) or not isinstance(band, (int, float)) or not 0 < band < 1:
+                raise RelnError(f"hold_kinks must be a fraction in (0, 1) of a unit's peak (or left out), got {band!r}")
+            if self.hold_left:
+                raise RelnError("hold_left and hold_kinks are two rules for the same hold: choose one")
 
     def epochs(self, t_1: int, last: int, spacing: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(early_starts, late_starts, late_reads)``: the phase starts and the epochs read,
@@ -117,23 +131,31 @@ class CompactRule:
         if missing:
             raise RelnError(f"the compact ReLN reads ReLU snapshots at epochs {missing[:3]} that the run lacks")
         onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
-        late_gates = [np.zeros((0, *early_gates.shape[1:]))]
+        late_gates, late_pins = [np.zeros((0, *early_gates.shape[1:]))], [np.zeros((0, *early_gates.shape[1:]), bool)]
         for t in reads:
-            on, _ = kink_gates(np.asarray(pre[index[int(t)]]), self.threshold)
+            checkpoint = np.asarray(pre[index[int(t)]])
+            on, _ = kink_gates(checkpoint, self.threshold)
             in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K)
-            late_gates.append(in_context[:, task.context][None].astype(np.float64))
+            gate = in_context[:, task.context]
+            late_gates.append(gate[None].astype(np.float64))
+            if self.hold_kinks is not None:  # at the kink, in a context the unit is off in
+                _, at_kink = kink_gates(checkpoint, float(self.hold_kinks))
+                late_pins.append((at_kink & ~gate)[None])
         gates = np.concatenate([early_gates, *late_gates])
         units = w_in.shape[0]
         pins = np.zeros(gates.shape, bool)
         if self.hold_left and len(late) > 1:
             first = len(early) + 1  # from the second late phase on: left since the phase before
             pins[first:] = (gates[first:] == 0) & (gates[first - 1:-1] > 0)
+        if self.hold_kinks is not None:
+            pins[len(early):] = np.concatenate(late_pins)
+        numbers = len(late) * units * task.n_contexts + (len(late) * units * task.P if self.hold_kinks is not None else 0)
         return GateSchedule(
             starts=np.concatenate([early, late]),
             gates=(gates,),
             pins=(pins,),
             reads=Reads(
                 gate_phases=len(early) + len(late), read_phases=len(late),
-                gate_level="context", numbers=len(late) * units * task.n_contexts, initial_weights=True,
+                gate_level="context" if self.hold_kinks is None else "sample", numbers=numbers, initial_weights=True,
             ),
         )
