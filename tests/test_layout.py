@@ -108,3 +108,22 @@ def test_docstrings_hold_the_math_not_measurements():
                 doc = ast.get_docstring(node) or ""
                 found += [f"{name}: {m.group(0)}" for m in measured.finditer(doc)]
     assert not found, found
+
+
+def test_every_section_the_code_cites_exists_in_docs_theory():
+    """Docstrings cite the project's own ``docs/theory.md`` by section; each cited section must be
+    a heading there (and no file outside the repository is cited)."""
+    import re
+
+    doc = (PACKAGE.parents[1] / "docs" / "theory.md").read_text()
+    headings = set(re.findall(r"^#+\s+(\d+(?:\.\d+)?)\b", doc, flags=re.M))
+    cited, missing = 0, []
+    for name, path in _modules().items():
+        text = path.read_text()
+        assert "THEORY.md" not in text, f"{name} cites a file the repository does not ship"
+        for match in re.finditer(r"theory\.md[^\n]{0,40}?§\s*([\d.]+(?:\s*[,–-]\s*§?\s*[\d.]+)*)", text):
+            for section in re.findall(r"\d+(?:\.\d+)?", match.group(1)):
+                cited += 1
+                if section not in headings:
+                    missing.append(f"{name}: §{section}")
+    assert cited > 50 and not missing, missing

@@ -97,7 +97,7 @@ def sweep_config(seeds: Sequence[int] | None, contexts: Sequence[int] = SWEEP_CO
         description=f"ReLU of {SWEEP_BASE} for K = {', '.join(map(str, contexts))} contexts",
         question="Is structured mixed selectivity amplified with more contexts? The same ReLU (width, init, "
         "context scale fixed) for every K: the weight share of units on in several but not all contexts, and "
-        "how soon the loss passes the best linear map. (docs/theory.md §1, §8.6.)",
+        "how soon the loss passes the best linear map. (docs/theory.md §1, §8.)",
     )
 
 

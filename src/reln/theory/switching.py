@@ -1,4 +1,4 @@
-"""Pathways whose units switch gates: the balanced flow with weight carried across switches (docs/theory.md §2, §7.3).
+"""Pathways whose units switch gates: the balanced flow with weight carried across switches (docs/theory.md §2.7, §5.5).
 
 A one-hidden-layer ReLU network does not keep its pathways fixed. Early on all its weight sits
 in units active in every context; units serving the common structure then turn off in one context
