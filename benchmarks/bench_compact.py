@@ -22,8 +22,8 @@ from reln.experiment.config import load_config
 from reln.experiment.experiments import build_task
 from reln.training.fit import fit_relu, relu_initial_weights
 from reln.gates import CompactRule
-from reln.identification.identify import identify
-from reln.relns.imitate import compact_schedules, fit_imitating_reln
+from reln.identification.identify import identify_seeds
+from reln.relns.imitate import compact_schedules, fit_compact_reln
 
 
 def main() -> None:
@@ -41,20 +41,19 @@ def main() -> None:
         relu = fit_relu(task, config.relu.hidden, std, seeds=seeds, lr=lr, epochs=8001, snapshot_every=10)
         times["relu"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        for s in range(len(seeds)):
-            identify(task, relu.layers[0].hidden[s], relu.layers[0].unit_weight[s], relu.snapshot_epochs)
+        identify_seeds(task, relu)
         times["identify"].append(time.perf_counter() - start)
         start = time.perf_counter()
         schedules = compact_schedules(task, relu, initial, CompactRule(), init_std=std, lr=lr)
         times["schedule"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        fit_imitating_reln(task, relu, initial, gating="compact", schedules=schedules, lr=lr)
+        fit_compact_reln(task, schedules, initial, lr=lr, epochs=8001)
         times["compact"].append(time.perf_counter() - start)
     median = {k: float(np.median(v)) for k, v in times.items()}
-    total = median["schedule"] + median["compact"]  # fit_imitating_reln identifies every seed itself
+    total = median["identify"] + median["schedule"] + median["compact"]
     print(f"compact ReLN of contexts-diff, {args.seeds} seeds, 8001 epochs, medians of {args.repeats} (wall seconds)")
     for key, label in (("relu", "ReLU training (baseline)"), ("identify", "identification"),
-                       ("schedule", "compact schedules"), ("compact", "identification + compact ReLN training")):
+                       ("schedule", "compact schedules"), ("compact", "compact ReLN training")):
         print(f"  {label:40s} {median[key]:7.2f}   (runs {', '.join(f'{t:.2f}' for t in times[key])})")
     print(f"  compact ReLN (all of it) / ReLU:         {total / median['relu']:7.2f}x   "
           f"added per seed: {total / args.seeds:.2f} s")

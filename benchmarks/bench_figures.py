@@ -30,12 +30,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from reln.experiment.config import load_config, with_overrides  # noqa: E402
 from reln.experiment.experiments import run_experiment, run_figures  # noqa: E402
-from reln.experiment.io import figure_writers, write_all  # noqa: E402
+from reln.experiment.io import figure_writer, figure_writers, write_all  # noqa: E402
 
 SEEDS = (0, 1, 2)
 
@@ -54,19 +53,9 @@ def cached_run(path: Path, fresh: bool):
 
 
 def baseline_writers(stem: str, figure, formats=("png", "pdf"), dpi: int = 130) -> dict:
-    """The plain way: every file its own ``savefig``, with the figure's layout engine in force."""
-
-    def writer(fmt: str, last: bool):
-        def write(path: Path) -> None:
-            try:
-                figure.savefig(path, format=fmt, dpi=dpi)
-            finally:
-                if last:
-                    plt.close(figure)
-
-        return write
-
-    return {f"{stem}.{fmt}": writer(fmt, k == len(formats) - 1) for k, fmt in enumerate(formats)}
+    """The plain way: every file its own ``savefig`` (:func:`reln.experiment.io.figure_writer`),
+    with the figure's layout engine in force."""
+    return {f"{stem}.{fmt}": figure_writer(figure, fmt, dpi, close=k == len(formats) - 1) for k, fmt in enumerate(formats)}
 
 
 def figures_and_files(run, writers_of, folder: Path) -> dict[str, float]:

@@ -30,7 +30,7 @@ import numpy as np
 from reln.experiment.config import load_config
 from reln.experiment.experiments import build_task
 from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
-from reln.relns.imitate import sliding_schedule
+from reln.gates.replay import sliding_schedule
 from reln.relns.unit_gated import fit_switching_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

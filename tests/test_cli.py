@@ -137,7 +137,7 @@ def test_metrics_schema_rejects_a_broken_document():
         (["run", "contexts-diff", "--models", "relu,gpt"], "--models takes a comma-separated subset"),
         (["run", "contexts-diff", "--epochs", "0"], "epochs"),
         (["run", "contexts-diff", "--epochs", "many"], "'many' is not a valid integer"),
-        (["run", "contexts-diff", "--formats", "gif"], "--formats takes a comma-separated subset of png,pdf,svg"),
+        (["run", "contexts-diff", "--formats", "gif"], "figure formats are a comma-separated subset of png,pdf,svg"),
         (["fly"], "No such command 'fly'"),
     ],
 )

@@ -10,7 +10,8 @@ from reln.training.fit import RELU_STREAM, seed_rng
 from reln.models.gdln import gdln_forward, pathway_outputs
 from reln.identification.identify import identify
 from reln.errors import RelnError
-from reln.relns.imitate import context_correlation, imitating_reln, reln_structure, sliding_schedule
+from reln.gates.replay import sliding_schedule
+from reln.relns.imitate import context_correlation, imitating_reln, reln_structure
 from reln.models.relu import init_relu
 from reln.tasks import contextual_task
 
@@ -122,3 +123,23 @@ def test_sliding_schedule_errors():
         sliding_schedule(pre, np.array([0, 10, 20]), every=10, slide_epochs=15)
     with pytest.raises(RelnError, match="snapshot_every = 10"):
         sliding_schedule(pre, np.array([0, 100, 200]), every=10)
+
+
+def test_the_fixed_relns_run_carries_its_gates_and_draws_from_them():
+    """``[reln] gating = "fixed"``: one pathway per identified context set from t = 0; the run keeps
+    those gates (the identified sets' masks), and the figures draw the ReLN from them."""
+    from reln.experiment.config import config_from_dict
+    from reln.experiment.experiments import run_experiment, run_figures
+
+    config = config_from_dict({
+        "models": ["relu", "reln"], "reln": {"gating": "fixed"},
+        "task": {"items": 4, "contexts": 3, "structures": ["hierarchy", "ring", "cross"]},
+        "relu": {"hidden": [24], "init_std": 0.05, "snapshot_every": 10},
+        "train": {"lr": 0.02, "epochs": 400, "seeds": [0, 1]},
+    }, name="fixed")
+    run = run_experiment(config)
+    sets, _ = reln_structure(run.task, run.identifications)
+    np.testing.assert_array_equal(run.final_gates["reln"], np.stack([run.task.context_mask(c) for c in sets]))
+    assert run.metrics["reln"]["gating"] == "fixed" and run.trajectories["reln"].loss.shape == (2, 401)
+    assert run.schedules is None  # fixed gating uses no compact schedule
+    assert "outputs" in run_figures(run)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reln.relns.imitate import switching_schedule
+from reln.gates.replay import switching_schedule
 from reln.tasks import contextual_task
 from reln.gates.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
 from reln.relns.unit_gated import fit_switching_network

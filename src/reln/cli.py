@@ -36,14 +36,6 @@ def _parse_seeds(text: str | None, option: str = "--seeds") -> tuple[int, ...] |
     return seeds
 
 
-def _parse_formats(text: str) -> tuple[str, ...]:
-    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    known = ("png", "pdf", "svg")  # reln.experiment.experiments.FIGURE_FORMATS, without importing JAX
-    if not formats or any(f not in known for f in formats):
-        raise RelnError(f"--formats takes a comma-separated subset of {','.join(known)}, got '{text}'")
-    return formats
-
-
 def _parse_models(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -151,7 +143,9 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, formats, 
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
     config.json, results.npz, metrics.json and the figures (PNG; --formats png,pdf adds PDF): loss,
     dataset, outputs, mds, rdm, the identified ReLN's structure and each model's singular values."""
-    formats = _parse_formats(formats)
+    from reln.experiment.io import check_figure_formats  # NumPy only: no JAX before the config is checked
+
+    formats = check_figure_formats(formats)
     config = with_overrides(  # before the heavy imports: a bad config answers at once
         load_config(preset_or_config),
         seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,

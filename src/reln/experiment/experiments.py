@@ -30,7 +30,7 @@ from reln.gates import GateSchedule, Reads, total_reads
 from reln.relns.imitate import (
     compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay, reln_structure,
 )
-from reln.experiment.io import figure_writers, json_writer, npz_writer
+from reln.experiment.io import check_figure_formats, figure_writers, json_writer, npz_writer
 from reln.viz.plots import (
     predicted_structure_figure,
     MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, representation_figures,
@@ -49,9 +49,10 @@ class Run:
     ``gdlns`` holds the explicit GDLN of each GDLN model that has one (``paper_reln``, or ``reln``
     with an explicit pathway list); ``identifications`` the per-seed identification behind an
     identified ``reln``; ``closed_forms`` loss curves in closed form by label (the linear phase,
-    :func:`linear_phase`); ``final_gates`` seed 0's gates of every hidden layer in the last phase of
-    each gated model; ``schedules`` the compact schedule of every seed, which the compact ReLN and
-    the theory used.
+    :func:`linear_phase`); ``final_gates`` the gates each identified model ended with, for seed 0:
+    a unit-gated model's per hidden layer in its last phase, the fixed ReLN's ``(p, P)`` pathway
+    gates; ``schedules`` the compact schedule of every seed, which the compact ReLN and the theory
+    used.
     """
 
     config: RunConfig
@@ -61,7 +62,7 @@ class Run:
     metrics: dict
     identifications: list[Identification] | None = None
     closed_forms: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    final_gates: dict[str, list[np.ndarray] | None] = dataclasses.field(default_factory=dict)
+    final_gates: dict[str, list[np.ndarray] | np.ndarray | None] = dataclasses.field(default_factory=dict)
     schedules: list[GateSchedule] | None = None
 
 
@@ -700,16 +701,11 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
     }
 
 
-FIGURE_FORMATS = ("png", "pdf", "svg")
-
-
 def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
     """File name -> writer, for :func:`reln.experiment.io.write_all`: ``config.json``,
     ``results.npz``, ``metrics.json`` and every figure in each of ``formats`` (PNG by default;
     ``("png", "pdf")`` adds vector files for print)."""
-    unknown = [f for f in formats if f not in FIGURE_FORMATS]
-    if unknown or not formats:
-        raise RelnError(f"figure formats are a non-empty subset of {', '.join(FIGURE_FORMATS)}, got {list(formats)}")
+    formats = check_figure_formats(formats)
     from reln.experiment.provenance import environment
 
     env = environment(run.config.train.x64)
@@ -720,7 +716,7 @@ def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
         "metrics.json": json_writer(run.metrics | {"environment": env}),
     }
     for stem, figure in run_figures(run).items():
-        writers |= figure_writers(stem, figure, tuple(formats))
+        writers |= figure_writers(stem, figure, formats)
     return writers
 
 
@@ -788,14 +784,9 @@ def run_figures(run: Run) -> dict:
         figures["structure"] = structure
     # Outputs, data, MDS and RDM figures of the first seed; a GDLN's by its final gates.
     gates = {m: (g.gates, g.input_masks, g.output_masks) for m, g in run.gdlns.items()}
-    for model in ("reln", "replay"):
-        if model not in run.trajectories or model in run.gdlns or run.identifications is None:
-            continue
-        if run.final_gates.get(model) is not None:  # the last phase of the model's own schedule
-            gates[model] = (run.final_gates[model], None, None)
-        else:  # one pathway per identified context set, in the order imitating_reln builds them
-            sets, _ = reln_structure(run.task, run.identifications)
-            gates[model] = (np.stack([run.task.context_mask(c) for c in sets]), None, None)
+    for model, final in run.final_gates.items():  # the gates each identified model ended with
+        if final is not None and model in run.trajectories and model not in run.gdlns:
+            gates[model] = (final, None, None)
     for stem, figure in representation_figures(
         run.task, run.trajectories, gates, name=run.config.name, seed=run.config.train.seeds[0]
     ).items():

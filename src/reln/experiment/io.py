@@ -254,6 +254,23 @@ def npz_writer(arrays: dict[str, np.ndarray], level: int = 1) -> Writer:
     return write
 
 
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def check_figure_formats(formats) -> tuple[str, ...]:
+    """Figure formats as given (``("png",)``, ``"png,pdf"``): a non-empty subset of
+    :data:`FIGURE_FORMATS`, lower case, or one clear error.
+
+    >>> check_figure_formats("png, PDF")
+    ('png', 'pdf')
+    """
+    given = formats.split(",") if isinstance(formats, str) else list(formats)
+    cleaned = tuple(f.strip().lower() for f in given if f.strip())
+    if not cleaned or any(f not in FIGURE_FORMATS for f in cleaned):
+        raise RelnError(f"figure formats are a comma-separated subset of {','.join(FIGURE_FORMATS)}, got {formats!r}")
+    return cleaned
+
+
 def figure_writer(figure, fmt: str = "png", dpi: int = 130, close: bool = True) -> Writer:
     """A writer of a matplotlib figure; closes the figure once saved (unless ``close`` is False)."""
 

@@ -8,9 +8,9 @@ few epochs, the unit contributes nothing on that sample, and its input weights m
 unit's input-weight gradient so that ``z`` is held (:func:`kink_projectors`, :func:`pinned_weights`).
 Without the projection it learns the context-specific phase faster than the ReLU. On two
 contexts the ReLU's own per-sample gates held 10 epochs fit worst, whole-context gates better,
-and pinning in the kink band after the first drop (:func:`reln.relns.imitate.switching_schedule`)
+and pinning in the kink band after the first drop (:func:`reln.gates.replay.switching_schedule`)
 best; following the ReLU's own gates every 10 epochs and pinning only the pairs that stay in
-the band for 200 epochs (:func:`reln.relns.imitate.sliding_schedule`, the default for one hidden
+the band for 200 epochs (:func:`reln.gates.replay.sliding_schedule`, the default for one hidden
 layer) is a little worse here: it trades that for 16 items and many contexts.
 In a deeper hidden layer the pre-activation depends on every layer below, so there the pinned
 pair is pulled to its kink by a stiff penalty instead (:func:`kink_penalty`; on ``depth`` it

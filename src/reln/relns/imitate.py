@@ -35,9 +35,7 @@ from reln.models.gdln import GDLN, Pathway, build_gdln
 from reln.training.fit import fit_gdln
 from reln.identification.identify import Identification
 from reln.gates import CompactRule, GateSchedule, total_reads
-from reln.gates.replay import (  # noqa: F401  (re-exported: the replay's rules)
-    ReplayOptions, checkpoint_positions, contexts_on, first_drop_epoch, sliding_schedule, switching_schedule,
-)
+from reln.gates.replay import ReplayOptions, first_drop_epoch
 from reln.tasks import Task
 from reln.training.train import Trajectory
 from reln.relns.unit_gated import fit_gate_schedules, fit_switching_network
@@ -123,12 +121,13 @@ def fit_fixed_reln(
     identified context set from ``t = 0``) from the ReLU's own initial units, every seed.
 
     Returns:
-        ``(trajectory, description)``: the training over all seeds, and what was built.
+        ``(trajectory, description)``: the training over all seeds, and what was built; its
+        ``final_gates`` are the pathways' gates ``(p, P)``, the same in every phase.
     """
     gdln, params = imitating_reln(task, identifications, relu_initial_weights)
     trajectory = fit_gdln(task, gdln, init_params=params, progress=progress, lr=lr, epochs=epochs, x64=x64,
                           seeds=tuple(range(len(identifications))))
-    return trajectory, {"gating": "fixed", "inputs": list(gdln.inputs)}
+    return trajectory, {"gating": "fixed", "inputs": list(gdln.inputs), "final_gates": gdln.gates}
 
 
 def fit_replay(
@@ -145,8 +144,6 @@ def fit_replay(
         ``(trajectory, description)``; the description's ``final_gates`` are seed 0's gates of every
         hidden layer in the last phase.
     """
-    if options.gate_level not in ("context", "sample"):
-        raise RelnError(f"gate_level must be 'context' or 'sample', got '{options.gate_level}'")
     fine_until = options.fine_until
     if fine_until is None:
         fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)
@@ -205,16 +202,19 @@ def fit_compact_reln(
         (:func:`phase_pathways`), what it read (``reads_from_relu``), the context sets of its
         pathways, and seed 0's gates in the last phase (``final_gates``).
 
-    >>> from reln.gates import CompactRule
+    A schedule of two phases, every unit open everywhere and then only in the first context:
+
+    >>> from reln.gates import Reads
     >>> from reln.tasks import contextual_task
-    >>> from reln.training.fit import fit_relu, relu_initial_weights
-    >>> task = contextual_task(8, 3, "hierarchy")
-    >>> relu = fit_relu(task, (50,), 1e-4, seeds=(0,), epochs=1500, snapshot_every=10)
-    >>> initial = relu_initial_weights(task, (50,), 1e-4, (0,))
-    >>> schedules = compact_schedules(task, relu, initial, CompactRule(), init_std=1e-4, lr=1e-3)
-    >>> run, built = fit_compact_reln(task, schedules, initial, lr=1e-3, epochs=1500)
-    >>> run.loss.shape, built["gating"], built["gate_phases"] == schedules[0].n_phases
-    ((1, 1501), 'compact', True)
+    >>> from reln.training.fit import relu_initial_weights
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> gates = np.stack([np.ones((16, task.P)), np.tile(task.context_mask((0,)), (16, 1))])
+    >>> schedule = GateSchedule(np.array([0, 50]), (gates,), (np.zeros(gates.shape, bool),),
+    ...                         Reads(2, 1, "context", 16 * 2, True))
+    >>> initial = relu_initial_weights(task, (16,), 0.1, (0,))
+    >>> run, built = fit_compact_reln(task, [schedule], initial, lr=0.05, epochs=100)
+    >>> run.loss.shape, built["gate_phases"], [p["units_per_seed"] for p in built["phases"]]
+    ((1, 101), 2, [[{'{1,2}': 16}], [{'{1}': 16}]])
     """
     trajectory, info = fit_gate_schedules(
         task, [(s.starts, s.gates, s.pins) for s in schedules], relu_initial_weights, lr=lr, epochs=epochs,

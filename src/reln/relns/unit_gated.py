@@ -11,14 +11,14 @@ hand-set scale: gates from the ReLU's checkpoints, weights from the ReLU's initi
 gradient descent on the total loss.
 
 The gates of every layer follow the checkpoints of the ReLU run: with one hidden layer by
-:func:`reln.relns.imitate.sliding_schedule` (the ReLU's own per-sample gates every 10 epochs, pairs that
-stay on a kink held there), in deeper networks by :func:`reln.relns.imitate.switching_schedule` (the band
+:func:`reln.gates.replay.sliding_schedule` (the ReLU's own per-sample gates every 10 epochs, pairs that
+stay on a kink held there), in deeper networks by :func:`reln.gates.replay.switching_schedule` (the band
 rule, read every 100 epochs after the first drop); ``kink_rule`` chooses per layer. Each seed's schedule is per-seed *data* of one compiled program
 (:func:`reln.training.train.train`'s ``data``), so seeds run on parallel threads.
 
 Depth (``depth``; the report of ``reln reproduce`` shows its gaps to the ReLU). Two things carry
 it. (1) Per-sample gates every 10 epochs until the ReLU's loss is a quarter down
-(:func:`reln.relns.imitate.first_drop_epoch`): gates with the activity band from epoch 100, while units
+(:func:`reln.gates.replay.first_drop_epoch`): gates with the activity band from epoch 100, while units
 are tiny, put the first drop far too late. (2) Pinned kinks in every layer: on the ReLU's plateaus
 gradient descent slides along the kinks of small units (unit-sample pairs whose gates flip every
 few epochs, few on the first plateau and many in both layers later), and a network whose gates
@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -71,9 +70,9 @@ def per_hidden_layer(value, n_layers: int, what: str) -> list:
 
 
 def layer_kink_rules(kink_rule: str | Sequence[str], n_layers: int, gate_level: str | Sequence[str]) -> list[str]:
-    """The kink rule of every hidden layer. ``"auto"``: :func:`reln.relns.imitate.sliding_schedule` for
+    """The kink rule of every hidden layer. ``"auto"``: :func:`reln.gates.replay.sliding_schedule` for
     a network of one hidden layer gated per sample, the band rule of
-    :func:`reln.relns.imitate.switching_schedule` otherwise (on ``depth`` sliding in both layers runs
+    :func:`reln.gates.replay.switching_schedule` otherwise (on ``depth`` sliding in both layers runs
     far ahead of the ReLU, sliding in the first only is no better than the band; sliding in both
     with a shorter ``slide_epochs`` is worse still: the ReLN leaves the plateaus early, so holding
     sooner does not help)."""
@@ -174,13 +173,13 @@ def fit_switching_network(
         relu: the ReLU trajectory, with pre-activation snapshots of every layer.
         relu_initial_weights: per seed, the ReLU's initial weights (the ReLN starts from them).
         fine_until, fine_every, regroup_every: the schedule of
-            :func:`reln.relns.imitate.switching_schedule`; by default per-sample gates every 10 epochs
+            :func:`reln.gates.replay.switching_schedule`; by default per-sample gates every 10 epochs
             until 100, then regrouped every 100, or at the snapshot spacing if it is coarser.
         gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.gates.kinks.kink_gates` at
             each regroup (``pin_kinks``: hold the pre-activations of pairs at the kink, in the
             first hidden layer by :func:`reln.gates.kinks.kink_projectors`, in deeper ones by
             :func:`reln.gates.kinks.kink_penalty` with ``kink_stiffness``).
-        kink_rule, slide_epochs: per layer ``"sliding"`` (:func:`reln.relns.imitate.sliding_schedule`,
+        kink_rule, slide_epochs: per layer ``"sliding"`` (:func:`reln.gates.replay.sliding_schedule`,
             pairs held once they have stayed ``slide_epochs`` on a kink; ``fine_until`` and
             ``regroup_every`` do not apply), ``"band"`` (the schedule above), or ``"auto"``
             (:func:`layer_kink_rules`: sliding for one hidden layer gated per sample).
