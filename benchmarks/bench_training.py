@@ -76,7 +76,7 @@ from reln.models import gdln
 from reln.models import relu
 from reln import tasks
 from reln.models.losses import half_sse
-from reln.training.train import Trajectory
+from reln.training.trajectory import Trajectory
 
 LR = 1e-3
 EPOCHS = 8001

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.models.gdln import GDLN, Pathway, build_gdln
+from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.tasks import Task
 
 

@@ -17,7 +17,8 @@ from reln.experiment.experiments import run_experiment, run_outputs
 from reln.experiment.io import write_all
 from reln.viz.plots import layer_structure_figure, loss_figure, nearest_to_mean
 from reln.models.losses import half_sse
-from reln.models.relu import init_relu, relu_forward, relu_gates
+from reln.models.init import init_relu
+from reln.models.relu import relu_forward, relu_gates
 from reln.tasks import contextual_task
 from reln.relns.unit_gated import fit_switching_network, per_hidden_layer, unit_gated_forward
 from reln.errors import RelnError

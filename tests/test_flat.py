@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from reln.errors import RelnError
 from reln.models.flat import flat_maps, flat_objective, from_flat, to_flat
-from reln.models.gdln import Pathway, build_gdln, gdln_objective, init_gdln, pathway_maps
+from reln.models.pathways import Pathway, build_gdln, init_gdln
+from reln.models.gdln import gdln_objective, pathway_maps
 from reln.tasks import contextual_task
 
 

@@ -13,17 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.models.gdln import (
-    Pathway,
-    build_gdln,
-    check_rule,
-    gdln_forward,
-    gdln_objective,
-    init_gdln,
-    pathway_maps,
-    pathway_outputs,
-    pathway_singular_values,
-)
+from reln.models.pathways import Pathway, build_gdln, check_rule, init_gdln
+from reln.models.gdln import gdln_forward, gdln_objective, pathway_maps, pathway_outputs, pathway_singular_values
 from reln.tasks import contextual_task
 
 

@@ -12,7 +12,7 @@ from reln.identification.identify import identify
 from reln.errors import RelnError
 from reln.gates.replay import sliding_schedule
 from reln.relns.imitate import context_correlation, imitating_reln, reln_structure
-from reln.models.relu import init_relu
+from reln.models.init import init_relu
 from reln.tasks import contextual_task
 
 

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.identification.analysis import path_sequence_shares, unit_weight_shares
-from reln.models.relu import init_relu, relu_gates
+from reln.models.init import init_relu
+from reln.models.relu import relu_gates
 from reln.tasks import contextual_task
 
 TASK = contextual_task(4, 3, "hierarchy")

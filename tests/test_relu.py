@@ -8,8 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.models.gdln import Pathway, build_gdln, gdln_forward, pathway_outputs
-from reln.models.relu import init_relu, relu_forward, relu_gates, relu_hidden, unit_weights
+from reln.models.pathways import Pathway, build_gdln
+from reln.models.gdln import gdln_forward, pathway_outputs
+from reln.models.init import init_relu
+from reln.models.relu import relu_forward, relu_gates, relu_hidden, unit_weights
 from reln.tasks import Task, contextual_task
 
 

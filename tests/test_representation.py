@@ -8,8 +8,10 @@ from hypothesis.extra.numpy import arrays
 
 from reln.viz import representation as rep
 from reln.training.fit import GDLN_STREAM, seed_rng
-from reln.models.gdln import Pathway, build_gdln, gdln_forward, init_gdln
-from reln.models.relu import init_relu, relu_forward, relu_gates, relu_hidden
+from reln.models.pathways import Pathway, build_gdln, init_gdln
+from reln.models.gdln import gdln_forward
+from reln.models.init import init_relu
+from reln.models.relu import relu_forward, relu_gates, relu_hidden
 from reln.tasks import contextual_task
 
 # Entries below 1e-3 in size are set to 0: a sample whose spread over units is ~1e-57 is constant

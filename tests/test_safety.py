@@ -193,7 +193,7 @@ def test_a_loss_that_ends_above_its_start_is_an_error():
     import numpy as np
 
     from reln.experiment.experiments import check_learned
-    from reln.training.train import Trajectory
+    from reln.training.trajectory import Trajectory
 
     rising = Trajectory(loss=np.array([[1.0, 0.5, 1.5]]), snapshot_epochs=np.array([0, 2]), snapshots={},
                         final_params=[], seconds=np.zeros(1))

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from reln.models.gdln import Pathway, build_gdln
+from reln.models.pathways import Pathway, build_gdln
 from reln.models.losses import half_sse
 from reln.tasks import contextual_task
 from reln.theory import pathway_correlations

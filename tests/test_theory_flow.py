@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from reln.models.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
+from reln.models.pathways import Pathway, build_gdln
+from reln.models.gdln import gdln_objective, pathway_maps
 from reln.tasks import contextual_task
 from reln.theory import alignment_report, end_to_end_flow, flow_loss, pathway_correlations
 from reln.training.train import train
@@ -100,7 +101,7 @@ def test_effective_initial_maps_predict_a_randomly_initialised_gdln():
     from reln.experiment.config import load_config
     from reln.experiment.experiments import build_reln, build_task
     from reln.training.fit import GDLN_STREAM, fit_gdln, seed_rng
-    from reln.models.gdln import init_gdln, layer_masks
+    from reln.models.pathways import init_gdln, layer_masks
     from reln.identification.analysis import gap_to_reference
     from reln.theory import effective_initial_maps, integrate_flow
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from reln.experiment.config import load_config
 from reln.errors import RelnError
 from reln.experiment.experiments import assumption_report, build_reln, build_task
-from reln.models.gdln import Pathway, build_gdln, gdln_objective
+from reln.models.pathways import Pathway, build_gdln
+from reln.models.gdln import gdln_objective
 from reln.models.losses import half_sse
 from reln.tasks import contextual_task
 from reln.theory import effective_initial_maps, pathway_correlations

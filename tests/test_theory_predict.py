@@ -8,7 +8,8 @@ import pytest
 
 from reln.experiment.config import config_from_dict
 from reln.experiment.experiments import LINEAR_PHASE_LABEL, run_experiment
-from reln.models.gdln import Pathway, build_gdln, gdln_objective, pathway_maps
+from reln.models.pathways import Pathway, build_gdln
+from reln.models.gdln import gdln_objective, pathway_maps
 from reln.tasks import contextual_task
 from reln.theory import end_to_end_flow, flow_loss, integrate_flow, pathway_correlations
 from reln.training.train import train

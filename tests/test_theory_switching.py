@@ -93,7 +93,7 @@ def test_effective_unit_weights_carry_the_effective_mode_strengths():
     U, s, Vt = np.linalg.svd(yx, full_matrices=False)
     keep = s > 1e-12 * s[0]
     W1, W2 = effective_unit_weights(yx, task.X, w_in, w_out, relu=False)
-    from reln.models.gdln import Pathway, build_gdln
+    from reln.models.pathways import Pathway, build_gdln
     gdln = build_gdln([Pathway(hidden=(50,))], task)
     maps = effective_initial_maps(pathway_correlations(task, gdln), w_in[None], w_out[None])[0]
     diagonal = lambda W: np.diag(U[:, keep].T @ W @ Vt[keep].T)  # noqa: E731

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from reln.errors import RelnError
-from reln.models.gdln import (
-    Pathway,
-    build_gdln,
-    gdln_forward,
-    gdln_objective,
-    init_gdln,
-    pathway_maps,
-    pathway_singular_values,
-)
+from reln.models.pathways import Pathway, build_gdln, init_gdln
+from reln.models.gdln import gdln_forward, gdln_objective, pathway_maps, pathway_singular_values
 from reln.models.losses import half_sse
 from reln.tasks import Task, contextual_task
 from reln.training.train import snapshot_schedule, train

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from reln.training.fit import fit_gdln
 from oracles import switching_reln
 from reln.gates.replay import sliding_schedule, switching_schedule
-from reln.models.relu import init_relu, relu_forward, relu_gates
+from reln.models.init import init_relu
+from reln.models.relu import relu_forward, relu_gates
 from reln.tasks import contextual_task
 from reln.relns.unit_gated import fit_switching_network, unit_gated_forward
 

@@ -77,7 +77,7 @@ class ReluConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PathwayConfig:
-    """``[[reln.pathways]]``: one pathway; see :class:`reln.models.gdln.Pathway`.
+    """``[[reln.pathways]]``: one pathway; see :class:`reln.models.pathways.Pathway`.
 
     ``contexts`` is ``"all"`` or a list of 0-based context indices; ``gate`` instead gives a 0/1
     value per sample (samples ordered context-major: ``c * items + i``).
@@ -99,7 +99,7 @@ class GdlnConfig:
     Attributes:
         pathways: the pathways (:class:`PathwayConfig`), at least one.
         rule: ``"total"`` (gradient descent on the total loss) or ``"staged"`` (the paper's staged
-            rule, :func:`reln.models.gdln.check_rule`).
+            rule, :func:`reln.models.pathways.check_rule`).
         snapshot_every: epochs between snapshots of the pathway maps.
     """
 

@@ -24,7 +24,7 @@ from reln.experiment.config import (
 )
 from reln.errors import ModelFailed, RelnError
 from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
-from reln.models.gdln import GDLN, Pathway, build_gdln
+from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.identification.identify import Identification, identify, identify_seeds
 from reln.gates import GateSchedule, Reads, total_reads
 from reln.relns.imitate import (
@@ -37,7 +37,7 @@ from reln.viz.plots import (
     singular_value_figure, structure_figure,
 )
 from reln.tasks import Task, contextual_task, xor_task
-from reln.training.train import Progress, Trajectory
+from reln.training.trajectory import Progress, Trajectory
 
 ProgressFactory = Callable[[str, int], Progress]
 

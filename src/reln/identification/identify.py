@@ -34,7 +34,7 @@ from reln.errors import RelnError
 from reln.tasks import Task
 
 if TYPE_CHECKING:
-    from reln.training.train import Trajectory
+    from reln.training.trajectory import Trajectory
 
 
 @dataclasses.dataclass(frozen=True)

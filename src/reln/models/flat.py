@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
-from reln.models.gdln import GDLN, layer_masks, gates_at
+from reln.models.pathways import GDLN, layer_masks
+from reln.models.gdln import gates_at
 from reln.models.losses import half_sse
 
 

@@ -31,13 +31,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
-from reln.models.gdln import GDLN, Pathway, build_gdln
+from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.training.fit import fit_gdln
 from reln.identification.identify import Identification
 from reln.gates import CompactRule, GateSchedule, total_reads
 from reln.gates.replay import ReplayOptions, first_drop_epoch
 from reln.tasks import Task
-from reln.training.train import Trajectory
+from reln.training.trajectory import Trajectory
 from reln.relns.unit_gated import fit_gate_schedules, fit_switching_network
 
 CORRELATION_TOLERANCE = 1e-8

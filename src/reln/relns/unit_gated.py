@@ -44,7 +44,8 @@ from reln.gates.replay import KINK_RULES, sliding_schedule, switching_schedule
 from reln.gates.kinks import kink_penalty, kink_projectors, pinned_weights
 from reln.models.losses import half_sse
 from reln.tasks import Task
-from reln.training.train import HiddenLayer, Progress, Trajectory, train
+from reln.training.trajectory import HiddenLayer, Progress, Trajectory
+from reln.training.train import train
 
 
 def unit_gated_forward(weights: Sequence, X, gates: Sequence):

@@ -16,7 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from reln.models.gdln import GDLN
+from reln.models.pathways import GDLN
 from reln.tasks import Task
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from reln.models.gdln import GDLN
+from reln.models.pathways import GDLN
 from reln.tasks import Task
 from reln.theory.correlations import PathwayCorrelations
 

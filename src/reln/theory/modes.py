@@ -44,7 +44,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from reln.errors import RelnError
-from reln.models.gdln import GDLN, Pathway, build_gdln
+from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.tasks import Task
 from reln.theory.correlations import pathway_correlations
 from reln.theory.switching import expected_mode_strength

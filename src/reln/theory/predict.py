@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
-from reln.models.gdln import GDLN
+from reln.models.pathways import GDLN
 from reln.identification.identify import Identification
 from reln.gates import GateSchedule
 from reln.gates.replay import contexts_on

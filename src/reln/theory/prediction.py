@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from reln.errors import RelnError
-from reln.models.gdln import Pathway, build_gdln
+from reln.models.pathways import Pathway, build_gdln
 from reln.tasks import Task
 from reln.theory.correlations import pathway_correlations
 from reln.theory.predict import Prediction, predict_explicit, predict_from_maps

@@ -17,11 +17,14 @@ import numpy as np
 from reln.identification.analysis import layer_imbalance
 from reln.errors import RelnError
 from reln.models.flat import flat_maps, flat_objective, from_flat, to_flat
-from reln.models.gdln import GDLN, check_rule, gdln_objective, init_gdln, pathway_maps
+from reln.models.pathways import GDLN, check_rule, init_gdln
+from reln.models.gdln import gdln_objective, pathway_maps
 from reln.models.losses import half_sse
-from reln.models.relu import init_relu, relu_forward, relu_preactivations, unit_weights
+from reln.models.init import init_relu
+from reln.models.relu import relu_forward, relu_preactivations, unit_weights
 from reln.tasks import Task
-from reln.training.train import FullBatch, HiddenLayer, MiniBatch, Progress, Trajectory, train
+from reln.training.trajectory import HiddenLayer, Progress, Trajectory
+from reln.training.train import FullBatch, MiniBatch, train
 
 # Independent random streams for the two model families, so adding one never changes the other.
 RELU_STREAM, GDLN_STREAM, SAMPLING_STREAM = 0, 1, 2
