@@ -20,7 +20,8 @@ import numpy as np
 
 from reln.experiment.config import load_config
 from reln.experiment.experiments import build_task
-from reln.training.fit import fit_relu, relu_initial_weights
+from reln.models.init import relu_initial_weights
+from reln.training.fit import fit_relu
 from reln.gates import CompactRule
 from reln.identification.identify import identify_seeds
 from reln.relns.imitate import compact_schedules, fit_compact_reln

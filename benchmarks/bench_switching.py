@@ -29,7 +29,8 @@ import numpy as np
 
 from reln.experiment.config import load_config
 from reln.experiment.experiments import build_task
-from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
+from reln.models.init import relu_initial_weights
+from reln.training.fit import fit_gdln, fit_relu
 from reln.gates.replay import sliding_schedule
 from reln.relns.unit_gated import fit_switching_network
 

@@ -43,7 +43,7 @@ median of ``--repeats`` runs, the methods interleaved within each repeat so that
 hits them alike; ratios are baseline seconds / our seconds (above 1: we are faster).
 
 Correctness: both baselines start from the initial weights ``fit_*`` draws for the first seed
-(``reln.training.fit.seed_rng(seed, RELU_STREAM / GDLN_STREAM)`` with ``init_relu`` / ``init_gdln``, in
+(``reln.models.init.seed_rng(seed, RELU_STREAM / GDLN_STREAM)`` with ``init_relu`` / ``init_gdln``, in
 float32), and their loss after their last epoch is printed next to ours at the same epoch. The
 NumPy gap is judged against float32 noise, the gap between the same NumPy loop run in float32
 and in float64: OK when ``|ours - numpy| <= max(10 * |numpy32 - numpy64|, 1e-5 * loss)`` and the
@@ -72,7 +72,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 from reln.training import fit
-from reln.models import gdln
+from reln.models import gdln, init, pathways
 from reln.models import relu
 from reln import tasks
 from reln.models.losses import half_sse
@@ -137,7 +137,7 @@ def relu_problem(task: tasks.Task, X: np.ndarray, Y: np.ndarray) -> Problem:
         )
 
     def weights(seed):
-        return float32(relu.init_relu(fit.seed_rng(seed, fit.RELU_STREAM), sizes, init_std))
+        return float32(init.init_relu(init.seed_rng(seed, init.RELU_STREAM), sizes, init_std))
 
     def objective(params):
         loss = half_sse(relu.relu_forward(params, Xj), Yj)
@@ -158,19 +158,19 @@ def relu_problem(task: tasks.Task, X: np.ndarray, Y: np.ndarray) -> Problem:
     )
 
 
-def reln_pathways() -> list[gdln.Pathway]:
+def reln_pathways() -> list[pathways.Pathway]:
     """The paper's ReLN for three contexts: common, three single-context, three pair pathways."""
-    common = gdln.Pathway(None, inputs="all", init_std=0.005 / HIDDEN, name="common")
-    singles = [gdln.Pathway((k,), inputs="items", init_std=0.01 / HIDDEN) for k in range(3)]
+    common = pathways.Pathway(None, inputs="all", init_std=0.005 / HIDDEN, name="common")
+    singles = [pathways.Pathway((k,), inputs="items", init_std=0.01 / HIDDEN) for k in range(3)]
     pairs = [
-        gdln.Pathway(c, inputs="items", init_std=0.01 / HIDDEN) for c in ((0, 1), (1, 2), (0, 2))
+        pathways.Pathway(c, inputs="items", init_std=0.01 / HIDDEN) for c in ((0, 1), (1, 2), (0, 2))
     ]
     return [common, *singles, *pairs]
 
 
 def gdln_problem(task: tasks.Task, X: np.ndarray, Y: np.ndarray) -> Problem:
     """The 7-pathway GDLN under the staged rule by ``fit_gdln``, singular values every 10 epochs."""
-    net = gdln.build_gdln(reln_pathways(), task)
+    net = pathways.build_gdln(reln_pathways(), task)
     Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
 
     def fit_seeds(seeds, epochs):
@@ -179,7 +179,7 @@ def gdln_problem(task: tasks.Task, X: np.ndarray, Y: np.ndarray) -> Problem:
         )
 
     def weights(seed):
-        return float32(gdln.init_gdln(fit.seed_rng(seed, fit.GDLN_STREAM), net))
+        return float32(pathways.init_gdln(init.seed_rng(seed, init.GDLN_STREAM), net))
 
     def objective(params):
         return gdln.gdln_objective(params, net, Xj, Yj, "staged")
@@ -229,7 +229,7 @@ def numpy_relu(weights, X, Y, epochs: int, every: int) -> tuple[np.ndarray, int]
     return losses, len(snapshots)
 
 
-def numpy_gdln(weights, net: gdln.GDLN, X, Y, epochs: int, every: int) -> tuple[np.ndarray, int]:
+def numpy_gdln(weights, net: pathways.GDLN, X, Y, epochs: int, every: int) -> tuple[np.ndarray, int]:
     """The staged rule on a two-layer GDLN, one NumPy epoch per iteration, a loop over pathways.
 
     Written for the ReLN above: every pathway has the same width and writes every output. The

@@ -9,7 +9,8 @@ import jax
 import pytest
 from hypothesis import settings
 
-from reln.training.fit import fit_relu, relu_initial_weights
+from reln.models.init import relu_initial_weights
+from reln.training.fit import fit_relu
 
 settings.register_profile("reln", deadline=None, max_examples=25, print_blob=True)
 settings.load_profile("reln")

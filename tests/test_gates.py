@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reln.errors import RelnError
-from reln.training.fit import fit_relu, relu_initial_weights
+from reln.models.init import relu_initial_weights
+from reln.training.fit import fit_relu
 from reln.gates import CompactRule, GateSchedule, Reads, decoupled_gates, first_rise_epoch
 from reln.tasks import contextual_task
 

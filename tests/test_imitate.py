@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from reln.training.fit import RELU_STREAM, seed_rng
+from reln.models.init import RELU_STREAM, seed_rng
 from reln.models.gdln import gdln_forward, pathway_outputs
 from reln.identification.identify import identify
 from reln.errors import RelnError

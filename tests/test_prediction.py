@@ -56,3 +56,26 @@ def test_predict_command_trains_nothing_and_writes_the_prediction(tmp_path, caps
 def prediction_seeds(metrics: dict):
     """One predicted curve, compared with every ReLU seed: its rows are labelled ``"all"``."""
     return metrics["prediction"]["seeds"]
+
+
+def test_predict_command_imports_neither_jax_nor_matplotlib(tmp_path):
+    """What makes ``reln predict`` cheap against training (benchmarks/predict_cost.sh times it):
+    the prediction is NumPy, so the command never loads JAX, and draws no figures unless asked."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from reln.cli import main; code = main(['predict', 'contexts-3', '--epochs', '50', "
+        f"'--out', {str(tmp_path / 'p')!r}, '--quiet']); "
+        "print(code, 'jax' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "False", "False"]
+    assert {p.name for p in (tmp_path / "p").iterdir()} >= {"metrics.json", "results.npz", "config.json"}
+    assert not list((tmp_path / "p").glob("*.png"))
+
+
+def test_predict_command_draws_figures_when_asked(tmp_path):
+    out = tmp_path / "p"
+    assert main(["predict", "contexts-3", "--epochs", "50", "--out", str(out), "--formats", "png", "--quiet"]) == 0
+    assert {"loss.png", "prediction_singular_values.png"} <= {p.name for p in out.iterdir()}

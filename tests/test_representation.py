@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from reln.viz import representation as rep
-from reln.training.fit import GDLN_STREAM, seed_rng
+from reln.models.init import GDLN_STREAM, seed_rng
 from reln.models.pathways import Pathway, build_gdln, init_gdln
 from reln.models.gdln import gdln_forward
 from reln.models.init import init_relu

@@ -100,7 +100,8 @@ def test_effective_initial_maps_predict_a_randomly_initialised_gdln():
     late, max gap .047); from the effective balanced maps it follows (measured .025 / .0007)."""
     from reln.experiment.config import load_config
     from reln.experiment.experiments import build_reln, build_task
-    from reln.training.fit import GDLN_STREAM, fit_gdln, seed_rng
+    from reln.models.init import GDLN_STREAM, seed_rng
+    from reln.training.fit import fit_gdln
     from reln.models.pathways import init_gdln, layer_masks
     from reln.identification.analysis import gap_to_reference
     from reln.theory import effective_initial_maps, integrate_flow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -73,6 +75,45 @@ def test_flow_equals_a_simulated_gdln_for_decoupled_whitened_pathways():
         assert np.max(np.abs(predicted.loss - loss)) / loss[0] <= bound, method
         maps = simulated.snapshots["maps"][0, -1]
         assert np.linalg.norm(predicted.final_maps - maps) / np.linalg.norm(maps) <= bound, method
+
+
+def test_gd_method_is_gradient_descent_with_coupled_masked_and_switching_pathways():
+    """The NumPy ``gd`` integrator with everything it handles at once: pathways that race for the
+    same outputs (coupled), one writing only some outputs (an output mask), one reading only the
+    items, and gates that change at an epoch; against gradient descent on the same balanced
+    GDLN by the JAX trainer, in float64."""
+    task = contextual_task(4, 2, ["hierarchy", "ring"])
+    outputs = (np.arange(task.n_out) < task.n_out // 2).astype(float)
+    pathways = [Pathway(hidden=(4,)), Pathway(contexts=(1,), inputs="items", outputs=outputs, hidden=(4,)),
+                Pathway(contexts=(0,), inputs="items", hidden=(4,))]
+    gdln = build_gdln(pathways, task)
+    rng = np.random.default_rng(2)
+    W1, W2, _ = _balanced_maps(rng, gdln, task, 0.05)
+    # the masked pathway's balanced output weights: orthonormal columns within its outputs
+    evals, evecs = np.linalg.eigh(W1[1] @ W1[1].T)
+    basis = np.linalg.qr(rng.standard_normal((task.n_out, 4)) * outputs[:, None])[0]
+    W2[1] = basis @ evecs @ np.diag(np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+    W0 = np.einsum("pow,pwi->poi", W2, W1)
+    switch, epochs, lr = 300, 1200, 2e-3
+    late = gdln.gates.copy()
+    late[2] = 0  # the third pathway closes at the switch
+    phase_gates = np.stack([gdln.gates, late])
+    switching = dataclasses.replace(gdln, phase_starts=np.array([0, switch]), phase_gates=phase_gates, gates=late)
+    with jax.enable_x64(True):
+        simulated = train(
+            lambda w, t: gdln_objective(w, switching, task.X, task.Y, t=t), [W1[None], W2[None]], lr=lr,
+            epochs=epochs, snapshot=lambda w: {"maps": pathway_maps(w, gdln)}, snapshot_every=100, epoch_aware=True,
+        )
+    predicted = integrate_flow(task.X, task.Y, phase_gates, gdln.input_masks, gdln.output_masks, W0, lr=lr,
+                               epochs=epochs, phase_starts=np.array([0, switch]), method="gd", stride=1,
+                               snapshot_every=100)
+    loss = simulated.loss[0]
+    assert loss[-1] < 0.3 * loss[0]  # learned: not vacuous
+    assert np.max(np.abs(predicted.loss - loss)) / loss[0] <= 1e-9
+    maps = simulated.snapshots["maps"][0]
+    np.testing.assert_allclose(predicted.final_maps, maps[-1], atol=1e-9 * np.abs(maps[-1]).max())
+    measured = np.linalg.svd(maps, compute_uv=False)[..., : predicted.singular_values.shape[-1]]
+    np.testing.assert_allclose(predicted.singular_values, measured, atol=1e-9 * measured.max())
 
 
 def test_flow_converges_to_the_least_squares_optimum_of_the_gated_structure():

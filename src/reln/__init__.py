@@ -6,6 +6,8 @@ Structured Mixed Selectivity in Feature Learning ReLU Networks" (ICLR 2025).
 
 # Names are imported on first use (PEP 562), so that ``import reln.cli`` does not load JAX before
 # the command line can catch Ctrl-C, and ``import reln`` stays cheap.
+from reln.lazy import lazy_exports
+
 _EXPORTS = {  # the curated API by stage of the data flow; everything else lives in its module
     "Task": "reln.tasks",
     "contextual_task": "reln.tasks",
@@ -37,20 +39,6 @@ _EXPORTS = {  # the curated API by stage of the data flow; everything else lives
 }
 
 
-def __getattr__(name: str):
-    """The public name ``name``, imported from its module on first use."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'reln' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
-
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)

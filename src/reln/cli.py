@@ -109,17 +109,22 @@ def _summary(metrics: dict) -> str:
 @click.argument("preset_or_config")
 @click.option("--epochs", type=int, help="Length of the predicted curve [default: the config's].")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME-prediction].")
+@click.option("--formats", default="none", show_default=True,
+              help="Figures to draw: none, or comma-separated formats (png, pdf, svg).")
 @click.option("--quiet", is_flag=True, help="No summary.")
-def predict(preset_or_config, epochs, out, quiet) -> None:
+def predict(preset_or_config, epochs, out, formats, quiet) -> None:
     """Predict, from the task, the ReLU's width, init law and learning rate alone (no network is
-    trained), the ReLN of PRESET_OR_CONFIG: its pathways and weight shares and its loss curve
-    (docs/theory.md §5.7). Writes config.json, metrics.json, results.npz and the figures."""
-    config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
+    trained and JAX is not imported), the ReLN of PRESET_OR_CONFIG: its pathways and weight shares
+    and its loss curve (docs/theory.md §5.7). Writes config.json, metrics.json and results.npz, and
+    with --formats png the loss, singular-value and dataset figures (drawing them takes longer
+    than the prediction)."""
     from reln.experiment.experiments import run_experiment, run_outputs
-    from reln.experiment.io import write_all
+    from reln.experiment.io import check_figure_formats, write_all
 
+    formats = () if formats.strip().lower() == "none" else check_figure_formats(formats)
+    config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
     result = run_experiment(config)
-    written = write_all(out or Path("results") / f"{config.name}-prediction", run_outputs(result))
+    written = write_all(out or Path("results") / f"{config.name}-prediction", run_outputs(result, formats))
     if not quiet:
         shares = ", ".join(f"{p['name']} {p['weight_share']:.3f}" for p in result.metrics["prediction"]["pathways"])
         print(f"predicted pathways (weight share): {shares}")

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-import jax
 import numpy as np
 
 from reln.identification.analysis import (
@@ -23,19 +22,11 @@ from reln.experiment.config import (
     IdentifyConfig, PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table, identified,
 )
 from reln.errors import ModelFailed, RelnError
-from reln.training.fit import fit_gdln, fit_relu, relu_initial_weights
+from reln.models.init import relu_initial_weights
 from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.identification.identify import Identification, identify, identify_seeds
 from reln.gates import GateSchedule, Reads, total_reads
-from reln.relns.imitate import (
-    compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay, reln_structure,
-)
 from reln.experiment.io import check_figure_formats, figure_writers, json_writer, npz_writer
-from reln.viz.plots import (
-    predicted_structure_figure,
-    MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, representation_figures,
-    singular_value_figure, structure_figure,
-)
 from reln.tasks import Task, contextual_task, xor_task
 from reln.training.trajectory import Progress, Trajectory
 
@@ -214,6 +205,19 @@ def run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -
     return run
 
 
+PREDICTIONS = ("prediction", "prediction_seeded")
+
+
+def _precision(config: RunConfig):
+    """The float precision of the models the run trains (JAX's ``enable_x64``); none when it only
+    predicts, so that a prediction never imports JAX."""
+    if set(config.models) <= set(PREDICTIONS):
+        return contextlib.nullcontext()
+    import jax
+
+    return jax.enable_x64(config.train.x64)
+
+
 def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) -> Run:
     """Train every model the config asks for, on every seed, and measure them.
 
@@ -223,12 +227,15 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
     """
     task = build_task(config)
     train = config.train
+    if not set(config.models) <= set(PREDICTIONS):  # the training modules import JAX
+        from reln.relns.imitate import compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay
+        from reln.training.fit import fit_gdln, fit_relu
     common = dict(seeds=train.seeds, lr=train.lr, epochs=train.epochs, x64=train.x64)
     total = train.epochs * len(train.seeds)
     bar = (lambda model: progress(model, total)) if progress else (lambda model: None)
     trajectories, gdlns, identifications, builds, final_gates = {}, {}, None, {}, {}
     theory_reads = None
-    with jax.enable_x64(train.x64):
+    with _precision(config):
         if "relu" in config.models:
             trajectories["relu"] = fit_relu(
                 task, config.relu.hidden, config.relu.init_std,
@@ -281,7 +288,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 trajectories["theory"], theory_gdln = _theory(config, task, identifications, schedules)
             theory_reads = total_reads(schedules) if schedules else None
     predicted = {}
-    for model in ("prediction", "prediction_seeded"):
+    for model in PREDICTIONS:
         if model in config.models:
             with _stage(progress, model):
                 predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded")
@@ -427,7 +434,8 @@ def _theory(
     """The theory's prediction as a trajectory (:mod:`reln.theory.predict`): per ReLU seed, the
     balanced flow of its compact ReLN (:func:`reln.theory.predict.predict_compact`), or once from
     explicit ``[[reln.pathways]]`` and their init law."""
-    from reln.theory.predict import predict_compact, predict_explicit
+    from reln.theory.explicit import predict_explicit
+    from reln.theory.predict import predict_compact
 
     train = config.train
     started = time.perf_counter()
@@ -571,6 +579,8 @@ def _explicit_pathways(gdln: GDLN, shares: list[dict] | None) -> list[dict]:
 
 def _identified_pathways(task: Task, identifications: list[Identification]) -> list[dict]:
     """Pathway entries of an identified ReLN: the union of context sets over seeds."""
+    from reln.relns.imitate import reln_structure
+
     sets, inputs = reln_structure(task, identifications)
     entries = []
     for contexts, inp in zip(sets, inputs):
@@ -704,8 +714,8 @@ def _measured_pathway_singular_values(run: Run) -> dict[str, tuple[np.ndarray, n
 def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
     """File name -> writer, for :func:`reln.experiment.io.write_all`: ``config.json``,
     ``results.npz``, ``metrics.json`` and every figure in each of ``formats`` (PNG by default;
-    ``("png", "pdf")`` adds vector files for print)."""
-    formats = check_figure_formats(formats)
+    ``("png", "pdf")`` adds vector files for print; ``()`` draws none)."""
+    formats = check_figure_formats(formats) if formats else ()
     from reln.experiment.provenance import environment
 
     env = environment(run.config.train.x64)
@@ -715,13 +725,18 @@ def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
         "results.npz": npz_writer(_arrays(run)),
         "metrics.json": json_writer(run.metrics | {"environment": env}),
     }
-    for stem, figure in run_figures(run).items():
+    for stem, figure in (run_figures(run) if formats else {}).items():
         writers |= figure_writers(stem, figure, formats)
     return writers
 
 
 def run_figures(run: Run) -> dict:
     """File stem -> matplotlib figure, every figure of a run (drawn from what the run holds)."""
+    from reln.viz.plots import (
+        MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, predicted_structure_figure,
+        representation_figures, singular_value_figure, structure_figure,
+    )
+
     figures = {}
     figures["loss"] = loss_figure(
         {m: t.loss for m, t in run.trajectories.items()},

@@ -74,6 +74,7 @@ def gdln_forward(weights: list[jax.Array], gdln: GDLN, X: jax.Array, pathways=No
         t: the epoch, for a GDLN whose gates switch (the last phase's gates when omitted).
 
     >>> import jax.numpy as jnp
+    >>> from reln.models.pathways import Pathway, build_gdln
     >>> from reln.tasks import contextual_task
     >>> task = contextual_task(4, 2, "hierarchy")
     >>> gdln = build_gdln([Pathway(contexts=None, hidden=(8,))], task)

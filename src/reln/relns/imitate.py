@@ -172,7 +172,8 @@ def compact_schedules(
 
     >>> from reln.gates import CompactRule
     >>> from reln.tasks import contextual_task
-    >>> from reln.training.fit import fit_relu, relu_initial_weights
+    >>> from reln.models.init import relu_initial_weights
+    >>> from reln.training.fit import fit_relu
     >>> task = contextual_task(8, 3, "hierarchy")
     >>> relu = fit_relu(task, (50,), 1e-4, seeds=(0,), epochs=1500, snapshot_every=10)
     >>> initial = relu_initial_weights(task, (50,), 1e-4, (0,))
@@ -206,7 +207,7 @@ def fit_compact_reln(
 
     >>> from reln.gates import Reads
     >>> from reln.tasks import contextual_task
-    >>> from reln.training.fit import relu_initial_weights
+    >>> from reln.models.init import relu_initial_weights
     >>> task = contextual_task(4, 2, "hierarchy")
     >>> gates = np.stack([np.ones((16, task.P)), np.tile(task.context_mask((0,)), (16, 1))])
     >>> schedule = GateSchedule(np.array([0, 50]), (gates,), (np.zeros(gates.shape, bool),),

@@ -1,22 +1,28 @@
-"""Learning-dynamics theory of GDLNs (docs/theory.md §2): pathway correlations, end-to-end flows, predictions."""
+"""Learning-dynamics theory of GDLNs (docs/theory.md §2): pathway correlations, end-to-end flows, predictions.
 
-from reln.theory.balanced import FlowResult, integrate_flow
-from reln.theory.correlations import PathwayCorrelations, alignment_report, pathway_correlations
-from reln.theory.deep import balanced_factors, deep_end_to_end_flow
-from reln.theory.flow import effective_initial_maps, end_to_end_flow, flow_loss
-from reln.theory.modes import ClosedForm, Modes, closed_form_loss, linear_phase_loss, mode_strengths, pathway_modes
-from reln.theory.predict import (
-    Prediction, expected_initial_maps, predict_compact, predict_explicit,
-)
-from reln.theory.switching import (
-    effective_unit_weights, expected_mode_strength, integrate_switching, perron_sign,
-    relu_effective_unit_weights,
-)
+Names load from their modules on first use (:mod:`reln.lazy`): the NumPy parts (correlations,
+flows, the explicit and task-only predictions) never import JAX; the compact ReLN's theory and the
+switching units do.
+"""
 
-__all__ = [
-    "ClosedForm", "FlowResult", "Modes", "PathwayCorrelations", "Prediction", "alignment_report", "balanced_factors",
-    "closed_form_loss", "deep_end_to_end_flow", "linear_phase_loss", "mode_strengths", "pathway_modes",
-    "effective_initial_maps", "effective_unit_weights", "end_to_end_flow", "expected_initial_maps",
-    "expected_mode_strength", "flow_loss", "integrate_flow", "integrate_switching", "pathway_correlations",
-    "perron_sign", "predict_compact", "predict_explicit", "relu_effective_unit_weights",
-]
+from reln.lazy import lazy_exports
+
+_EXPORTS = {
+    "FlowResult": "reln.theory.balanced", "integrate_flow": "reln.theory.balanced",
+    "PathwayCorrelations": "reln.theory.correlations", "alignment_report": "reln.theory.correlations",
+    "pathway_correlations": "reln.theory.correlations",
+    "balanced_factors": "reln.theory.deep", "deep_end_to_end_flow": "reln.theory.deep",
+    "effective_initial_maps": "reln.theory.flow", "end_to_end_flow": "reln.theory.flow", "flow_loss": "reln.theory.flow",
+    "ClosedForm": "reln.theory.modes", "Modes": "reln.theory.modes", "closed_form_loss": "reln.theory.modes",
+    "linear_phase_loss": "reln.theory.modes", "mode_strengths": "reln.theory.modes", "pathway_modes": "reln.theory.modes",
+    "Prediction": "reln.theory.explicit", "expected_initial_maps": "reln.theory.explicit",
+    "predict_explicit": "reln.theory.explicit", "predict_from_maps": "reln.theory.explicit",
+    "predict_compact": "reln.theory.predict",
+    "effective_unit_weights": "reln.theory.effective", "expected_mode_strength": "reln.theory.effective",
+    "integrate_switching": "reln.theory.switching", "perron_sign": "reln.theory.effective",
+    "relu_effective_unit_weights": "reln.theory.effective",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS)

@@ -20,25 +20,33 @@ the samples,
 
 so pathways may have any gates, fractional ones included, and gates that change at given epochs.
 
-Integration is classical fixed-step Runge-Kutta (RK4) with ``substeps`` steps per epoch, compiled
-as one ``lax.scan`` in float64. Step-size error: the fastest rate in the problem is
-``2 lambda_max / tau`` with ``lambda_max`` the largest eigenvalue of the loss's curvature (about
-``sum_p ||W_p|| ||Sigma_x||``, below 0.1 per epoch on the presets); RK4's local error is
-``(h rate)^5 / 120`` per step. Tests bound the result against the adaptive solver.
+Two integrators, both with a fixed step:
+
+* ``method="gd"`` (NumPy): explicit Euler with one step per epoch, which *is* full-batch gradient
+  descent with learning rate ``lr`` on the balanced factors, the algorithm the ReLU network is
+  trained with (docs/theory.md §5.5). The pathways' factors are stacked as the units of one
+  hidden layer, each unit gated by its pathway's gates, so a step is five small matrix products
+  and the run needs no compilation (and no JAX).
+* ``method="rk4"`` (JAX, :mod:`reln.theory.balanced_rk4`): the gradient flow itself, by classical
+  Runge-Kutta steps of ``stride`` epochs compiled as one ``lax.scan`` in float64. Step-size error:
+  the fastest rate in the problem is ``2 lambda_max / tau`` with ``lambda_max`` the largest
+  eigenvalue of the loss's curvature (about ``sum_p ||W_p|| ||Sigma_x||``, below 0.1 per epoch on
+  the presets); RK4's local error is ``(h rate)^5 / 120`` per step. Tests bound the result against
+  the adaptive solver.
+
+Gradient descent grows a mode by ``1 + rho`` per epoch where the flow grows it by ``exp(rho)``
+(``rho = 2 s / tau``), so it is later, most visibly around the transitions.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from reln.theory.deep import balanced_factors
-from reln.theory.stepping import check_method, step_schedule, stepper
+from reln.theory.stepping import check_method, step_schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,39 +66,6 @@ class FlowResult:
     singular_values: np.ndarray
     final_maps: np.ndarray
     seconds: float
-
-
-@functools.partial(jax.jit, static_argnames=("method", "stride", "tail_phases", "masked"))
-def _integrate(A0, B0, Xp, Yj, out, gate_table, step_phase, tau, *, method, stride, tail_phases, masked):
-    """The compiled integration (one compilation per shape and static setting, shared by seeds)."""
-    P = Xp.shape[-1]
-
-    def mask(M):  # M_out^p M, in the reduced output basis
-        return jnp.einsum("pkl,pl...->pk...", out, M) if masked else M
-
-    def velocity(state, g):
-        """``tau d(A, B)/dt``, the loss and ``tau dL/dt = -P (||dA||^2 + ||dB||^2)``."""
-        A, B = state
-        maps = mask(jnp.einsum("por,prn->pon", A, jnp.einsum("pri,pin->prn", B, Xp)))
-        E = Yj - jnp.einsum("pn,pon->on", g, maps)
-        G = mask(jnp.einsum("on,pn,pin->poi", E, g, Xp)) / P
-        dA, dB = jnp.einsum("poi,pri->por", G, B), jnp.einsum("por,poi->pri", A, G)
-        return (dA, dB), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dA**2) + jnp.sum(dB**2))
-
-    def singular_values(state):
-        A, B = state
-        return jnp.linalg.svd(jnp.einsum("por,pri->poi", A, B), compute_uv=False)
-
-    first_carry, step, tail = stepper(velocity, gate_table, tau, stride=stride, method=method)
-
-    def block(carry, phases):
-        sv = singular_values(carry[0])
-        carry, losses = jax.lax.scan(step, carry, phases)
-        return carry, (losses.ravel(), sv)
-
-    carry, (losses, sv) = jax.lax.scan(block, first_carry((A0, B0), step_phase[0, 0]), step_phase)
-    state, tail_losses = tail(carry[0], tail_phases)
-    return state, (losses.ravel(), tail_losses), sv, singular_values(state)
 
 
 def output_basis(Y: np.ndarray, W0: np.ndarray, output_masks: np.ndarray, tol: float = 1e-10) -> np.ndarray:
@@ -116,6 +91,58 @@ def output_basis(Y: np.ndarray, W0: np.ndarray, output_masks: np.ndarray, tol: f
             return Q
         rank = Q.shape[1]
         span = np.concatenate([Q] + [m[:, None] * Q for m in distinct], axis=1)
+
+
+def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr, epochs, snapshot_every):
+    """Full-batch gradient descent on balanced factors, one step per epoch, in NumPy.
+
+    The ``p`` pathways' factors are the ``p r`` units of one hidden layer: unit ``(p, k)`` has
+    input row ``B_p[k]`` (zero off the pathway's input mask) and output column ``A_p[:, k]``, and
+    is gated by ``g_p``. With ``H = (B X) * g`` and ``E = Y - A H`` (outputs in the reduced basis),
+
+        A <- A + lr M_out (E H^T),     B <- B + lr ((A^T E) * g) X^T * M_in,
+
+    which is gradient descent on ``1/2 ||E||^2`` (its gradient is ``P`` times that of the mean
+    loss, hence ``tau = 1 / (P lr)``). ``A_p`` stays in the range of its output projector, so
+    only ``A``'s update is masked.
+
+    Returns:
+        ``A (p, k, r), B (p, r, n_in)`` at the last epoch, the loss ``(epochs + 1,)``, the
+        snapshot epochs and the singular values ``(snapshots, p, r)`` of the maps there.
+    """
+    p, k, r = A0.shape
+    A = np.ascontiguousarray(A0.transpose(1, 0, 2).reshape(k, p * r))
+    B = np.ascontiguousarray(B0.reshape(p * r, -1))
+    mask_in = np.repeat(input_masks, r, axis=0)
+    masked = not np.allclose(output_masks, np.eye(k))
+    XT = np.ascontiguousarray(X.T)
+    every = max(1, min(int(snapshot_every), max(epochs, 1)))
+    snapshot_epochs = np.append(np.arange(max(1, -(-epochs // every))) * every, epochs)
+    loss, snapshots = np.empty(epochs + 1), []
+    ends = [*phase_starts[1:], epochs + 1]
+    for phase, (first, end) in enumerate(zip(phase_starts, ends)):
+        g = np.repeat(gates[phase], r, axis=0)
+        for t in range(first, min(end, epochs + 1)):
+            if t % every == 0 and t < max(epochs, 1):
+                snapshots.append((A.copy(), B.copy()))
+            H = (B @ X) * g
+            E = Y - A @ H
+            loss[t] = 0.5 * np.vdot(E, E)
+            if t == epochs:
+                break
+            E *= lr
+            dB = ((A.T @ E) * g) @ XT
+            dA = E @ H.T
+            if masked:
+                dA = np.einsum("pkl,lpr->kpr", output_masks, dA.reshape(k, p, r)).reshape(k, p * r)
+            A += dA
+            dB *= mask_in
+            B += dB
+    snapshots.append((A, B))
+    As = np.stack([a for a, _ in snapshots]).reshape(-1, k, p, r)
+    Bs = np.stack([b for _, b in snapshots]).reshape(-1, p, r, B.shape[1])
+    sv = np.linalg.svd(np.einsum("skpr,spri->spki", As, Bs), compute_uv=False)  # one batched call
+    return A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv
 
 
 def integrate_flow(
@@ -175,14 +202,23 @@ def integrate_flow(
     B0, A0 = balanced_factors(np.einsum("ok,poi->pki", Q, W0), depth=2)
     Y, output_masks = Q.T @ Y, np.einsum("ok,po,ol->pkl", Q, output_masks, Q)
 
-    main, every, step_phase, tail_phases = step_schedule(phase_starts, epochs, stride, snapshot_every)
+    if method == "gd":
+        A, B, loss, snapshot_epochs, sv = _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts,
+                                                   lr=lr, epochs=epochs, snapshot_every=snapshot_every)
+        return FlowResult(loss=loss, snapshot_epochs=snapshot_epochs, singular_values=sv,
+                          final_maps=np.einsum("ko,por,pri->pki", Q, A, B), seconds=time.perf_counter() - start)
+    from reln.theory.balanced_rk4 import integrate_rk4
 
+    import jax
+    import jax.numpy as jnp
+
+    main, every, step_phase, tail_phases = step_schedule(phase_starts, epochs, stride, snapshot_every)
     masked = not np.allclose(output_masks, np.eye(len(Y)))
     with jax.enable_x64(True):
         data = [jnp.asarray(a, jnp.float64) for a in (
             A0, B0, X[None] * input_masks[:, :, None], Y, output_masks, gates,
         )]
-        (A, B), losses, sv, final_sv = jax.device_get(_integrate(
+        (A, B), losses, sv, final_sv = jax.device_get(integrate_rk4(
             *data, jnp.asarray(step_phase), jnp.float64(tau), method=method, stride=stride,
             tail_phases=tail_phases, masked=masked,
         ))

@@ -22,7 +22,6 @@ two layers): effective initial maps must carry every mode that should learn.
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from reln.theory.correlations import PathwayCorrelations
 from reln.theory.flow import error_correlation
@@ -96,6 +95,8 @@ def deep_end_to_end_flow(
             g = g if right is None else g @ np.swapaxes(right, 1, 2)
             grads.append(g.ravel())
         return np.concatenate(grads) / tau
+
+    from scipy.integrate import solve_ivp  # here: scipy.integrate takes ~1 s to import
 
     solution = solve_ivp(
         rhs, (float(epochs[0]), float(epochs[-1])), np.concatenate([f.ravel() for f in factors]),

@@ -17,7 +17,6 @@ The result is a gradient *flow*; gradient descent with learning rate ``lr`` foll
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from reln.models.pathways import GDLN
 from reln.tasks import Task
@@ -66,6 +65,8 @@ def end_to_end_flow(
 
     def rhs(_t, flat):
         return _velocity(flat.reshape(shape), correlations, output_masks).ravel() / tau
+
+    from scipy.integrate import solve_ivp  # here: scipy.integrate takes ~1 s to import
 
     # W starts tiny and grows by orders of magnitude: the absolute tolerance follows W(0)'s scale.
     solution = solve_ivp(

@@ -41,13 +41,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from reln.errors import RelnError
 from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.tasks import Task
 from reln.theory.correlations import pathway_correlations
-from reln.theory.switching import expected_mode_strength
+from reln.theory.effective import expected_mode_strength
 
 # Conditions 1-2 hold to the rounding of the correlations (relative to their norm) or not at all on
 # the tasks here; this is the line between the two, not a fitted number.
@@ -202,6 +201,8 @@ def mode_strengths(
     def log_rate(t, log_pi):
         pi = np.exp(log_pi)
         return depth * pi ** (1.0 - 2.0 / depth) * (sm - dm * pi) / tau
+
+    from scipy.integrate import solve_ivp  # here: scipy.integrate takes ~1 s to import
 
     solution = solve_ivp(log_rate, (0.0, float(epochs[-1])), np.log(pm), t_eval=epochs, method="LSODA",
                          rtol=rtol, atol=rtol)

@@ -1,15 +1,11 @@
-"""The theory as a model of a run: predicted loss and singular values (docs/theory.md §5.5).
+"""The theory of the compact ReLN: predicted loss and singular values of a ReLU run (docs/theory.md §5.5).
 
-Two sources of a prediction, neither with a fitted constant:
-
-* :func:`predict_compact` (the ``theory`` model of ``reln run``): the compact ReLN of each ReLU
-  seed integrated as balanced linear units, from its description alone: the seed's compact gate
-  schedule (:func:`reln.relns.imitate.compact_schedules`) and each unit's effective balanced
-  weights at ``t = 0``. A unit that changes pathway carries its share of the pathway's map
-  (:mod:`reln.theory.switching`).
-* :func:`predict_explicit`: an explicit GDLN and its init law (width ``H``, stds ``sigma_1``,
-  ``sigma_2``): each mode starts at its expected effective strength
-  ``E[1/4 sum_h (a_h + b_h)^2] = H (sigma_1^2 + sigma_2^2) / 4`` (:func:`expected_initial_maps`).
+:func:`predict_compact` (the ``theory`` model of ``reln run``) integrates the compact ReLN of each
+ReLU seed as balanced linear units, from its description alone: the seed's compact gate schedule
+(:func:`reln.relns.imitate.compact_schedules`) and each unit's effective balanced weights at
+``t = 0``. A unit that changes pathway carries its share of the pathway's map
+(:mod:`reln.theory.switching`). No constant is fitted. The theory of an explicit GDLN from its init
+law is :mod:`reln.theory.explicit`.
 
 Why the late gates come from a schedule and not from the theory's own units: balanced units gated
 by whole contexts from their own pre-activations never leave the linear floor, because a unit
@@ -22,100 +18,21 @@ prediction. The task-only prediction (:mod:`reln.theory.prediction`) derives the
 from __future__ import annotations
 
 import concurrent.futures
-
-import dataclasses
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
 from reln.errors import RelnError
-from reln.models.pathways import GDLN
 from reln.identification.identify import Identification
 from reln.gates import GateSchedule
 from reln.gates.replay import contexts_on
 from reln.relns.imitate import imitating_reln
 from reln.gates.kinks import kink_projectors
 from reln.tasks import Task
-from reln.theory.balanced import FlowResult, integrate_flow
-from reln.theory.correlations import PathwayCorrelations, pathway_correlations
-from reln.theory.switching import effective_unit_weights, integrate_switching
-
-@dataclasses.dataclass(frozen=True)
-class Prediction:
-    """The theory's trajectories, seeds (or a single row) along the first axis.
-
-    Attributes:
-        gdln: the gated structure the flow used (its pathways, gates and masks).
-        loss: ``(n, epochs + 1)``.
-        snapshot_epochs: ``(n_snapshots,)``.
-        singular_values: ``(n, n_snapshots, p, r)`` of each pathway's predicted map.
-        final_maps: ``(n, p, n_out, n_in)``.
-        seconds: ``(n,)`` wall seconds per prediction (compilation included in the first).
-        source: how the structure and the initial maps were obtained.
-    """
-
-    gdln: GDLN
-    loss: np.ndarray
-    snapshot_epochs: np.ndarray
-    singular_values: np.ndarray
-    final_maps: np.ndarray
-    seconds: np.ndarray
-    source: str
-
-
-def expected_initial_maps(correlations: PathwayCorrelations, widths: np.ndarray, init_std: np.ndarray) -> np.ndarray:
-    """Balanced maps with every mode at its expected effective strength under the init law.
-
-    For ``N(0, sigma_1^2)`` input and ``N(0, sigma_2^2)`` output weights of ``H`` units, the
-    projections ``a_h = v . w_in_h``, ``b_h = u . w_out_h`` are ``N(0, sigma_1^2)``, ``N(0, sigma_2^2)``
-    (unit vectors), so ``E[pi_k(0)] = E[1/4 sum_h (a_h + b_h)^2] = H (sigma_1^2 + sigma_2^2) / 4``
-    (``H sigma^2 / 2`` for equal stds; docs/theory.md §2.8).
-
-    Args:
-        widths: ``(p,)`` hidden units per pathway; ``init_std``: ``(p, 2)`` the two layers' stds.
-    """
-    maps = np.zeros_like(correlations.yx)
-    for p, yx in enumerate(correlations.yx):
-        U, s, Vt = np.linalg.svd(yx, full_matrices=False)
-        keep = s > 1e-12 * max(s.max(), 1e-300)
-        strength = widths[p] * (init_std[p, 0] ** 2 + init_std[p, 1] ** 2) / 4
-        maps[p] = strength * (U[:, keep] @ Vt[keep])
-    return maps
-
-
-def _stacked(gdln: GDLN, results: Sequence[FlowResult], source: str, setup_seconds: float = 0.0) -> Prediction:
-    """One :class:`Prediction` from per-seed results (seeds on the first axis); the setup time is
-    shared out equally."""
-    return Prediction(
-        gdln=gdln,
-        loss=np.stack([r.loss for r in results]),
-        snapshot_epochs=results[0].snapshot_epochs,
-        singular_values=np.stack([r.singular_values for r in results]),
-        final_maps=np.stack([r.final_maps for r in results]),
-        seconds=np.array([r.seconds for r in results]) + setup_seconds / len(results),
-        source=source,
-    )
-
-
-def _predict(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: float, epochs: int,
-             snapshot_every: int, source: str) -> Prediction:
-    results = []
-    for W0 in initial_maps:
-        results.append(integrate_flow(
-            task.X, task.Y, gdln.gates, gdln.input_masks, gdln.output_masks, W0, lr=lr, epochs=epochs,
-            snapshot_every=snapshot_every,
-        ))
-    return _stacked(gdln, results, source)
-
-
-def predict_from_maps(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: float, epochs: int,
-                      snapshot_every: int = 10, source: str = "given initial maps") -> Prediction:
-    """The balanced flow of an explicit one-hidden-layer GDLN from given initial maps, one row per
-    entry of ``initial_maps`` (each ``(p, n_out, n_in)``, e.g. one per seed)."""
-    if gdln.widths.shape[1] != 1:
-        raise RelnError("the theory describes one-hidden-layer pathways; this GDLN has deeper ones")
-    return _predict(task, gdln, initial_maps, lr=lr, epochs=epochs, snapshot_every=snapshot_every, source=source)
+from reln.theory.explicit import Prediction, stack_results
+from reln.theory.effective import effective_unit_weights
+from reln.theory.switching import integrate_switching
 
 
 def predict_compact(
@@ -133,7 +50,7 @@ def predict_compact(
     (docs/theory.md §5.3, §5.5).
 
     Each unit ``j`` is a balanced linear unit: it starts from its effective balanced weights
-    (:func:`reln.theory.switching.effective_unit_weights` on the always-on correlation
+    (:func:`reln.theory.effective.effective_unit_weights` on the always-on correlation
     ``Sigma_yx = Y X^T / P``, since every unit is active in every context at ``t = 0``) and follows
     the gates of the seed's compact schedule (``schedules``, :func:`reln.relns.imitate.compact_schedules`):
     per-sample gates derived from the initial weights in the early phases, whole-context gates in
@@ -191,19 +108,7 @@ def predict_compact(
     first = integrate(runs[0])
     with concurrent.futures.ThreadPoolExecutor(max(1, len(runs) - 1)) as pool:
         results = [first, *pool.map(integrate, runs[1:])]
-    return _stacked(
+    return stack_results(
         gdln, results, "the compact ReLN of each ReLU seed: its schedule, effective init from its units",
         setup_seconds=setup,
     )
-
-
-def predict_explicit(task: Task, gdln: GDLN, *, lr: float, epochs: int, snapshot_every: int = 10) -> Prediction:
-    """Predict the loss of an explicit one-hidden-layer GDLN from its init law (one row)."""
-    if gdln.widths.shape[1] != 1:
-        raise RelnError("the theory describes one-hidden-layer pathways; this GDLN has deeper ones")
-    start = time.perf_counter()
-    maps = expected_initial_maps(pathway_correlations(task, gdln), gdln.widths[:, 0], gdln.init_std)
-    setup = time.perf_counter() - start
-    prediction = _predict(task, gdln, [maps], lr=lr, epochs=epochs, snapshot_every=snapshot_every,
-                          source="explicit pathways, expected effective init from the init law")
-    return dataclasses.replace(prediction, seconds=prediction.seconds + setup)

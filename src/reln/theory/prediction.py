@@ -34,7 +34,7 @@ from reln.errors import RelnError
 from reln.models.pathways import Pathway, build_gdln
 from reln.tasks import Task
 from reln.theory.correlations import pathway_correlations
-from reln.theory.predict import Prediction, predict_explicit, predict_from_maps
+from reln.theory.explicit import Prediction, predict_explicit, predict_from_maps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +141,7 @@ def predict_from_seeds(task: Task, width: int, init_std, relu_initial_weights, *
         ``(seeds, p)``.
 
     >>> from reln.tasks import contextual_task
-    >>> from reln.training.fit import relu_initial_weights
+    >>> from reln.models.init import relu_initial_weights
     >>> task = contextual_task(8, 3)
     >>> p = predict_from_seeds(task, 100, 1e-3, relu_initial_weights(task, [100], 1e-3, [0, 1]), lr=1e-3, epochs=20)
     >>> p.prediction.loss.shape, p.shares.shape

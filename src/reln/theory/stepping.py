@@ -1,6 +1,6 @@
 """Fixed-step integration of gated gradient flows with gates that change at given epochs.
 
-Shared by :mod:`reln.theory.balanced` (balanced factors of pathways) and
+Shared by :mod:`reln.theory.balanced_rk4` (balanced factors of pathways) and
 :mod:`reln.theory.switching` (units that switch pathways): both describe a state whose velocity
 ``tau d(state)/dt`` depends on the gates in force, and record the loss at every epoch.
 
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 Velocity = Callable  # (state, gates) -> (tau d(state)/dt, loss, tau dL/dt)
@@ -62,6 +60,8 @@ def stepper(velocity: Velocity, gate_table, tau, *, stride: int, method: str):
         start is the previous step's end velocity unless the gates changed);
         ``tail(state, tail_phases) -> (state, losses)`` takes the last epochs one at a time.
     """
+    import jax  # here, not at the top: check_method and step_schedule serve NumPy integrators too
+    import jax.numpy as jnp
 
     def axpy(a, x, y):
         return jax.tree.map(lambda u, v: u + a * v, y, x)

@@ -20,58 +20,15 @@ from reln.models.flat import flat_maps, flat_objective, from_flat, to_flat
 from reln.models.pathways import GDLN, check_rule, init_gdln
 from reln.models.gdln import gdln_objective, pathway_maps
 from reln.models.losses import half_sse
-from reln.models.init import init_relu
+from reln.models.init import GDLN_STREAM, SAMPLING_STREAM, check_seeds, relu_initial_weights, seed_rng
 from reln.models.relu import relu_forward, relu_preactivations, unit_weights
 from reln.tasks import Task
 from reln.training.trajectory import HiddenLayer, Progress, Trajectory
 from reln.training.train import FullBatch, MiniBatch, train
 
-# Independent random streams for the two model families, so adding one never changes the other.
-RELU_STREAM, GDLN_STREAM, SAMPLING_STREAM = 0, 1, 2
-
-
-def seed_rng(seed: int, stream: int) -> np.random.Generator:
-    """The NumPy generator of one seed and model family (DESIGN.md: randomness only via seeds)."""
-    return np.random.default_rng([int(seed), stream])
-
-
 def stack_seeds(per_seed: list[list[np.ndarray]], dtype) -> list[np.ndarray]:
     """Stack per-seed weight lists into one list whose arrays carry the seeds on axis 0."""
     return [np.stack(layer).astype(dtype) for layer in zip(*per_seed)]
-
-
-def check_seeds(seeds) -> tuple[int, ...]:
-    """Seeds as given to the fitting functions: a non-empty sequence of distinct non-negative
-    integers (never a string, whose characters would become seeds, nor a float, truncated).
-
-    Args:
-        seeds: the seeds.
-
-    Returns:
-        They, as a tuple of ints.
-    """
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence | np.ndarray):
-        raise RelnError(f"seeds must be a sequence of non-negative integers such as (0, 1, 2), got {seeds!r}")
-    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0]
-    if bad or not len(seeds) or len(set(int(s) for s in seeds)) != len(seeds):
-        raise RelnError(f"seeds must be distinct non-negative integers, at least one, got {list(seeds)}")
-    return tuple(int(s) for s in seeds)
-
-
-def _check_hidden(hidden) -> tuple:
-    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence | np.ndarray):
-        raise RelnError(f"hidden must be a sequence of widths such as (700,), got {hidden!r}")
-    return tuple(hidden)
-
-
-def relu_initial_weights(
-    task: Task, hidden: Sequence[int], init_std: float | Sequence[float], seeds: Sequence[int]
-) -> list[list[np.ndarray]]:
-    """Per seed, the initial weights :func:`fit_relu` starts from: what a ReLN built from the
-    ReLU's own units (:mod:`reln.relns.imitate`, :mod:`reln.relns.unit_gated`) and the theory start from."""
-    seeds = check_seeds(seeds)
-    sizes = (task.n_in, *_check_hidden(hidden), task.n_out)
-    return [init_relu(seed_rng(s, RELU_STREAM), sizes, init_std) for s in seeds]
 
 
 def batching(batch_size: int | None, task: Task, seeds: Sequence[int]) -> dict:
@@ -184,7 +141,7 @@ def fit_gdln(
     Snapshots (every ``snapshot_every`` epochs): the trajectory's ``singular_values``
     ``(n_pathways, min(n_out, n_in))`` of each pathway's end-to-end map, in float64.
 
-    >>> from reln.models.gdln import Pathway, build_gdln
+    >>> from reln.models.pathways import Pathway, build_gdln
     >>> from reln.tasks import contextual_task
     >>> task = contextual_task(4, 2, "hierarchy")
     >>> gdln = build_gdln([Pathway(contexts=None, hidden=(8,), init_std=0.1)], task)
