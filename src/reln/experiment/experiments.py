@@ -16,7 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from reln.identification.analysis import (
-    SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity, unit_weight_shares,
+    SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity,
+    gating_agreement, structure_agreement, unit_weight_shares,
 )
 from reln.experiment.config import (
     IdentifyConfig, PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table, identified,
@@ -245,7 +246,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         schedules, schedule_seconds = None, 0.0
-        if identified(config) and "relu" in trajectories and {"reln", "theory", "replay"} & set(config.models):
+        if identified(config) and "relu" in trajectories and {"reln", "theory", "replay", *PREDICTIONS} & set(config.models):
             with _stage(progress, "identify"):
                 identifications = identify_seeds(
                     task, trajectories["relu"], activity_threshold=config.identify.activity_threshold,
@@ -291,11 +292,15 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
     for model in PREDICTIONS:
         if model in config.models:
             with _stage(progress, model):
-                predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded")
+                predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded",
+                                               relu=trajectories.get("relu"))
             trajectories[model] = predicted[model][0]
     metrics = compute_metrics(task, trajectories, gdlns, identifications, builds, config.identify)
     for model, (_, entries) in predicted.items():
         metrics[model] |= entries
+        if identifications is not None and len(config.relu.hidden) == 1:  # the prediction against the ReLU's
+            metrics[model]["against_identified"] = structure_agreement(
+                entries["pathways"], _identified_pathways(task, identifications))
     closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
@@ -315,7 +320,9 @@ CONVENTIONS = {
     "crossings": "epoch_below[f] is the first t with L(t) < f L(0); null if never",
     "contexts": "0-based in data ('contexts' lists); 1-based in names and figures ('{1,2}')",
     "per-seed lists": "in the order of the model's 'seeds' (one row compared with every ReLU seed where 'seeds' is 'all')",
-    "weight_share": "share of sum_j ||w_in_j|| ||w_out_j|| over the ReLU units assigned (identified); nuclear-norm share of the final maps (prediction)",
+    "weight_share": "share of sum_j ||w_in_j|| ||w_out_j|| over the ReLU units assigned (identified; prediction_seeded: over the units of the predicted field); nuclear-norm share of the final maps (prediction)",
+    "gating_against_relu": "prediction_seeded: per seed and epoch, the weighted mean over units of the mean over contexts of |f_field - f_relu|, f a unit's fraction of a context's items it is on for (the same initial units in both runs); difference_all_open: the same for every unit open everywhere, the baseline",
+    "against_identified": "a prediction's structure against the ReLU's identified one: the sets with mean share >= floor in each, whether they are the same, and per set the predicted minus the identified mean share",
     "selectivity": "relu.selectivity and relu.stage: weight shares of the units the identification assigns, a unit active in a context when its activity exceeds activity_threshold of its own peak (named beside the shares); relu.context_weight_shares: every unit, active in a context when on (pre-activation > 0) for any item of it, threshold 0",
     "stage": "relu.stage: each hidden layer's selectivity at the first checkpoint at or after the loss falls below 'fraction' of L(0), per seed (null if never)",
     "singular_values_final": "[seed][pathway][k]: the k-th singular value of each pathway's final map, pathways in the order of the section's 'pathways'",
@@ -336,25 +343,24 @@ def _label_rows(metrics: dict, trajectories: dict[str, Trajectory], seeds) -> No
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
 
 
-def _prediction(config: RunConfig, task: Task, seeded: bool = False) -> tuple[Trajectory, dict]:
+def _prediction(config: RunConfig, task: Task, seeded: bool = False, relu: Trajectory | None = None,
+                ) -> tuple[Trajectory, dict]:
     """The ReLN predicted from the task and the init law (:func:`reln.theory.prediction.predict_from_task`)
     as a one-row trajectory, or (``seeded``) from each seed's initial weights, one row per seed
-    (:func:`reln.theory.prediction.predict_from_seeds`); and its ``metrics.json`` entries: the
-    predicted pathways and shares, how far Assumption 2.1 holds for them, and that nothing was
-    read from a ReLU run (the seeded one shares only the ReLU's initial weights)."""
-    from reln.theory.prediction import predict_from_seeds, predict_from_task
+    (:func:`_field_prediction`); and its ``metrics.json`` entries: the predicted pathways and
+    shares, how far Assumption 2.1 holds for them, and that nothing was read from a ReLU run (the
+    seeded one shares only the ReLU's initial weights). With the ``relu`` run beside it, the seeded
+    one also says how far its units' gating is from the ReLU's own units'."""
+    from reln.theory.prediction import predict_from_task
 
     started = time.perf_counter()
     width, std, lr, epochs = config.relu.hidden[0], config.relu.init_std, config.train.lr, config.train.epochs
+    predicted = predict_from_task(task, width, std, lr=lr, epochs=epochs)
     if seeded:
-        initial = relu_initial_weights(task, config.relu.hidden, std, config.train.seeds)
-        predicted = predict_from_seeds(task, width, std, initial, lr=lr, epochs=epochs)
-    else:
-        predicted = predict_from_task(task, width, std, lr=lr, epochs=epochs)
+        return _field_prediction(config, task, predicted.prediction.loss[0], started, relu)
     flow = predicted.prediction
     trajectory = Trajectory(
         loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, singular_values=flow.singular_values,
-        # one integration serves every row: its time is shared equally among them
         final_params=[flow.final_maps], seconds=np.full(len(flow.loss), predicted.seconds / len(flow.loss)),
         wall_seconds=time.perf_counter() - started,
     )
@@ -365,7 +371,58 @@ def _prediction(config: RunConfig, task: Task, seeded: bool = False) -> tuple[Tr
                      for k, (name, c) in enumerate(zip(flow.gdln.names, predicted.contexts))],
         "assumption_2_1": assumption_report(task, flow.gdln),
         "reads_from_relu": Reads(gate_phases=1, read_phases=0, gate_level="none", numbers=0,
-                                 initial_weights=seeded).as_dict(),
+                                 initial_weights=False).as_dict(),
+    }
+
+
+GATING_EPOCHS_OF = (0.1, 0.2, 0.5, 1.0)  # fractions of the run at which the field's gating is compared
+
+
+def _field_prediction(config: RunConfig, task: Task, target_loss: np.ndarray, started: float,
+                      relu: Trajectory | None = None) -> tuple[Trajectory, dict]:
+    """The compact ReLN predicted from each seed's initial weights (docs/theory.md §5.8): its units
+    follow their own gradient descent in the predicted field (:func:`reln.theory.field.field_units`),
+    the compact rule reads its schedule from them as it would from a ReLU run
+    (:func:`reln.relns.imitate.compact_schedules`), and the balanced flow of that schedule is the
+    predicted curve (:func:`reln.theory.predict.predict_compact`). The structure is the field's
+    identification; the schedule's gates are derived, so nothing counts as read. Beside a ReLU run of
+    the same seeds, ``gating_against_relu`` compares the field's units with the ReLU's own, unit by
+    unit (:func:`reln.identification.analysis.gating_agreement`), at :data:`GATING_EPOCHS_OF` of the run."""
+    from reln.identification.identify import identify_seeds
+    from reln.relns.imitate import compact_schedules
+    from reln.theory.field import field_units
+    from reln.theory.predict import predict_compact
+
+    width, std, train = config.relu.hidden[0], config.relu.init_std, config.train
+    initial = relu_initial_weights(task, config.relu.hidden, std, train.seeds)
+    field = field_units(task, initial, target_loss, width=width, init_std=std, lr=train.lr)
+    found = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
+                           min_unit_weight=config.identify.min_unit_weight)
+    schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr)
+    theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64)
+    trajectory = Trajectory(
+        loss=theory.loss, snapshot_epochs=theory.snapshot_epochs, singular_values=theory.singular_values,
+        final_params=[theory.final_maps], seconds=theory.seconds, wall_seconds=time.perf_counter() - started,
+    )
+    phases = max(s.n_phases for s in schedules)
+    extra = {}
+    if relu is not None and len(relu.layers) == 1:
+        at = [int(round(f * train.epochs)) for f in GATING_EPOCHS_OF]
+        reference = (relu.layers[0].pre, relu.snapshot_epochs, relu.layers[0].unit_weight, at)
+        extra["gating_against_relu"] = {
+            "epochs": at,
+            "difference": gating_agreement(task, field.layers[0].pre, field.snapshot_epochs, *reference),
+            # the baseline: every unit open on every item (what the early, decoupled flow keeps)
+            "difference_all_open": gating_agreement(task, np.ones_like(field.layers[0].pre[:, :1]), np.array([0]),
+                                                    *reference),
+        }
+    return trajectory, extra | {
+        "pathways": _identified_pathways(task, found),
+        "identified_at_epoch": found[0].epoch,
+        "phase_starts": [s.starts.tolist() for s in schedules],
+        "assumption_2_1": assumption_report(task, theory.gdln),
+        "reads_from_relu": Reads(gate_phases=phases, read_phases=0, gate_level="none", numbers=0,
+                                 initial_weights=True).as_dict(),
     }
 
 

@@ -144,3 +144,81 @@ def layer_imbalance(lower, upper):
     a, b = upper.T @ upper, lower @ lower.T
     norm = lambda m: ((m * m).sum()) ** 0.5  # noqa: E731
     return norm(a - b) / (norm(a) + norm(b) + 1e-30)
+
+
+def structure_agreement(predicted: Sequence[dict], identified: Sequence[dict], floor: float = 0.02) -> dict:
+    """How a predicted structure compares with the identified one: the context sets holding at
+    least ``floor`` of the weight in each (mean share over seeds), whether they are the same, and
+    per set the predicted minus the identified share (0 where a set is absent).
+
+    Args:
+        predicted, identified: pathway entries with ``contexts`` (0-based) and ``weight_share``.
+        floor: the share from which a set counts as part of a structure.
+
+    Returns:
+        ``floor``, ``predicted_sets``, ``identified_sets`` (names, 1-based), ``same_sets``,
+        ``share_error`` (name -> predicted - identified) and ``share_error_max`` (largest absolute).
+
+    >>> agree = structure_agreement([{"contexts": [0, 1], "weight_share": 0.7}, {"contexts": [1], "weight_share": 0.3}],
+    ...                             [{"contexts": [0, 1], "weight_share": 0.6}, {"contexts": [0], "weight_share": 0.4}])
+    >>> agree["same_sets"], agree["share_error"]["{1}"], round(agree["share_error_max"], 2)
+    (False, -0.4, 0.4)
+    """
+    def shares(entries):
+        return {tuple(sorted(p["contexts"])): float(p["weight_share"] or 0.0) for p in entries}
+
+    def name(contexts):
+        return "{" + ",".join(str(c + 1) for c in contexts) + "}"
+
+    pred, ident = shares(predicted), shares(identified)
+    kept_pred = {s for s, v in pred.items() if v >= floor}
+    kept_ident = {s for s, v in ident.items() if v >= floor}
+    sets = sorted(kept_pred | kept_ident, key=lambda s: (-len(s), s))
+    errors = {name(s): pred.get(s, 0.0) - ident.get(s, 0.0) for s in sets}
+    return {
+        "floor": floor,
+        "predicted_sets": [name(s) for s in sets if s in kept_pred],
+        "identified_sets": [name(s) for s in sets if s in kept_ident],
+        "same_sets": kept_pred == kept_ident,
+        "share_error": errors,
+        "share_error_max": max((abs(e) for e in errors.values()), default=0.0),
+    }
+
+
+def gating_agreement(task: Task, pre: np.ndarray, epochs_of: np.ndarray, reference_pre: np.ndarray,
+                     reference_epochs: np.ndarray, unit_weight: np.ndarray, at: Sequence[int]) -> list[list[float]]:
+    """How far two runs of the same units gate them apart, unit by unit: at each epoch of ``at``,
+    the mean over contexts of ``|f - f_ref|``, ``f`` a unit's fraction of a context's items on
+    which its pre-activation is positive, averaged over units weighted by the reference's unit
+    sizes. 0: every unit open on the same share of every context; 1: opposite.
+
+    Args:
+        task: the task (contexts and items).
+        pre, reference_pre: ``(seeds, snapshots, units, P)`` pre-activations of the same units
+            (the same initial weights) in two runs; epochs_of, reference_epochs: their snapshot epochs.
+        unit_weight: ``(seeds, snapshots, units)`` the reference's unit sizes.
+        at: epochs to compare (each run's last snapshot at or before it).
+
+    Returns:
+        ``[seed][epoch]`` the weighted mean difference.
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> pre = np.ones((1, 1, 3, 8)); other = pre.copy(); other[0, 0, 0, :4] = -1
+    >>> gating_agreement(task, pre, np.array([0]), other, np.array([0]), np.ones((1, 1, 3)), [0])
+    [[0.16666666666666666]]
+    """
+    def fractions(z):  # (units, P) -> (units, K)
+        return (z > 0).reshape(z.shape[0], task.n_contexts, task.n_items).mean(axis=2)
+
+    rows = []
+    for s in range(pre.shape[0]):
+        row = []
+        for t in at:
+            i = max(0, np.searchsorted(epochs_of, t, side="right") - 1)
+            j = max(0, np.searchsorted(reference_epochs, t, side="right") - 1)
+            w = unit_weight[s, j]
+            diff = np.abs(fractions(pre[s, i]) - fractions(reference_pre[s, j])).mean(axis=1)
+            row.append(float(np.sum(w * diff) / max(np.sum(w), 1e-300)))
+        rows.append(row)
+    return rows
