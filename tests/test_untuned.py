@@ -35,6 +35,7 @@ def six_contexts():
     return run_experiment(config_from_dict(_config(8, 6, "hierarchy"), name="six-contexts")).metrics
 
 
+@pytest.mark.slow  # a 700-unit run of 3 seeds (16 items) or 8 contexts: run with -m slow
 def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
     """The four largest pathways (mean share over seeds 0-2) are the common one and the pairs,
     together .981-.989 (float32 and inits perturbed by 1e-6); by rank, not against a .02 cut
@@ -45,12 +46,14 @@ def test_sixteen_items_structure_is_common_plus_pairs(sixteen_items):
     assert sum(shares[p] for p in expected) >= 0.95
 
 
+@pytest.mark.slow  # a 700-unit run of 3 seeds (16 items) or 8 contexts: run with -m slow
 def test_sixteen_items_max_gap_within_issue_bound(sixteen_items):
     """Max gap .011-.013 over seeds 0-2 (.023-.025 with the band rule of
     `reln.relns.imitate.switching_schedule`)."""
     assert max(sixteen_items["replay"]["gap_to_relu"]["max"]) <= 0.03
 
 
+@pytest.mark.slow  # a 700-unit run of 3 seeds (16 items) or 8 contexts: run with -m slow
 def test_sixteen_items_mean_gap_within_issue_bound(sixteen_items):
     """Mean gap .0022-.0030 over seeds 0-2 (the band rule missed on two seeds: .0050, .0054)."""
     assert max(sixteen_items["replay"]["gap_to_relu"]["mean"]) <= 0.005
@@ -72,6 +75,7 @@ def test_six_contexts_gap_within_issue_bound(six_contexts):
     assert gap["max"][0] <= 0.05 and gap["mean"][0] <= 0.01
 
 
+@pytest.mark.slow  # a 700-unit run of 3 seeds (16 items) or 8 contexts: run with -m slow
 def test_theory_on_untuned_configurations(sixteen_items, six_contexts):
     """The theory (issue 4), with nothing set per configuration: 16 items max .036-.038, 6 contexts
     .028-.030 over seeds 0-2; no false floor."""
@@ -119,6 +123,7 @@ def eight_contexts():
     return run_experiment(config_from_dict(_config(8, 8, "hierarchy"), name="eight-contexts")).metrics
 
 
+@pytest.mark.slow  # a 700-unit run of 3 seeds (16 items) or 8 contexts: run with -m slow
 def test_eight_contexts_structure_gap_and_theory(eight_contexts):
     """The largest range the issues name. Seed 0: the nine largest pathways are the common one and
     the eight all-but-one (.66 of the weight; the rest in all-but-two pathways); the ReLN's max /

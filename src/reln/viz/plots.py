@@ -39,7 +39,7 @@ MODEL_LABELS = {
     "relu": "ReLU network", "reln": "compact ReLN", "replay": "replay of the ReLU's gates",
     "paper_reln": "paper's hand-made ReLN",
     "modular": "modular GDLN", "theory": "theory", "prediction": "prediction (task and init law only)",
-    "prediction_seeded": "predicted compact ReLN (units in the linear field, the seed's initial weights)",
+    "prediction_seeded": "prediction (field, seed's init)",
 }
 
 
