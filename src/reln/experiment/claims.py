@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reln.identification.analysis import context_set_name
+
 HOLDS, PARTLY, FAILS, NOT_RUN = "holds", "partly", "fails", "not run"
 GAP_LEVEL = 0.05
 ONE_LAYER = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5")
@@ -94,16 +96,12 @@ def four_modules(out: Path) -> dict:
         four = [(0, 1, 2), (0, 1), (1, 2), (0, 2)]
         per_seed = np.array([shares.get(c, [0.0] * len(m["reln"]["seeds"])) for c in four])  # (4, seeds)
         numbers[name] = {"four_pathways_share": per_seed.sum(0).tolist(),
-                         "each": {_name(c): per_seed[i].tolist() for i, c in enumerate(four)}}
+                         "each": {context_set_name(c): per_seed[i].tolist() for i, c in enumerate(four)}}
         worst_total = min(worst_total, float(per_seed.sum(0).min()))
         worst_each = min(worst_each, float(per_seed.min()))
     verdict = HOLDS if worst_total >= 0.9 and worst_each >= 0.05 else PARTLY if worst_total >= 0.75 else FAILS
     return claim | {"verdict": verdict, "numbers": numbers,
                     "why": f"the four carry >= {worst_total:.2f}; the smallest of them {worst_each:.2f}"}
-
-
-def _name(contexts) -> str:
-    return "{" + ",".join(str(c + 1) for c in contexts) + "}"
 
 
 def no_modular(out: Path) -> dict:

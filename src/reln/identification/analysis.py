@@ -146,6 +146,15 @@ def layer_imbalance(lower, upper):
     return norm(a - b) / (norm(a) + norm(b) + 1e-30)
 
 
+def context_set_name(contexts) -> str:
+    """A context set as named in files and figures, 1-based: ``(0, 2)`` -> ``"{1,3}"``.
+
+    >>> context_set_name((0, 2))
+    '{1,3}'
+    """
+    return "{" + ",".join(str(c + 1) for c in contexts) + "}"
+
+
 def structure_agreement(predicted: Sequence[dict], identified: Sequence[dict], floor: float = 0.02) -> dict:
     """How a predicted structure compares with the identified one: the context sets holding at
     least ``floor`` of the weight in each (mean share over seeds), whether they are the same, and
@@ -167,18 +176,15 @@ def structure_agreement(predicted: Sequence[dict], identified: Sequence[dict], f
     def shares(entries):
         return {tuple(sorted(p["contexts"])): float(p["weight_share"] or 0.0) for p in entries}
 
-    def name(contexts):
-        return "{" + ",".join(str(c + 1) for c in contexts) + "}"
-
     pred, ident = shares(predicted), shares(identified)
     kept_pred = {s for s, v in pred.items() if v >= floor}
     kept_ident = {s for s, v in ident.items() if v >= floor}
     sets = sorted(kept_pred | kept_ident, key=lambda s: (-len(s), s))
-    errors = {name(s): pred.get(s, 0.0) - ident.get(s, 0.0) for s in sets}
+    errors = {context_set_name(s): pred.get(s, 0.0) - ident.get(s, 0.0) for s in sets}
     return {
         "floor": floor,
-        "predicted_sets": [name(s) for s in sets if s in kept_pred],
-        "identified_sets": [name(s) for s in sets if s in kept_ident],
+        "predicted_sets": [context_set_name(s) for s in sets if s in kept_pred],
+        "identified_sets": [context_set_name(s) for s in sets if s in kept_ident],
         "same_sets": kept_pred == kept_ident,
         "share_error": errors,
         "share_error_max": max((abs(e) for e in errors.values()), default=0.0),
