@@ -106,12 +106,12 @@ def test_reln_singular_values_reach_least_squares(runs):
     np.testing.assert_allclose(common, expected, rtol=2e-3)
 
 
-# The compact ReLN (16 phases of whole-context gates, docs/theory.md §5.3) against the same-seed ReLU.
-# Measured over seeds 0-2 (max / mean): contexts-diff .011-.014 / .0023-.0029, contexts-3 .029-.031 /
-# .0085-.0101, contexts-4 .024-.026 / .0056-.0070, contexts-5 .024-.026 / .0053-.0060. The bounds
-# below are those they meet with room for seed and machine spread; contexts-3's max and the means of
-# contexts-3/4/5 sit at or above the compact-ReLN issue's .03 / .006 and are not asserted here.
-COMPACT_MAX = {"contexts-diff": 0.03, "contexts-4": 0.04, "contexts-5": 0.04}
+# The compact ReLN (16 phases of whole-context gates, closed units sliding on their kinks,
+# docs/theory.md §5.3) against the same-seed ReLU. Measured over seeds 0-2 (max / mean):
+# contexts-diff .014-.016 / .0025-.0034, contexts-3 .012-.014 / .0024-.0036, contexts-4 .015-.017 /
+# .0013-.0023, contexts-5 .017-.018 / .0019-.0024: the compact-ReLN issue's bounds (.03 up to three
+# contexts, .04 above; mean .006) with room for seed and machine spread.
+COMPACT_MAX = {"contexts-diff": 0.03, "contexts-3": 0.03, "contexts-4": 0.04, "contexts-5": 0.04}
 GAP_PRESETS = ("contexts-diff", "contexts-3", "contexts-4", "contexts-5")
 
 
@@ -132,15 +132,17 @@ def test_compact_reln_max_gap_to_relu(runs, preset):
     assert max(gaps) <= COMPACT_MAX[preset], gaps
 
 
-def test_compact_reln_mean_gap_to_relu(runs):
-    gaps = runs("contexts-diff")["reln"]["gap_to_relu"]["mean"]
+@pytest.mark.parametrize("preset", GAP_PRESETS)
+def test_compact_reln_mean_gap_to_relu(runs, preset):
+    gaps = runs(preset)["reln"]["gap_to_relu"]["mean"]
     assert max(gaps) <= 0.006, gaps
 
 
 @pytest.mark.parametrize("preset", GAP_PRESETS)
 def test_theory_of_the_compact_reln(runs, preset):
     """The balanced flow of the compact schedule (docs/theory.md §5.5): max gap .011-.021 over the four
-    presets and seeds 0-2, final loss at most 2.2e-4 of L(0); the compact issue's bounds .04 / 1e-3."""
+    presets and seeds 0-2, final loss at most 2.2e-4 of L(0); the compact issue's bounds .04 / 1e-3.
+    Its schedule reads as many bits as the compact ReLN's, at the threshold for free closed units."""
     metrics = runs(preset)
     theory = metrics["theory"]
     assert max(theory["gap_to_relu"]["max"]) <= 0.04

@@ -43,8 +43,8 @@ class Run:
     identified ``reln``; ``closed_forms`` loss curves in closed form by label (the linear phase,
     :func:`linear_phase`); ``final_gates`` the gates each identified model ended with, for seed 0:
     a unit-gated model's per hidden layer in its last phase, the fixed ReLN's ``(p, P)`` pathway
-    gates; ``schedules`` the compact schedule of every seed, which the compact ReLN and the theory
-    used.
+    gates; ``schedules`` the compact schedule of every seed, which the compact ReLN used (the
+    theory's is read at the rule's ``free_threshold``, :class:`reln.gates.CompactRule`).
     """
 
     config: RunConfig
@@ -245,7 +245,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             # before any ReLN is built from it: a dead or diverged ReLU network is the run's failure
             check_learned("relu", trajectories["relu"], train.seeds, train.allow_dead)
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-        schedules, schedule_seconds = None, 0.0
+        schedules, theory_schedules, schedule_seconds = None, None, 0.0
         if identified(config) and "relu" in trajectories and {"reln", "theory", "replay", *PREDICTIONS} & set(config.models):
             with _stage(progress, "identify"):
                 identifications = identify_seeds(
@@ -254,9 +254,14 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 )
                 if _needs_compact(config):
                     started = time.perf_counter()
-                    schedules = compact_schedules(task, trajectories["relu"], initial, config.reln.schedule,
+                    rule = config.reln.schedule
+                    schedules = compact_schedules(task, trajectories["relu"], initial, rule,
                                                   init_std=config.relu.init_std, lr=train.lr)
                     schedule_seconds = time.perf_counter() - started
+                    # the theory's flow has no pre-activations to hold: its schedule is read for free closed pairs
+                    theory_schedules = schedules if rule.slide is None else compact_schedules(
+                        task, trajectories["relu"], initial, rule, init_std=config.relu.init_std, lr=train.lr,
+                        held=False)
         for model in ("reln", "replay"):
             if model not in config.models or (model == "reln" and not identified(config)):
                 continue
@@ -267,8 +272,9 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 # the replay's cost is its whole fit: reading its gates from the checkpoints too
                 trajectories[model] = dataclasses.replace(trajectories[model], wall_seconds=time.perf_counter() - started)
             elif config.reln.gating == "compact":
-                trajectories[model], build = fit_compact_reln(task, schedules, initial, lr=train.lr, epochs=train.epochs,
-                                                              x64=train.x64, progress=bar(model))
+                trajectories[model], build = fit_compact_reln(
+                    task, schedules, initial, lr=train.lr, epochs=train.epochs, slide=config.reln.schedule.slide,
+                    x64=train.x64, progress=bar(model))
                 # the compact ReLN's cost is its whole fit: deriving and reading its schedule too
                 trajectories[model] = dataclasses.replace(
                     trajectories[model], wall_seconds=trajectories[model].wall_seconds + schedule_seconds)
@@ -286,8 +292,8 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             )
         if "theory" in config.models:
             with _stage(progress, "theory"):
-                trajectories["theory"], theory_gdln = _theory(config, task, identifications, schedules)
-            theory_reads = total_reads(schedules) if schedules else None
+                trajectories["theory"], theory_gdln = _theory(config, task, identifications, theory_schedules)
+            theory_reads = total_reads(theory_schedules) if theory_schedules else None
     predicted = {}
     for model in PREDICTIONS:
         if model in config.models:
@@ -398,7 +404,7 @@ def _field_prediction(config: RunConfig, task: Task, target_loss: np.ndarray, st
     field = field_units(task, initial, target_loss, width=width, init_std=std, lr=train.lr)
     found = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
                            min_unit_weight=config.identify.min_unit_weight)
-    schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr)
+    schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr, held=False)
     theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64)
     trajectory = Trajectory(
         loss=theory.loss, snapshot_epochs=theory.snapshot_epochs, singular_values=theory.singular_values,

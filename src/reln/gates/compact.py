@@ -13,8 +13,12 @@ weights. The compact schedule says this with few numbers:
    (``t_1 (T / t_1)^{k / n}``: the ReLU's transitions are sigmoids whose timing scales as a log of
    the initial strength, so equal ratios of time are equal steps of progress). In each, a unit is
    open on the whole of every context where the ReLU's unit is active (above ``threshold`` of its
-   peak, on at least one item) at the phase's geometric middle ``sqrt(t_k t_{k+1})``. Units with
+   peak, ``free_threshold`` for a network without the hold below, on at least one item) at the phase's geometric middle ``sqrt(t_k t_{k+1})``. Units with
    the same context set form one pathway; a unit that changes set carries its weights.
+
+In training (``slide``), a closed pair whose pre-activation the compact ReLN's own gradient would
+push back down as it crosses its kink is held there, as a ReLU unit slides along its kink
+(:func:`reln.gates.kinks.sliding_pairs`); that rule reads nothing from the ReLU run.
 
 What it reads from the ReLU run: ``late_phases`` context sets per unit (``late_phases x units x K``
 bits). The spacing rule, the read point (middle) and the default counts are choices measured on
@@ -41,20 +45,20 @@ class CompactRule:
     Attributes:
         early_phases: phases of derived per-sample gates before the first rise.
         late_phases: phases of whole-context gates read from the ReLU after it.
-        threshold: a unit is active on a sample where its pre-activation exceeds this fraction of
-            its peak (:func:`reln.gates.kinks.kink_gates`).
-        hold_left: in the phase after a unit leaves a context, hold its pre-activations on that
-            context's samples (gradient projected, :mod:`reln.gates.kinks`): the compact form of the
-            ReLU's units sliding on their kinks as they leave. Derived from the schedule itself
-            (no value read). It brings same-structure tasks closer to the ReLU and takes
-            different-structure ones further away, so it is off by default.
-        hold_kinks: hold, in each late phase, the unit-sample pairs where the ReLU's unit is off
-            in the sample's whole context and its pre-activation lies within this fraction of its
-            peak of the kink (:func:`reln.gates.kinks.kink_gates` with this band): the ReLU's units
-            sliding on their kinks, unit by unit. It reads one bit per unit and sample in every
-            late phase, so the schedule's reads are then at the level of samples. ``None`` (the
-            default): no such hold. The value 0.01 is a fitted constant (scanned over 0.005, 0.01
-            and 0.02 on the context presets), not derived.
+        threshold: a unit is open in a context where its pre-activation exceeds this fraction of
+            its peak on at least one of the context's items (:func:`reln.gates.kinks.kink_gates`),
+            in a schedule for a network that holds its sliding pairs (``slide``).
+        free_threshold: the same, in a schedule for a network whose closed pairs are free (the
+            theory's balanced flow, which has no pre-activations to hold, or ``slide = None``). A
+            closed context without the hold lets a unit drift in it, so a unit barely active in a
+            context is better counted open there; with the hold, better closed. 0.3 and 0.1 are
+            fitted constants (scanned over 0.03, 0.1, 0.2, 0.3 and 0.5 on the context presets),
+            not derived.
+        slide: the stiffness with which training pulls a closed unit-sample pair that would slide on
+            its kink back to it (:func:`reln.gates.kinks.sliding_pairs`, computed from the compact
+            ReLN's own state at every step, so it reads nothing), or ``None``: closed pairs are free.
+            0.1 is a fitted constant (scanned over 0.005 to 0.5 on ``contexts-3`` and over 0.02 and
+            0.1 on every preset), not derived.
 
     >>> CompactRule().early_phases + CompactRule().late_phases
     16
@@ -62,25 +66,22 @@ class CompactRule:
 
     early_phases: int = 4
     late_phases: int = 12
-    threshold: float = 0.1
-    hold_left: bool = False
-    hold_kinks: float | None = None
+    threshold: float = 0.3
+    free_threshold: float = 0.1
+    slide: float | None = 0.1
 
     def __post_init__(self):
         for name in ("early_phases", "late_phases"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RelnError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 <= self.threshold < 1:
-            raise RelnError(f"threshold must lie in [0, 1), got {self.threshold!r}")
-        if not isinstance(self.hold_left, bool):
-            raise RelnError(f"hold_left must be true or false, got {self.hold_left!r}")
-        if self.hold_kinks is not None:
-            band = self.hold_kinks
-            if isinstance(band, bool) or not isinstance(band, (int, float)) or not 0 < band < 1:
-                raise RelnError(f"hold_kinks must be a fraction in (0, 1) of a unit's peak (or left out), got {band!r}")
-            if self.hold_left:
-                raise RelnError("hold_left and hold_kinks are two rules for the same hold: choose one")
+        for name in ("threshold", "free_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise RelnError(f"{name} must lie in [0, 1), got {value!r}")
+        if self.slide is not None and (isinstance(self.slide, bool) or not isinstance(self.slide, (int, float))
+                                       or not 0 < self.slide <= 1):
+            raise RelnError(f"slide must be a stiffness in (0, 1] (or left out: closed pairs free), got {self.slide!r}")
 
     def epochs(self, t_1: int, last: int, spacing: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(early_starts, late_starts, late_reads)``: the phase starts and the epochs read,
@@ -109,7 +110,7 @@ class CompactRule:
 
     def schedule(
         self, task: Task, pre: np.ndarray, snapshot_epochs: np.ndarray, w_in: np.ndarray, w_out: np.ndarray,
-        *, lr: float, init_std, epochs: int,
+        *, lr: float, init_std, epochs: int, held: bool | None = None,
     ) -> GateSchedule:
         """The compact schedule of one ReLU seed.
 
@@ -119,7 +120,11 @@ class CompactRule:
             w_in, w_out: the ReLU's initial weights (the early gates are derived from them).
             lr, init_std: the ReLU's learning rate and init law (the first rise, ``t_1``).
             epochs: the run's length.
+            held: whether the network trained on it holds its sliding pairs (``threshold``) or
+                not (``free_threshold``); by default, whether ``slide`` is set.
         """
+        held = self.slide is not None if held is None else held
+        threshold = self.threshold if held else self.free_threshold
         snapshot_epochs = np.asarray(snapshot_epochs)
         spacing = int(snapshot_epochs[1] - snapshot_epochs[0]) if len(snapshot_epochs) > 1 else 1
         t_1 = min(first_rise_epoch(task, w_in.shape[0], init_std, lr=lr), int(epochs))
@@ -131,31 +136,18 @@ class CompactRule:
         if missing:
             raise RelnError(f"the compact ReLN reads ReLU snapshots at epochs {missing[:3]} that the run lacks")
         onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
-        late_gates, late_pins = [np.zeros((0, *early_gates.shape[1:]))], [np.zeros((0, *early_gates.shape[1:]), bool)]
+        late_gates = [np.zeros((0, *early_gates.shape[1:]))]
         for t in reads:
-            checkpoint = np.asarray(pre[index[int(t)]])
-            on, _ = kink_gates(checkpoint, self.threshold)
+            on, _ = kink_gates(np.asarray(pre[index[int(t)]]), threshold)
             in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K)
-            gate = in_context[:, task.context]
-            late_gates.append(gate[None].astype(np.float64))
-            if self.hold_kinks is not None:  # at the kink, in a context the unit is off in
-                _, at_kink = kink_gates(checkpoint, float(self.hold_kinks))
-                late_pins.append((at_kink & ~gate)[None])
+            late_gates.append(in_context[:, task.context][None].astype(np.float64))
         gates = np.concatenate([early_gates, *late_gates])
-        units = w_in.shape[0]
-        pins = np.zeros(gates.shape, bool)
-        if self.hold_left and len(late) > 1:
-            first = len(early) + 1  # from the second late phase on: left since the phase before
-            pins[first:] = (gates[first:] == 0) & (gates[first - 1:-1] > 0)
-        if self.hold_kinks is not None:
-            pins[len(early):] = np.concatenate(late_pins)
-        numbers = len(late) * units * task.n_contexts + (len(late) * units * task.P if self.hold_kinks is not None else 0)
         return GateSchedule(
             starts=np.concatenate([early, late]),
             gates=(gates,),
-            pins=(pins,),
+            pins=(np.zeros(gates.shape, bool),),
             reads=Reads(
-                gate_phases=len(early) + len(late), read_phases=len(late),
-                gate_level="context" if self.hold_kinks is None else "sample", numbers=numbers, initial_weights=True,
+                gate_phases=len(early) + len(late), read_phases=len(late), gate_level="context",
+                numbers=len(late) * w_in.shape[0] * task.n_contexts, initial_weights=True,
             ),
         )

@@ -14,7 +14,8 @@ the band for 200 epochs (:func:`reln.gates.replay.sliding_schedule`, the default
 layer) is a little worse here: it trades that for 16 items and many contexts.
 In a deeper hidden layer the pre-activation depends on every layer below, so there the pinned
 pair is pulled to its kink by a stiff penalty instead (:func:`kink_penalty`; on ``depth`` it
-closes much of the gap to the ReLU).
+closes much of the gap to the ReLU). The compact ReLN uses the same penalty on the closed pairs
+that its own state says would slide (:func:`sliding_pairs`), with nothing read per sample.
 """
 
 from __future__ import annotations
@@ -74,6 +75,31 @@ def pinned_weights(W, projectors):
 
     fixed = jax.lax.stop_gradient(W)
     return fixed + jnp.einsum("hij,hj->hi", projectors, W - fixed)
+
+
+def sliding_pairs(pre, gates, output_gradient):
+    """The closed unit-sample pairs a ReLU unit would slide on: ``(1 - g) * [z > 0] * [dL/dh > 0]``.
+
+    A unit closed on a sample (gate ``g = 0``) whose pre-activation ``z`` has drifted above its
+    kink would, in a ReLU network, be open there; if its output on the sample raises the loss
+    (``dL/dh > 0``, the gradient ``output_gradient = W_out^T (Yhat - Y)`` taken as if it were open)
+    gradient descent pushes ``z`` back down, and the unit slides along its kink (module docstring).
+    Those pairs are the ones :func:`kink_penalty` (``layers_below = 1``) pulls back to ``z = 0``; a
+    pair whose output would lower the loss is left free (a ReLU unit would join that sample; the
+    schedule, not the kink, decides membership). Computed from the network's own state: nothing
+    is read. docs/theory.md §5.3.
+
+    Args:
+        pre: ``(units, P)`` pre-activations; gates: ``(units, P)`` 0/1; output_gradient:
+            ``(units, P)``.
+
+    Returns:
+        ``(units, P)`` 0/1 of the gates' dtype.
+
+    >>> sliding_pairs(np.array([[0.5, 0.5, -0.5]]), np.zeros((1, 3)), np.array([[1.0, -1.0, 1.0]]))
+    array([[1., 0., 0.]])
+    """
+    return (1 - gates) * ((pre > 0) & (output_gradient > 0))
 
 
 def kink_penalty(pre, inputs, pinned, *, layers_below: int, stiffness: float, lr: float):

@@ -157,7 +157,7 @@ def fit_replay(
 
 def compact_schedules(
     task: Task, relu: Trajectory, relu_initial_weights: Sequence[Sequence[np.ndarray]], rule: CompactRule, *,
-    init_std, lr: float,
+    init_std, lr: float, held: bool | None = None,
 ) -> list[GateSchedule]:
     """The compact ReLN's schedule of every ReLU seed (:class:`reln.gates.CompactRule`, docs/theory.md §5.3).
 
@@ -166,6 +166,7 @@ def compact_schedules(
         relu_initial_weights: per seed ``[W_in, W_out]`` (the early gates are derived from them).
         rule: the schedule rule.
         init_std, lr: the ReLU's init law and learning rate.
+        held: whether the network it is for holds its sliding pairs (:meth:`reln.gates.CompactRule.schedule`).
 
     Returns:
         One :class:`reln.gates.GateSchedule` per seed.
@@ -186,17 +187,21 @@ def compact_schedules(
     epochs = relu.loss.shape[1] - 1
     return [
         rule.schedule(task, relu.layers[0].pre[s], relu.snapshot_epochs, w_in, w_out,
-                      lr=lr, init_std=init_std, epochs=epochs)
+                      lr=lr, init_std=init_std, epochs=epochs, held=held)
         for s, (w_in, w_out) in enumerate(relu_initial_weights)
     ]
 
 
 def fit_compact_reln(
     task: Task, schedules: Sequence[GateSchedule], relu_initial_weights: Sequence[Sequence[np.ndarray]],
-    *, lr: float, epochs: int, x64: bool = False, progress=None,
+    *, lr: float, epochs: int, slide: float | None = None, x64: bool = False, progress=None,
 ) -> tuple[Trajectory, dict]:
     """Train the compact ReLN of every seed from its schedule (:func:`compact_schedules`), from
     the ReLU's own initial units, by plain gradient descent on the total loss (docs/theory.md §5.3).
+
+    ``slide`` (:attr:`reln.gates.CompactRule.slide`): the stiffness that holds closed pairs on
+    their kink where the network's own gradient would slide them (:func:`reln.gates.kinks.sliding_pairs`);
+    ``None``: closed pairs are free.
 
     Returns:
         ``(trajectory, description)``: the training over all seeds; its phases and their pathways
@@ -219,13 +224,13 @@ def fit_compact_reln(
     """
     trajectory, info = fit_gate_schedules(
         task, [(s.starts, s.gates, s.pins) for s in schedules], relu_initial_weights, lr=lr, epochs=epochs,
-        x64=x64, progress=progress,
+        x64=x64, progress=progress, slide_stiffness=slide,
     )
     bits = info["bits"]
     reads = total_reads(schedules)
     return trajectory, {
         "phases": phase_pathways(task, schedules),
-        "gating": "compact", "gate_phases": schedules[0].n_phases, "reads_from_relu": reads,
+        "gating": "compact", "gate_phases": schedules[0].n_phases, "reads_from_relu": reads, "slide": slide,
         "phase_starts": [int(t) for t in schedules[0].starts],
         "pathway_sets": [[int(c) for c in np.flatnonzero(code & bits)] for code in info["pathway_sets"]],
         "final_gates": [g[-1] for g in schedules[0].gates],  # seed 0, every layer, the last phase

@@ -36,12 +36,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
 from reln.gates.replay import KINK_RULES, sliding_schedule, switching_schedule
-from reln.gates.kinks import kink_penalty, kink_projectors, pinned_weights
+from reln.gates.kinks import kink_penalty, kink_projectors, pinned_weights, sliding_pairs
 from reln.models.losses import half_sse
 from reln.tasks import Task
 from reln.training.trajectory import HiddenLayer, Progress, Trajectory
@@ -237,6 +238,7 @@ def fit_gate_schedules(
     x64: bool = False,
     progress: Progress | None = None,
     snapshot_every: int = 100,
+    slide_stiffness: float | None = None,
 ) -> tuple[Trajectory, dict]:
     """Train the ReLU's architecture with given gates: one unit-gated linear network per seed.
 
@@ -251,6 +253,9 @@ def fit_gate_schedules(
         relu_initial_weights: per seed, the weights to start from.
         epochs: the number of updates.
         kink_stiffness: :func:`reln.gates.kinks.kink_penalty`'s, for pins past the first hidden layer.
+        slide_stiffness: with one hidden layer, pull the closed pairs that would slide on their kink
+            (:func:`reln.gates.kinks.sliding_pairs`, from the network's own state at each step) back
+            to it by :func:`reln.gates.kinks.kink_penalty` of this stiffness; ``None``: closed pairs are free.
         snapshot_every: epochs between snapshots (hidden activity, output, pathway maps).
 
     Returns:
@@ -280,6 +285,9 @@ def fit_gate_schedules(
         held = (projectors.astype(dtype), np.stack([index for _, index in per_seed]))
     data = (gates, held, [p.astype(dtype) for p in pins[1:]])
 
+    if slide_stiffness is not None and len(gates) != 1:
+        raise RelnError("the sliding hold of closed gates is defined for one hidden layer")
+
     def phase_of(t):
         return jnp.searchsorted(phase_starts, t, side="right") - 1
 
@@ -297,7 +305,11 @@ def fit_gate_schedules(
                     pre, h, deeper_pins[l - 1][phase], layers_below=l + 1, stiffness=kink_stiffness, lr=lr
                 )
             h = g[phase] * pre
-        loss = half_sse(weights[-1] @ h, Y)
+        output = weights[-1] @ h
+        loss = half_sse(output, Y)
+        if slide_stiffness is not None:  # one hidden layer: ``pre`` and ``g`` are its
+            sliding = jax.lax.stop_gradient(sliding_pairs(pre, g[phase], weights[-1].T @ (output - Y)))
+            penalty = penalty + kink_penalty(pre, X, sliding, layers_below=1, stiffness=slide_stiffness, lr=lr)
         return loss + penalty, loss
 
     # With one hidden layer, the units on in the same contexts at a time form a pathway of the
