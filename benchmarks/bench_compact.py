@@ -3,7 +3,7 @@
 The compact ReLN of the paper's three-context task (``contexts-diff``, 700 units, 8001 epochs,
 float32): identification of every seed, its schedule (:func:`reln.relns.imitate.compact_schedules`: the
 decoupled early flow and 12 context-set readings per unit) and its training
-(:func:`reln.relns.unit_gated.fit_gate_schedules`), against the baseline of training the ReLU network
+(:func:`reln.relns.unit_gated.fit_gate_schedules`, closed units sliding on their kinks), against the baseline of training the ReLU network
 itself with the same seeds (:func:`reln.training.fit.fit_relu`, snapshots every 10 epochs as a run that
 reads them takes). Every time is the median of ``--repeats`` runs, the two interleaved; the
 compile cache is warm after the first repeat for both.
@@ -37,6 +37,7 @@ def main() -> None:
     std, lr = config.relu.init_std, config.train.lr
     initial = relu_initial_weights(task, config.relu.hidden, std, seeds)
     times = {"relu": [], "identify": [], "schedule": [], "compact": []}
+    rule = CompactRule()  # the default rule: closed units slide on their kinks
     for _ in range(args.repeats):
         start = time.perf_counter()
         relu = fit_relu(task, config.relu.hidden, std, seeds=seeds, lr=lr, epochs=8001, snapshot_every=10)
@@ -45,10 +46,10 @@ def main() -> None:
         identify_seeds(task, relu)
         times["identify"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        schedules = compact_schedules(task, relu, initial, CompactRule(), init_std=std, lr=lr)
+        schedules = compact_schedules(task, relu, initial, rule, init_std=std, lr=lr)
         times["schedule"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        fit_compact_reln(task, schedules, initial, lr=lr, epochs=8001)
+        fit_compact_reln(task, schedules, initial, lr=lr, epochs=8001, slide=rule.slide)
         times["compact"].append(time.perf_counter() - start)
     median = {k: float(np.median(v)) for k, v in times.items()}
     total = median["identify"] + median["schedule"] + median["compact"]
