@@ -294,11 +294,16 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             with _stage(progress, "theory"):
                 trajectories["theory"], theory_gdln = _theory(config, task, identifications, theory_schedules)
             theory_reads = total_reads(theory_schedules) if theory_schedules else None
-    predicted = {}
+    predicted, from_task = {}, None
     for model in PREDICTIONS:
         if model in config.models:
             with _stage(progress, model):
-                predicted[model] = _prediction(config, task, seeded=model == "prediction_seeded",
+                if from_task is None:  # the task-only flow, which the seeded prediction's field also needs
+                    from reln.theory.prediction import predict_from_task
+
+                    from_task = predict_from_task(task, config.relu.hidden[0], config.relu.init_std,
+                                                  lr=train.lr, epochs=train.epochs)
+                predicted[model] = _prediction(config, task, from_task, seeded=model == "prediction_seeded",
                                                relu=trajectories.get("relu"))
             trajectories[model] = predicted[model][0]
     metrics = compute_metrics(task, trajectories, gdlns, identifications, builds, config.identify)
@@ -349,19 +354,16 @@ def _label_rows(metrics: dict, trajectories: dict[str, Trajectory], seeds) -> No
 LINEAR_PHASE_LABEL = "linear phase in closed form (task and init law only)"
 
 
-def _prediction(config: RunConfig, task: Task, seeded: bool = False, relu: Trajectory | None = None,
+def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, relu: Trajectory | None = None,
                 ) -> tuple[Trajectory, dict]:
-    """The ReLN predicted from the task and the init law (:func:`reln.theory.prediction.predict_from_task`)
-    as a one-row trajectory, or (``seeded``) from each seed's initial weights, one row per seed
-    (:func:`_field_prediction`); and its ``metrics.json`` entries: the predicted pathways and
-    shares, how far Assumption 2.1 holds for them, and that nothing was read from a ReLU run (the
-    seeded one shares only the ReLU's initial weights). With the ``relu`` run beside it, the seeded
-    one also says how far its units' gating is from the ReLU's own units'."""
-    from reln.theory.prediction import predict_from_task
-
-    started = time.perf_counter()
-    width, std, lr, epochs = config.relu.hidden[0], config.relu.init_std, config.train.lr, config.train.epochs
-    predicted = predict_from_task(task, width, std, lr=lr, epochs=epochs)
+    """The ReLN predicted from the task and the init law (``predicted``, of
+    :func:`reln.theory.prediction.predict_from_task`) as a one-row trajectory, or (``seeded``) from
+    each seed's initial weights, one row per seed (:func:`_field_prediction`); and its
+    ``metrics.json`` entries: the predicted pathways and shares, how far Assumption 2.1 holds for
+    them, and that nothing was read from a ReLU run (the seeded one shares only the ReLU's initial
+    weights). With the ``relu`` run beside it, the seeded one also says how far its units' gating
+    is from the ReLU's own units'. Either model's wall time includes the task-only flow's."""
+    started = time.perf_counter() - predicted.seconds
     if seeded:
         return _field_prediction(config, task, predicted.prediction.loss[0], started, relu)
     flow = predicted.prediction
