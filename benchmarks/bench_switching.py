@@ -31,7 +31,7 @@ from reln.experiment.config import load_config
 from reln.experiment.experiments import build_task
 from reln.models.init import relu_initial_weights
 from reln.training.fit import fit_gdln, fit_relu
-from reln.gates.replay import sliding_schedule
+from reln.gates.replay import ReplayOptions, sliding_schedule
 from reln.relns.unit_gated import fit_switching_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -61,7 +61,7 @@ def main() -> None:
     times = {"ours": [], "baseline": []}
     for _ in range(args.repeats):
         start = time.perf_counter()
-        ours, _ = fit_switching_network(task, relu, initial, lr=1e-3, pin_kinks=False, kink_rule="sliding")  # the same work as the baseline
+        ours, _ = fit_switching_network(task, relu, initial, ReplayOptions(pin_kinks=False, kink_rule="sliding"), lr=1e-3)  # the same work as the baseline
         times["ours"].append(time.perf_counter() - start)
         start = time.perf_counter()
         plain = baseline(task, relu, initial, lr=1e-3)

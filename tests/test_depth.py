@@ -20,6 +20,7 @@ from reln.models.losses import half_sse
 from reln.models.init import init_relu
 from reln.models.relu import relu_forward, relu_gates
 from reln.tasks import contextual_task
+from reln.gates.replay import ReplayOptions
 from reln.relns.unit_gated import fit_switching_network, per_hidden_layer, unit_gated_forward
 from reln.errors import RelnError
 
@@ -82,14 +83,13 @@ def test_per_layer_gate_levels_in_the_switching_network(deep_relu):
     runs = {}
     with jax.enable_x64(True):
         for name, level in {"sample": "sample", "mixed": ["sample", "context"], "context": "context"}.items():
-            runs[name], description = fit_switching_network(
-                task, relu, initial, lr=0.02, gate_level=level, gate_threshold=0.0, x64=True, regroup_every=10, fine_until=50,
-            )
+            options = ReplayOptions(gate_level=level, gate_threshold=0.0, regroup_every=10, fine_until=50)
+            runs[name], description = fit_switching_network(task, relu, initial, options, lr=0.02, x64=True)
             assert description["gate_level"] == level
     assert not np.allclose(runs["mixed"].loss, runs["sample"].loss)
     assert not np.allclose(runs["mixed"].loss, runs["context"].loss)
     with pytest.raises(RelnError, match="gate_level"):
-        fit_switching_network(task, relu, initial, lr=0.02, gate_level=["sample"] * 3)
+        fit_switching_network(task, relu, initial, ReplayOptions(gate_level=["sample"] * 3), lr=0.02)
 
 
 def _small_deep_config(hidden):

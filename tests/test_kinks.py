@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reln.gates.replay import switching_schedule
+from reln.gates.replay import ReplayOptions, switching_schedule
 from reln.tasks import contextual_task
 from reln.gates.kinks import kink_gates, kink_penalty, kink_projectors, pinned_weights
 from reln.relns.unit_gated import fit_switching_network
@@ -118,6 +118,6 @@ def test_pinning_changes_the_switching_reln_and_is_reported(one_layer_run):
     task, relu, initial = one_layer_run
     with jax.enable_x64(True):
         pinned, described = fit_switching_network(task, relu, initial, lr=0.02, x64=True)
-        free, _ = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True)
+        free, _ = fit_switching_network(task, relu, initial, ReplayOptions(pin_kinks=False), lr=0.02, x64=True)
     assert described["pin_kinks"] and max(described["pinned_pairs"]["mean_over_seeds"]) > 0
     assert np.abs(pinned.loss - free.loss).max() > 1e-6

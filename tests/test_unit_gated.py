@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reln.training.fit import fit_gdln
 from oracles import switching_reln
-from reln.gates.replay import sliding_schedule, switching_schedule
+from reln.gates.replay import ReplayOptions, sliding_schedule, switching_schedule
 from reln.models.init import init_relu
 from reln.models.relu import relu_forward, relu_gates
 from reln.tasks import contextual_task
@@ -41,7 +41,7 @@ def test_with_the_relus_gates_at_every_epoch_it_retraces_the_relu(small_relu):
     task, relu, initial = small_relu
     with jax.enable_x64(True):
         gated, description = fit_switching_network(
-            task, relu, initial, lr=0.02, fine_until=10**9, fine_every=1, x64=True,
+            task, relu, initial, ReplayOptions(fine_until=10**9), lr=0.02, fine_every=1, x64=True,
         )
     assert description["layers"] == 2 and description["gate_phases"] == 400
     np.testing.assert_allclose(gated.loss[:, :-1], relu.loss[:, :-1], rtol=1e-9, atol=1e-12 * task.loss_initial)
@@ -54,7 +54,8 @@ def test_one_hidden_layer_equals_the_switching_reln_gdln(train_small_relu, rule)
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     relu, initial = train_small_relu(task, (20,), 0.02, (3,), epochs=600, snapshot_every=10)
     with jax.enable_x64(True):
-        gated, description = fit_switching_network(task, relu, initial, lr=0.02, pin_kinks=False, x64=True, kink_rule=rule)
+        gated, description = fit_switching_network(
+            task, relu, initial, ReplayOptions(pin_kinks=False, kink_rule=rule, fine_until=100), lr=0.02, x64=True)
         assert description["kink_rule"] == rule
         if rule == "band":
             starts, gates, _ = switching_schedule(task, relu.layers[0].pre[0], relu.snapshot_epochs)
@@ -71,7 +72,7 @@ def test_pathway_maps_partition_the_output_once_gates_are_whole_contexts(train_s
     task = contextual_task(4, 3, ["hierarchy", "ring", "cross"])
     relu, initial = train_small_relu(task, (20,), 0.02, (3, 4), epochs=600, snapshot_every=10)
     with jax.enable_x64(True):
-        gated, description = fit_switching_network(task, relu, initial, lr=0.02, gate_level="context", x64=True)
+        gated, description = fit_switching_network(task, relu, initial, ReplayOptions(gate_level="context"), lr=0.02, x64=True)
     sets = description["pathway_sets"]
     assert sets and all(0 < len(c) <= 3 for c in sets)
     for s in range(2):

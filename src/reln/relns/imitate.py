@@ -35,7 +35,7 @@ from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.training.fit import fit_gdln
 from reln.identification.identify import Identification
 from reln.gates import CompactRule, GateSchedule, total_reads
-from reln.gates.replay import ReplayOptions, first_drop_epoch
+from reln.gates.replay import ReplayOptions
 from reln.tasks import Task
 from reln.training.trajectory import Trajectory
 from reln.relns.unit_gated import fit_gate_schedules, fit_switching_network
@@ -144,15 +144,7 @@ def fit_replay(
         ``(trajectory, description)``; the description's ``final_gates`` are seed 0's gates of every
         hidden layer in the last phase.
     """
-    fine_until = options.fine_until
-    if fine_until is None:
-        fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)
-    return fit_switching_network(
-        task, relu, relu_initial_weights, lr=lr, gate_threshold=options.gate_threshold,
-        gate_level=options.gate_level, pin_kinks=options.pin_kinks, kink_stiffness=options.kink_stiffness,
-        fine_until=fine_until, regroup_every=options.regroup_every, kink_rule=options.kink_rule,
-        slide_epochs=options.slide_epochs, x64=x64, progress=progress,
-    )
+    return fit_switching_network(task, relu, relu_initial_weights, options, lr=lr, x64=x64, progress=progress)
 
 
 def compact_schedules(

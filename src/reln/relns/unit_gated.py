@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reln.errors import RelnError
-from reln.gates.replay import KINK_RULES, sliding_schedule, switching_schedule
+from reln.gates.replay import KINK_RULES, ReplayOptions, first_drop_epoch, sliding_schedule, switching_schedule
 from reln.gates.kinks import kink_penalty, kink_projectors, pinned_weights, sliding_pairs
 from reln.models.losses import half_sse
 from reln.tasks import Task
@@ -154,18 +154,11 @@ def fit_switching_network(
     task: Task,
     relu: Trajectory,
     relu_initial_weights: Sequence[Sequence[np.ndarray]],
+    options: ReplayOptions = ReplayOptions(),
     *,
     lr: float,
-    gate_threshold: float | Sequence[float] = 0.1,
-    gate_level: str | Sequence[str] = "sample",
-    fine_until: int | None = None,
     fine_every: int | None = None,
-    regroup_every: int | None = None,
     silent_threshold: float = 1e-3,
-    pin_kinks: bool = True,
-    kink_stiffness: float = 0.02,
-    kink_rule: str | Sequence[str] = "auto",
-    slide_epochs: int = 200,
     x64: bool = False,
     progress: Progress | None = None,
 ) -> tuple[Trajectory, dict]:
@@ -174,27 +167,33 @@ def fit_switching_network(
     Args:
         relu: the ReLU trajectory, with pre-activation snapshots of every layer.
         relu_initial_weights: per seed, the ReLU's initial weights (the ReLN starts from them).
-        fine_until, fine_every, regroup_every: the schedule of
-            :func:`reln.gates.replay.switching_schedule`; by default per-sample gates every 10 epochs
-            until 100, then regrouped every 100, or at the snapshot spacing if it is coarser.
-        gate_threshold, gate_level, pin_kinks: the rule of :func:`reln.gates.kinks.kink_gates` at
-            each regroup (``pin_kinks``: hold the pre-activations of pairs at the kink, in the
-            first hidden layer by :func:`reln.gates.kinks.kink_projectors`, in deeper ones by
-            :func:`reln.gates.kinks.kink_penalty` with ``kink_stiffness``).
-        kink_rule, slide_epochs: per layer ``"sliding"`` (:func:`reln.gates.replay.sliding_schedule`,
-            pairs held once they have stayed ``slide_epochs`` on a kink; ``fine_until`` and
-            ``regroup_every`` do not apply), ``"band"`` (the schedule above), or ``"auto"``
-            (:func:`layer_kink_rules`: sliding for one hidden layer gated per sample).
+        options: the replay's rule (:class:`reln.gates.replay.ReplayOptions`): the kink band
+            ``gate_threshold`` and ``gate_level`` of :func:`reln.gates.kinks.kink_gates` at each regroup,
+            ``pin_kinks`` (hold the pairs at the kink, in the first hidden layer by
+            :func:`reln.gates.kinks.kink_projectors`, in deeper ones by
+            :func:`reln.gates.kinks.kink_penalty` with ``kink_stiffness``), per layer ``kink_rule``
+            (``"sliding"``, :func:`reln.gates.replay.sliding_schedule`, pairs held once they have
+            stayed ``slide_epochs`` on a kink; ``"band"``, :func:`reln.gates.replay.switching_schedule`
+            with ``fine_until`` (``None``: the ReLU's first drop, :func:`reln.gates.replay.first_drop_epoch`)
+            and ``regroup_every`` (``None``: 100 epochs, or the snapshot spacing if coarser); ``"auto"``,
+            :func:`layer_kink_rules`). ``gate_threshold``, ``gate_level`` and ``kink_rule`` may be
+            one value per hidden layer.
+        fine_every: epochs between per-sample readings (default 10, or the snapshot spacing).
+        silent_threshold: a unit whose peak is below this fraction of the layer's largest is closed.
 
     Returns:
         ``(trajectory, description)``; the trajectory snapshots the output every 100 epochs; the
         description's ``final_gates`` are seed 0's gates of every layer in the last phase.
     """
+    gate_threshold, gate_level, pin_kinks = options.gate_threshold, options.gate_level, options.pin_kinks
+    kink_rule, slide_epochs, kink_stiffness = options.kink_rule, options.slide_epochs, options.kink_stiffness
     epochs = int(relu.snapshot_epochs[-1])
     spacing = int(relu.snapshot_epochs[1] - relu.snapshot_epochs[0]) if len(relu.snapshot_epochs) > 1 else 1
     fine_every = fine_every or max(10, spacing)
-    fine_until = fine_until if fine_until is not None else max(100, fine_every)
-    regroup_every = regroup_every or max(100, spacing)
+    fine_until = options.fine_until
+    if fine_until is None:
+        fine_until = first_drop_epoch(relu.loss, relu.snapshot_epochs)
+    regroup_every = options.regroup_every or max(100, spacing)
     n_layers = len(relu.layers)
     rules = layer_kink_rules(kink_rule, n_layers, gate_level)
     schedules = [
