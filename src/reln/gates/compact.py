@@ -40,7 +40,8 @@ from reln.tasks import Task
 
 @dataclasses.dataclass(frozen=True)
 class CompactRule:
-    """The compact ReLN's schedule rule (module docstring).
+    """The compact ReLN's rule: its gate schedule and how its closed units slide (module docstring,
+    docs/theory.md §5.3).
 
     Attributes:
         early_phases: phases of derived per-sample gates before the first rise.
@@ -54,9 +55,12 @@ class CompactRule:
             context is better counted open there; with the hold, better closed. 0.3 and 0.1 are
             fitted constants (scanned over 0.03, 0.1, 0.2, 0.3 and 0.5 on the context presets),
             not derived.
-        slide: the stiffness with which training pulls a closed unit-sample pair that would slide on
-            its kink back to it (:func:`reln.gates.kinks.sliding_pairs`, computed from the compact
-            ReLN's own state at every step, so it reads nothing), or ``None``: closed pairs are free.
+        slide: the stiffness ``kappa`` with which training pulls a closed unit-sample pair that
+            would slide on its kink back to it: the penalty ``(kappa / 2 lr) sum z_ji^2 / |x_i|^2``
+            over the pairs of :func:`reln.gates.kinks.sliding_pairs` (closed, ``z > 0``, output
+            raising the loss), which removes about ``kappa`` of each such ``z`` per step. The pairs
+            come from the compact ReLN's own state at every step, so it reads nothing. ``None``:
+            closed pairs are free.
             0.1 is a fitted constant (scanned over 0.005 to 0.5 on ``contexts-3`` and over 0.02 and
             0.1 on every preset), not derived.
 
