@@ -21,7 +21,8 @@ from reln.models.init import init_relu
 from reln.models.relu import relu_forward, relu_gates
 from reln.tasks import contextual_task
 from reln.gates.replay import ReplayOptions
-from reln.relns.unit_gated import fit_switching_network, per_hidden_layer, unit_gated_forward
+from reln.models.gated import gated_forward
+from reln.relns.unit_gated import fit_switching_network, per_hidden_layer
 from reln.errors import RelnError
 
 
@@ -65,7 +66,7 @@ def test_a_deep_relu_networks_gradient_is_the_gated_linear_networks_with_its_own
         weights = [w.astype(jnp.float64) for w in weights]
         gates = [jnp.asarray(g, jnp.float64) for g in relu_gates(weights, X)]
         relu = jax.grad(lambda w: half_sse(relu_forward(w, X), Y))(weights)
-        gated = jax.grad(lambda w: half_sse(unit_gated_forward(w, X, gates), Y))(weights)
+        gated = jax.grad(lambda w: half_sse(gated_forward(w, X, gates), Y))(weights)
         for g_relu, g_gated in zip(relu, gated):
             np.testing.assert_allclose(g_gated, g_relu, rtol=1e-10, atol=1e-12)
 

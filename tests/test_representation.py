@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 from reln.viz import representation as rep
 from reln.models.init import GDLN_STREAM, seed_rng
 from reln.models.pathways import Pathway, build_gdln, init_gdln
+from reln.models.gated import gated_hidden
 from reln.models.gdln import gdln_forward
 from reln.models.init import init_relu
 from reln.models.relu import relu_forward, relu_gates, relu_hidden
@@ -162,6 +163,6 @@ def test_unit_gated_network_with_the_relu_gates_is_the_relu(small_task):
     weights = init_relu(np.random.default_rng(0), (small_task.n_in, 6, 5, small_task.n_out), 0.7)
     X = small_task.X
     gates = [np.asarray(g, float) for g in relu_gates(weights, X)]
-    hidden = rep.unit_gated_hidden(weights, gates, X)
+    hidden = gated_hidden(weights, X, gates)[-1]
     np.testing.assert_allclose(hidden, np.asarray(relu_hidden(weights, X)[-1]), atol=1e-5)
     np.testing.assert_allclose(weights[-1] @ hidden, np.asarray(relu_forward(weights, X)), atol=1e-5)

@@ -14,7 +14,8 @@ from reln.gates.replay import ReplayOptions, sliding_schedule, switching_schedul
 from reln.models.init import init_relu
 from reln.models.relu import relu_forward, relu_gates
 from reln.tasks import contextual_task
-from reln.relns.unit_gated import fit_switching_network, unit_gated_forward
+from reln.models.gated import gated_forward
+from reln.relns.unit_gated import fit_switching_network
 
 
 @settings(max_examples=20, deadline=None)
@@ -25,7 +26,7 @@ def test_a_relu_network_is_the_linear_network_with_its_own_gates(seed, hidden):
     with jax.enable_x64(True):
         gates = [np.asarray(g, dtype=float) for g in relu_gates(weights, task.X)]
         np.testing.assert_allclose(
-            unit_gated_forward(weights, task.X, gates), relu_forward(weights, task.X), rtol=1e-12, atol=1e-14
+            gated_forward(weights, task.X, gates), relu_forward(weights, task.X), rtol=1e-12, atol=1e-14
         )
 
 

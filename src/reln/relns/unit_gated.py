@@ -43,24 +43,11 @@ import numpy as np
 from reln.errors import RelnError
 from reln.gates.replay import KINK_RULES, ReplayOptions, first_drop_epoch, sliding_schedule, switching_schedule
 from reln.gates.kinks import kink_penalty, kink_projectors, pinned_weights, sliding_pairs
+from reln.models.gated import gated_hidden
 from reln.models.losses import half_sse
 from reln.tasks import Task
 from reln.training.trajectory import HiddenLayer, Progress, Trajectory
 from reln.training.train import train
-
-
-def unit_gated_forward(weights: Sequence, X, gates: Sequence):
-    """``W_L (g_{L-1} ⊙ (W_{L-1} ... (g_1 ⊙ (W_1 X))))``: a ReLU network with given gates.
-
-    Args:
-        weights: ``[W_1 (h_1, n_in), ..., W_L (n_out, h_{L-1})]``.
-        X: ``(n_in, P)``.
-        gates: one ``(h_l, P)`` 0/1 array per hidden layer.
-    """
-    h = X
-    for W, g in zip(weights[:-1], gates):
-        h = g * (W @ h)
-    return weights[-1] @ h
 
 
 def per_hidden_layer(value, n_layers: int, what: str) -> list:
@@ -242,7 +229,7 @@ def fit_gate_schedules(
     """Train the ReLU's architecture with given gates: one unit-gated linear network per seed.
 
     The forward pass is ``W_L (g_{L-1} ⊙ (... (g_1 ⊙ (W_1 X))))`` with the gates of the current
-    phase (:func:`unit_gated_forward`), plain gradient descent on the total loss from the ReLU's
+    phase (:func:`reln.models.gated.gated_forward`), plain gradient descent on the total loss from the ReLU's
     initial weights; pinned pre-activations are held (first layer: projected gradients,
     :func:`reln.gates.kinks.kink_projectors`; deeper: :func:`reln.gates.kinks.kink_penalty`). docs/theory.md §5.
 
@@ -325,13 +312,11 @@ def fit_gate_schedules(
         """Hidden activity ``g_l ⊙ (W_l h_{l-1})`` of every layer and the output, for the
         representation figures (as ``fit_relu`` records them); with one hidden layer, the map of
         every pathway (units grouped by the contexts they are on in)."""
-        records, h = {}, X
         phase = phase_of(t)
         current = [g[phase] for g in schedule[0]]
-        for l, (W, g) in enumerate(zip(weights[:-1], current)):
-            h = g * (W @ h)
-            records[f"hidden_{l}"] = h
-        records["output"] = weights[-1] @ h
+        hidden = gated_hidden(weights, X, current)
+        records = {f"hidden_{l}": h for l, h in enumerate(hidden)}
+        records["output"] = weights[-1] @ hidden[-1]
         if pathway_sets:
             code = ((current[0] @ in_context.T) > 0).astype(jnp.int32) @ jnp.asarray(bits, dtype=jnp.int32)
             member = (code[None, :] == jnp.asarray(pathway_sets, dtype=jnp.int32)[:, None]).astype(dtype)

@@ -836,7 +836,7 @@ def representation_figures(
       epochs of :func:`figure_epochs` for the outputs, every snapshot (subsampled) for MDS.
     * GDLN models (``gdln_gates``): the hidden layer computed from the final parameters with the
       gates in force at the end (:func:`reln.viz.representation.gdln_hidden`,
-      :func:`reln.viz.representation.unit_gated_hidden`), since GDLN runs keep no hidden snapshots;
+      :func:`reln.models.gated.gated_hidden`), since GDLN runs keep no hidden snapshots;
       an MDS trajectory when the run records its hidden ``layers`` (the unit-gated ReLNs do);
       the output at the chosen epochs from its ``output`` snapshots when the trajectory has them,
       else at the final epoch from the final parameters. With no hidden trajectory they have an
@@ -850,7 +850,7 @@ def representation_figures(
         gdln_gates: GDLN model -> ``(gates, input_masks or None, output_masks or None)`` of its
             final epoch, for its first seed: ``gates`` is ``(p, P)`` for stacked pathways, or a
             list of ``(units_l, P)`` per hidden layer for a unit-gated network (ReLU-shaped
-            weights, :func:`reln.viz.representation.unit_gated_hidden`).
+            weights, :func:`reln.models.gated.gated_hidden`).
         name: the run's name, for titles.
         seed: the seed number of index 0, for titles.
 
@@ -858,6 +858,7 @@ def representation_figures(
         ``{"outputs": ..., "dataset": ..., "mds": ..., "rdm": ...}`` (without ``mds`` and ``rdm``
         when no model has a hidden representation).
     """
+    from reln.models.gated import gated_hidden
     from reln.viz import representation as rep
 
     X, Y = np.asarray(task.X, np.float64), np.asarray(task.Y, np.float64)
@@ -887,7 +888,8 @@ def representation_figures(
         weights = [np.asarray(w[0]) for w in trajectory.final_params]
         if weights[0].ndim == 2:  # ReLU-shaped weights, gated unit by unit: gates per hidden layer
             layer_gates = list(gates) if isinstance(gates, (list, tuple)) else [gates]
-            hidden[model] = rep.unit_gated_hidden(weights, layer_gates, X)
+            hidden[model] = gated_hidden([w.astype(np.float64) for w in weights], X,
+                                         [np.asarray(g, np.float64) for g in layer_gates])[-1]
             final = weights[-1].astype(np.float64) @ hidden[model]
         else:  # stacked pathways; a one-hidden-layer schedule may come as a list of one layer
             gates = gates[0] if isinstance(gates, (list, tuple)) else gates

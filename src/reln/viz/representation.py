@@ -310,19 +310,3 @@ def gdln_output(weights: Sequence[np.ndarray], gates, X, input_masks=None, outpu
     if output_masks is not None:
         readout = readout * np.asarray(output_masks, np.float64)[:, :, None]
     return np.einsum("pow,pwn->on", readout, h.reshape(p, -1, h.shape[-1]))
-
-
-def unit_gated_hidden(weights: Sequence[np.ndarray], gates: Sequence, X) -> np.ndarray:
-    """The last hidden layer ``(units, P)`` of a network with ReLU-shaped weights whose units are
-    gated by given 0/1 gates instead of ``1[W h > 0]``: ``h_l = g_l o (W_l h_{l-1})``, ``h_0 = X``
-    (a ReLN whose gates follow a ReLU run, :mod:`reln.relns.unit_gated`).
-
-    Args:
-        weights: one seed's ``[W_1 (h_1, n_in), ..., W_L (n_out, h_{L-1})]``.
-        gates: one ``(h_l, P)`` 0/1 array per hidden layer, the gates in force.
-        X: ``(n_in, P)``.
-    """
-    h = np.asarray(X, np.float64)
-    for W, g in zip(weights[:-1], gates):
-        h = np.asarray(g, np.float64) * np.einsum("ui,in->un", np.asarray(W, np.float64), h)
-    return h
