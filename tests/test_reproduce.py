@@ -51,7 +51,8 @@ def test_page_shows_ours_beside_the_reference_and_the_models(reproduced):
     out, _, _ = reproduced
     page = (out / "index.html").read_text()
     for text in ("beside the reference implementation", "ReLU network", "per-datapoint", "per-class", "shared-halves",
-                 "replay of the ReLU", "reads from the ReLU run", "ep(0.5) from the task alone", "The paper's claims, scored"):
+                 "replay of the ReLU", "reads from the ReLU run", "ep(0.5) from the task alone", "The paper's claims, scored",
+                 "The models, and what each read", "a check that a ReLU network is a linear network"):
         assert text in page
     claims = json.loads((out / "claims.json").read_text())
     assert {c["verdict"] for c in claims} <= {"holds", "partly", "fails", "not run"}

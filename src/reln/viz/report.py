@@ -319,6 +319,43 @@ def _overview(out: Path, names: Sequence[str]) -> str:
     )
 
 
+MODEL_SENTENCES = {
+    "relu": "the bias-free ReLU network, trained by gradient descent from small initial weights.",
+    "reln": ("the compact ReLN: the ReLU's own initial units, gated per sample by their decoupled early flow "
+             "(derived), then on whole contexts in 12 phases read from the ReLU; a unit that changes pathway "
+             "carries its weights, and a closed unit slides on its kink where its own gradient says a ReLU "
+             "unit would (docs/theory.md §5.3)."),
+    "theory": ("the balanced flow of the compact schedule from effective balanced units (docs/theory.md §5.5)."),
+    "replay": ("the ReLU's own per-sample gates replayed with sliding kinks held: a check that a ReLU network "
+               "is a linear network with its own gates, not an explanation (docs/theory.md §5.4)."),
+    "prediction": ("common plus all-but-one pathways from the task, width, init law and learning rate alone, "
+                   "learning by the balanced flow from t = 0 (docs/theory.md §5.7)."),
+    "prediction_seeded": ("each seed's initial units in the field of the predicted error, read by the compact "
+                          "rule, integrated by the theory (docs/theory.md §5.8)."),
+    "paper_reln": "the paper's hand-made ReLN, staged rule and hand-set scales (docs/theory.md §5.6).",
+    "modular": "the strictly modular control: common pathway plus one pathway per context (docs/theory.md §5.6).",
+}
+
+
+def _models_section(out: Path, names: Sequence[str]) -> str:
+    """One sentence per model that the experiments ran, and what it read from the ReLU run (taken
+    from the first experiment that ran it)."""
+    reads: dict[str, str] = {}
+    for name in names:
+        path = out / name / "metrics.json"
+        if not path.is_file():
+            continue
+        metrics = json.loads(path.read_text())
+        for model in MODEL_SENTENCES:
+            if model in metrics and isinstance(metrics[model], dict) and model not in reads:
+                reads[model] = describe_reads(metrics[model].get("reads_from_relu")) or "–"
+    if not reads:
+        return ""
+    rows = [[model, MODEL_SENTENCES[model], reads[model]] for model in MODEL_SENTENCES if model in reads]
+    return _table("The models, and what each read from the ReLU run (in its first experiment here)",
+                  ["model", "what it is", "reads from the ReLU run"], rows)
+
+
 def _optional(value) -> str:
     return "" if value is None else _number(value)
 
@@ -411,5 +448,6 @@ def report_page(out: Path, names: Sequence[str]) -> str:
         "<p>Jarvis, Klein, Rosman &amp; Saxe (ICLR 2025). Every experiment of the paper as a preset of "
         "<code>reln</code>, run over seeds: ReLU networks, the ReLN identified from each of them, the "
         "paper's hand-made ReLN and controls, with the reference implementation's numbers beside ours.</p>"
-        f"<nav>{nav}</nav>{_claims_section(out)}{_overview(out, experiments)}{sections}</body></html>"
+        f"<nav>{nav}</nav>{_claims_section(out)}{_overview(out, experiments)}{_models_section(out, experiments)}"
+        f"{sections}</body></html>"
     )
