@@ -163,3 +163,24 @@ def test_compact_rule_checks_its_slide():
     with pytest.raises(RelnError, match="slide"):
         CompactRule(slide=True)
     assert CompactRule(slide=None).slide is None
+
+
+def test_phase_figure_with_many_context_sets_lumps_the_small_ones():
+    """Five contexts have 31 context sets: the figure keeps the 11 largest by name and draws the
+    rest as one bar, so every phase's total is unchanged and the legend fits beside the axes."""
+    from itertools import combinations
+
+    from reln.viz.plots import phase_structure_figure
+
+    sets = ["{" + ",".join(map(str, c)) + "}" for r in range(1, 6) for c in combinations(range(1, 6), r)]
+    rng = np.random.default_rng(0)
+    phases = [{"start": 100 * k, "read": k > 0, "units_per_seed": [dict(zip(sets, rng.integers(1, 20, len(sets)).tolist()))]}
+              for k in range(3)]
+    figure = phase_structure_figure(phases, title="many", max_sets=12)
+    ax = figure.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 12 and labels[-1] == "20 other sets"
+    heights = np.zeros(3)
+    for patch in ax.patches:
+        heights[round(patch.get_x() + patch.get_width() / 2)] += patch.get_height()
+    np.testing.assert_allclose(heights, [sum(p["units_per_seed"][0].values()) for p in phases])

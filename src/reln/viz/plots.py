@@ -282,12 +282,14 @@ def predicted_structure_figure(identified: list[dict], predicted: dict[str, list
     return fig
 
 
-def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 0) -> plt.Figure:
+def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 0, max_sets: int = 12) -> plt.Figure:
     """The compact ReLN over time: the units of each context set in every gate phase (one seed).
 
     Args:
         phases: ``metrics.json`` → ``reln.phases`` (start, read, units per context set per seed).
         seed_index: which seed's counts to draw.
+        max_sets: at most this many bars per phase; with more context sets (five contexts have 31)
+            the smaller ones are drawn as one grey bar, so the legend fits beside the axes.
     """
     names = []
     for phase in phases:
@@ -296,9 +298,17 @@ def phase_structure_figure(phases: list[dict], *, title: str, seed_index: int = 
                 names.append(name)
     names = [names[i] for i in pathway_order(names)]
     counts = np.array([[phase["units_per_seed"][seed_index].get(n, 0) for n in names] for phase in phases], float)
+    counts = counts.reshape(len(phases), len(names))
+    if len(names) > max_sets:  # the largest sets (by their most units in any phase) by name, the rest as one bar
+        keep = np.sort(np.argsort(-counts.max(axis=0), kind="stable")[: max_sets - 1])
+        rest = np.setdiff1d(np.arange(len(names)), keep)
+        counts = np.column_stack([counts[:, keep], counts[:, rest].sum(axis=1)])
+        names = [names[i] for i in keep] + [f"{len(rest)} other sets"]
     fig, ax = plt.subplots(figsize=(9, 3.6), constrained_layout=True)
     left = np.zeros(len(phases))
     colors = plt.cm.cividis(np.linspace(0.0, 0.9, max(len(names), 2)))  # pathways: a palette no model uses
+    if names and names[-1].endswith("other sets"):
+        colors[len(names) - 1] = (0.85, 0.85, 0.85, 1.0)
     for j, name in enumerate(names):
         ax.bar(range(len(phases)), counts[:, j], bottom=left, color=colors[j], label=name, width=0.8,
                edgecolor="white", linewidth=0.3)
