@@ -143,3 +143,24 @@ def test_the_fixed_relns_run_carries_its_gates_and_draws_from_them():
     assert run.metrics["reln"]["gating"] == "fixed" and run.trajectories["reln"].loss.shape == (2, 401)
     assert run.schedules is None  # fixed gating uses no compact schedule
     assert "outputs" in run_figures(run)
+
+
+def test_the_theory_beside_fixed_gating_integrates_the_default_compact_schedule():
+    """Fixed gating has no ``[reln.schedule]``; the theory is still that of the compact schedule
+    (read for free closed units, by the default rule), so the two models run together."""
+    from reln.experiment.config import config_from_dict
+    from reln.experiment.experiments import run_experiment
+    from reln.gates import CompactRule
+
+    config = config_from_dict({
+        "models": ["relu", "reln", "theory"], "reln": {"gating": "fixed"},
+        "task": {"items": 4, "contexts": 3, "structures": ["hierarchy", "ring", "cross"]},
+        "relu": {"hidden": [24], "init_std": 0.05, "snapshot_every": 10},
+        "train": {"lr": 0.02, "epochs": 400, "seeds": [0]},
+    }, name="fixed-theory")
+    run = run_experiment(config)
+    reads = run.metrics["theory"]["reads_from_relu"]
+    rule = CompactRule()
+    assert reads["gate_level"] == "context" and reads["gate_phases"] <= rule.early_phases + rule.late_phases
+    assert run.schedules is None and run.metrics["reln"]["gating"] == "fixed"
+    assert run.trajectories["theory"].loss.shape == (1, 401)

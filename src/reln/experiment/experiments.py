@@ -26,7 +26,7 @@ from reln.errors import ModelFailed, RelnError
 from reln.models.init import relu_initial_weights
 from reln.models.pathways import GDLN, Pathway, build_gdln
 from reln.identification.identify import Identification, identify, identify_seeds
-from reln.gates import GateSchedule, Reads, total_reads
+from reln.gates import CompactRule, GateSchedule, Reads, total_reads
 from reln.experiment.io import check_figure_formats, figure_writers, json_writer, npz_writer
 from reln.tasks import Task, contextual_task, xor_task
 from reln.training.trajectory import Progress, Trajectory
@@ -253,15 +253,19 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                     min_unit_weight=config.identify.min_unit_weight,
                 )
                 if _needs_compact(config):
-                    started = time.perf_counter()
-                    rule = config.reln.schedule
-                    schedules = compact_schedules(task, trajectories["relu"], initial, rule,
-                                                  init_std=config.relu.init_std, lr=train.lr)
-                    schedule_seconds = time.perf_counter() - started
-                    # the theory's flow has no pre-activations to hold: its schedule is read for free closed pairs
-                    theory_schedules = schedules if rule.slide is None else compact_schedules(
-                        task, trajectories["relu"], initial, rule, init_std=config.relu.init_std, lr=train.lr,
-                        held=False)
+                    # the theory is that of the compact schedule, with the default rule beside fixed gating
+                    rule = config.reln.schedule or CompactRule()
+                    if "reln" in config.models and config.reln.gating == "compact":
+                        started = time.perf_counter()
+                        schedules = compact_schedules(task, trajectories["relu"], initial, rule,
+                                                      init_std=config.relu.init_std, lr=train.lr)
+                        schedule_seconds = time.perf_counter() - started
+                    if "theory" in config.models:
+                        # the theory's flow has no pre-activations to hold: its schedule is read for free
+                        # closed pairs, the compact ReLN's own when that has no hold either
+                        theory_schedules = schedules if schedules is not None and rule.slide is None else compact_schedules(
+                            task, trajectories["relu"], initial, rule, init_std=config.relu.init_std, lr=train.lr,
+                            held=False)
         for model in ("reln", "replay"):
             if model not in config.models or (model == "reln" and not identified(config)):
                 continue

@@ -103,7 +103,8 @@ def sliding_pairs(pre, gates, output_gradient):
 
 
 def kink_penalty(pre, inputs, pinned, *, layers_below: int, stiffness: float, lr: float):
-    """A stiff penalty that keeps pinned pre-activations of a deeper hidden layer at their kink.
+    """A stiff penalty that keeps pinned pre-activations of a deeper hidden layer at their kink
+    (and, with ``layers_below = 1``, the compact ReLN's sliding pairs, :func:`sliding_pairs`).
 
     In a layer above the first, ``z_js = w_j . h_s`` moves with every layer below it, so holding
     it is a constraint on all of them at once (the Filippov sliding force of the ReLU acts on the
