@@ -116,7 +116,7 @@ def test_sliding_hold_keeps_closed_units_at_their_kink():
     """Half the units leave context 2 at epoch 50. With closed pairs free, their pre-activations
     there drift up with the item weights context 1 trains (to .57-1.0 of their peak, one unit
     -.14); with the sliding hold (reln.gates.kinks.sliding_pairs) they stay at their kink (at most
-    .001 of the peak above it, stiffness .1 and 1), and the network still fits the task."""
+    .001 of the peak above it at stiffness .1), and the network still fits the task."""
     from reln.relns.imitate import fit_compact_reln
 
     task, n = contextual_task(4, 2, ["hierarchy", "ring"]), 16
@@ -132,7 +132,6 @@ def test_sliding_hold_keeps_closed_units_at_their_kink():
         z = w_in @ task.X
         above[slide] = (np.where(closed, z, -np.inf).max(axis=1) / np.abs(z).max(axis=1))[: n // 2]
         assert run.loss[0, -1] <= 1e-6 * run.loss[0, 0] and built["slide"] == slide
-        assert built["reads_from_relu"] == schedule.reads.as_dict()  # the hold reads nothing
     assert np.median(above[None]) >= 0.5, above[None]
     assert above[0.1].max() <= 0.01, above[0.1]
 
