@@ -70,8 +70,12 @@ def test_sweep_figure_keeps_its_legends_and_notes_off_the_data():
     rng = np.random.default_rng(0)
     entries = [{"contexts": K, "mixed": list(rng.uniform(0, 1, 3)), "common": list(rng.uniform(0, 1, 3)),
                 "modular": [0.0] * 3, "epoch_below_linear_floor": [int(4000 / K)] * 3,
-                "epoch_below_half_linear_floor": [None, int(5000 / K), int(5100 / K)]} for K in range(2, 9)]
+                "epoch_below_half_linear_floor": [None, int(5000 / K), int(5100 / K)],
+                "within_context_coverage": list(rng.uniform(0.6, 1, 3)),
+                "at_half_loss": {"epoch": [800, None, 810], "common": [0.9, None, 0.95],
+                                 "within_context_coverage": [0.8, None, 0.82]}} for K in range(2, 9)]
     fig = sweep_figure(entries, title="sweep")
+    assert len(fig.axes) == 3
     assert overlapping_texts(fig) == [] and empty_axes(fig) == []
     for ax in fig.axes:  # legends sit below their axes
         legend = ax.get_legend()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reln.experiment.config import load_config, with_overrides
 from reln.errors import RelnError
@@ -158,3 +160,31 @@ def test_selectivity_classes_sum_to_one():
     hidden, weight, epochs = _synthetic(task, [on[(0, 1, 2)], on[(0, 1)], on[(2,)], np.zeros(task.P)], [4, 3, 2, 1])
     shares = selectivity(identify(task, hidden, weight, epochs), task.n_contexts)
     assert shares == pytest.approx({"common": 0.4, "mixed": 0.3, "modular": 0.2, "silent": 0.1})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=12, max_size=12), min_size=1, max_size=6),
+       st.lists(st.floats(0.5, 4.0), min_size=6, max_size=6))
+def test_within_context_coverage_is_the_weighted_fraction_of_own_samples_on(patterns, sizes):
+    """c = sum_j s_j a_j / (|C_j| n) / sum_j s_j over the identified units (docs/theory.md §3.2),
+    computed here unit by unit from the patterns; 1 exactly when every unit is on for every item
+    of the contexts it serves."""
+    from reln.identification.analysis import within_context_coverage
+
+    task = contextual_task(4, 3, "hierarchy")
+    on = np.array(patterns, dtype=float)
+    sizes = np.array(sizes[: len(on)])
+    found = identify(task, *_synthetic(task, on, sizes), min_unit_weight=0.0)
+    live = on.any(axis=1)
+    if not live.any():
+        assert np.isnan(within_context_coverage(found))
+        return
+    fractions = []
+    for row in on[live].astype(bool):
+        contexts = [c for c in range(3) if row[task.context == c].any()]
+        fractions.append(row.sum() / (len(contexts) * task.n_items))
+    expected = np.sum(sizes[live] * fractions) / sizes[live].sum()
+    assert within_context_coverage(found) == pytest.approx(expected)
+    whole = all(np.array_equal(row, np.isin(task.context, [c for c in range(3) if row[task.context == c].any()]))
+                for row in on[live].astype(bool))
+    assert (within_context_coverage(found) == pytest.approx(1.0)) == whole

@@ -241,3 +241,20 @@ def test_mixed_selectivity_grows_with_contexts_as_in_reference(runs):
     # The same ordering at the identification's own threshold (units barely on in a context are off).
     default = {p: np.mean(runs(p)["relu"]["selectivity"]["mixed"]) for p in reference}
     assert default["contexts-3"] < default["contexts-4"] < default["contexts-5"], default
+
+
+def _first_course_point_below(course: dict, seed: int, level: float) -> int:
+    return next(k for k, loss in enumerate(course["loss"][seed]) if loss < level)
+
+
+@pytest.mark.parametrize("preset", ["contexts-diff", "contexts-3"])
+def test_units_leave_whole_contexts_as_the_loss_first_falls(runs, preset):
+    """At the first checkpoint of the gating course below .6 L(0) (epoch 860 on both), units have
+    left whole contexts (common share .77-.81, every seed) and are on for most items of the
+    contexts they keep (coverage .89-.97): the whole-context ReLN's picture, where the compact
+    ReLN meets its bounds. tests/test_untuned.py has the contrast at six contexts."""
+    course = runs(preset)["relu"]["gating_course"]
+    for seed in range(len(SEEDS)):
+        k = _first_course_point_below(course, seed, 0.6)
+        assert course["common"][seed][k] < 0.9
+        assert course["within_context_coverage"][seed][k] > 0.85

@@ -19,6 +19,9 @@ def test_sweep_entries_are_consistent():
         total = np.add.reduce([np.array(e[k]) for k in ("common", "mixed", "modular", "silent")])
         np.testing.assert_allclose(total, 1.0, atol=1e-6)  # unit sizes are float32
         assert len(e["loss_final"]) == 2
+        assert all(0 < c <= 1 for c in e["within_context_coverage"])
+        assert set(e["at_half_loss"]) == {"epoch", "common", "within_context_coverage"}
+        assert len(e["gating_course"]["within_context_coverage"]) == 2
     # With two contexts "several but not all" is empty: all-but-one units are single-context ones.
     assert entries[0]["mixed"] == [0.0, 0.0]
     assert entries[1]["loss_linear_floor"] == pytest.approx(17.0)

@@ -6,6 +6,10 @@ For each ``K`` the ReLU network of a base config is trained on the same task wit
 
 * the weight share of mixed-selective units (active in several contexts but not all), and of
   common and modular ones (:func:`reln.identification.analysis.selectivity`);
+* how whole-context the gating is: the within-context coverage of the units
+  (:func:`reln.identification.analysis.within_context_coverage`) at the end, and, beside the common
+  share, as the loss first halves, with the course of both over training
+  (:func:`reln.experiment.experiments.gating_course`);
 * the speed of the context-specific phase: the first epoch at which the loss falls below the best
   linear map's (``loss_linear_floor``, which only gating can beat), and below half of it;
 * the mixed-selective share the prediction from the task and the init law alone gives
@@ -20,10 +24,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity
+from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity, within_context_coverage
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.experiment.experiments import build_task
+from reln.experiment.experiments import build_task, gating_course, stage_metrics
 from reln.training.fit import fit_relu
 from reln.identification.identify import identify_seeds
 
@@ -59,11 +63,19 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
 
         predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr, epochs=train.epochs)
         floor = task.loss_linear_floor
+        thresholds = dict(activity_threshold=config.identify.activity_threshold,
+                          min_unit_weight=config.identify.min_unit_weight)
+        half = stage_metrics(task, relu, fraction=0.5, **thresholds)
         entries.append({
             "predicted_mixed": float(sum(s for c, s in zip(predicted.contexts, predicted.shares) if 1 < len(c) < K)),
             "contexts": int(K),
             "loss_linear_floor": floor,
             **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},
+            "within_context_coverage": [None if np.isnan(c) else c for c in map(within_context_coverage, found)],
+            # how the units gate as the loss first halves: by leaving contexts or by items inside them
+            "at_half_loss": {"epoch": half["epoch"], **{kind: half["layers"][0][kind]
+                                                         for kind in ("common", "within_context_coverage")}},
+            "gating_course": gating_course(task, relu, **thresholds),
             "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
             "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],
             "loss_final": relu.loss[:, -1].tolist(),

@@ -91,6 +91,43 @@ def selectivity(identification, n_contexts: int) -> dict[str, float]:
     return shares
 
 
+def within_context_coverage(identification) -> float:
+    """How whole-context a ReLU network's gating is: the size-weighted fraction of the samples of
+    its own contexts on which a unit is on (docs/theory.md §3.2).
+
+    A unit ``j`` of size ``s_j = ||w_in,j|| ||w_out,j||`` that is active in the contexts ``C_j``
+    (on for at least one item of each) is on for ``a_j`` of the ``|C_j| n`` samples of those
+    contexts; the coverage is
+
+        c = sum_j s_j (a_j / (|C_j| n)) / sum_j s_j,
+
+    over the identified units. ``c = 1`` exactly when every unit is on for every item of the
+    contexts it serves: the ReLU's gates are then whole-context gates, the ReLN the theory is
+    about. The smaller ``c``, the more of the ReLU's gating is selectivity among the items of a
+    context, which whole-context pathways do not have. It is the pathways' ``coverage`` (the
+    weighted fraction of units on, per sample) averaged over their gates and weighted by share.
+
+    Args:
+        identification: a :class:`reln.identification.identify.Identification` of one seed and layer.
+
+    Returns:
+        ``c`` in ``(0, 1]``, or ``nan`` when no unit was identified.
+
+    >>> from reln.identification.identify import identify
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(2, 2, np.eye(2), common=np.eye(2))  # samples c1:i1, c1:i2, c2:i1, c2:i2
+    >>> hidden = np.array([[[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]]])  # unit 2 on one item per context
+    >>> found = identify(task, hidden, np.ones((1, 2)), np.array([0]), min_unit_weight=0.0)
+    >>> within_context_coverage(found)
+    0.75
+    """
+    pathways = identification.pathways
+    weight = sum(p.weight_share for p in pathways)
+    if not pathways or weight <= 0:
+        return float("nan")
+    return float(sum(p.weight_share * np.mean(p.coverage[p.gate > 0]) for p in pathways) / weight)
+
+
 def path_sequence_shares(weights: Sequence[np.ndarray], gates: Sequence[np.ndarray], task: Task) -> dict:
     """Share of a deep ReLU network's path weight by the sequence of context sets its units have.
 

@@ -398,6 +398,22 @@ def singular_value_figure(
     return fig
 
 
+def _half_loss_panel(ax, K: np.ndarray, halves: list[dict]) -> None:
+    """How the units gate as the loss first halves: the common share and the within-context
+    coverage against K (seeds that never halve are left out)."""
+    for kind, style, label in (("common", "o-", "common share (on in every context)"),
+                               ("within_context_coverage", "^:", "within-context coverage")):
+        color = SELECTIVITY_COLORS["common"] if kind == "common" else "k"
+        values = [[v for v in h[kind] if v is not None] for h in halves]
+        ax.plot(K, [np.mean(v) if v else np.nan for v in values], style, color=color, label=label)
+    ax.set_xlabel("number of contexts K")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title("as the loss first halves: units leave contexts,\nor turn off on items inside them", fontsize=10)
+
+
 def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     """Selectivity and the speed of the context-specific phase against the number of contexts.
 
@@ -405,7 +421,9 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
         entries: from :func:`reln.experiment.sweep.contexts_sweep`.
     """
     K = np.array([e["contexts"] for e in entries])
-    fig, (shares, speed) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    halves = all("at_half_loss" in e for e in entries)
+    fig, axes = plt.subplots(1, 3 if halves else 2, figsize=(16 if halves else 11, 4), constrained_layout=True)
+    shares, speed = axes[:2]
     styles = {"mixed": (SELECTIVITY_COLORS["mixed"], "mixed-selective (several, not all)"),
               "common": (SELECTIVITY_COLORS["common"], "common (all contexts)"),
               "modular": (SELECTIVITY_COLORS["modular"], "modular (one context)")}
@@ -417,6 +435,9 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     if all("predicted_mixed" in e for e in entries):
         shares.plot(K, [e["predicted_mixed"] for e in entries], "--", color=SELECTIVITY_COLORS["mixed"], lw=1.5,
                     label="mixed, predicted from the task and init law")
+    if all("within_context_coverage" in e for e in entries):
+        coverage = np.array([e["within_context_coverage"] for e in entries], float)
+        shares.plot(K, np.nanmean(coverage, axis=1), "k:", marker="^", label="within-context coverage")
     shares.set_xlabel("number of contexts K")
     shares.set_ylabel("share of ReLU unit weight")
     shares.set_ylim(-0.02, 1.02)
@@ -435,6 +456,8 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     speed.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
     speed.grid(alpha=0.3)
     speed.set_title("context-specific phase (only gating goes below the linear floor)", fontsize=10)
+    if halves:
+        _half_loss_panel(axes[2], K, [e["at_half_loss"] for e in entries])
     fig.suptitle(title)
     return fig
 

@@ -28,7 +28,8 @@ FIGURE_CAPTIONS = {
     "mds": "Hidden representations over training, embedded in two dimensions by MDS (seed 0).",
     "rdm": "Representational dissimilarity matrices at the end of training (seed 0).",
     "singular_values": "Singular values of each pathway's end-to-end map over training.",
-    "sweep": "Mixed-selective weight share and speed of the context-specific phase against the number of contexts.",
+    "sweep": ("Mixed-selective weight share, within-context coverage and speed of the context-specific phase against "
+              "the number of contexts; right: how the units gate as the loss first halves."),
     "theory": "Theory beside the trained networks.",
     "reln_phases": "The compact ReLN's gate phases (columns, their start epochs on top): how many units each pathway has in each phase; read phases are marked.",
     "layers": "Deep networks: per hidden layer, the ReLU units' weight by the set of contexts they are active in; where the gating lives.",
@@ -188,6 +189,25 @@ def _selectivity_table(relu: dict) -> str:
     )
 
 
+def _gating_course_table(relu: dict) -> str:
+    """How the ReLU's first hidden layer gates over training (docs/theory.md §3.2): by leaving
+    contexts (the common share falls) or by items inside them (the coverage falls)."""
+    course = relu.get("gating_course")
+    if not course:
+        return ""
+    rows = [
+        [str(epoch)] + [_spread([seed[k] for seed in course[key]])
+                        for key in ("loss", "common", "mixed", "modular", "within_context_coverage")]
+        for k, epoch in enumerate(course["epochs"])
+    ]
+    return _table(
+        "How the ReLU's units gate over training: loss (fraction of L(0)), weight shares by the number of contexts "
+        "served, and within-context coverage (the weighted fraction of the samples of a unit's own contexts on which "
+        "it is on; 1 for whole-context gates)",
+        ["epoch", "loss", "common", "mixed", "modular", "within-context coverage"], rows,
+    )
+
+
 def _layer_table(relu: dict) -> str:
     """Selectivity per hidden layer of a deep ReLU network: where the gating lives."""
     layers = relu.get("layers")
@@ -232,11 +252,16 @@ def _experiment_section(out: Path, name: str) -> str:
         rows = [[
             str(e["contexts"]), _spread(e["mixed"]), _spread(e["common"]), _spread(e["modular"]),
             _spread(e["epoch_below_linear_floor"]), _spread(e["loss_final"]),
+            _spread(e.get("within_context_coverage")),
+            _spread((e.get("at_half_loss") or {}).get("common")),
+            _spread((e.get("at_half_loss") or {}).get("within_context_coverage")),
         ] for e in entries]
         parts.append(_table(
             "ReLU weight share by selectivity, and the first epoch below the best linear map, against K "
-            "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5)",
-            ["K", "mixed", "common", "modular", "epoch below linear floor", "final loss"], rows,
+            "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5); "
+            "within-context coverage at the end, and the common share and coverage as the loss first halves",
+            ["K", "mixed", "common", "modular", "epoch below linear floor", "final loss", "coverage",
+             "common at L(0)/2", "coverage at L(0)/2"], rows,
         ))
     else:
         metrics = json.loads((folder / "metrics.json").read_text())
@@ -250,7 +275,8 @@ def _experiment_section(out: Path, name: str) -> str:
         parts.append(_comparison_table(metrics, config.get("paper") or {}))
         details = []
         if "relu" in metrics:
-            details += [_selectivity_table(metrics["relu"]), _layer_table(metrics["relu"]), _sequence_table(metrics["relu"])]
+            details += [_selectivity_table(metrics["relu"]), _gating_course_table(metrics["relu"]),
+                        _layer_table(metrics["relu"]), _sequence_table(metrics["relu"])]
         for model, section in metrics.items():
             if isinstance(section, dict) and "pathways" in section and model == "reln":
                 details.append(_pathway_table(section, model))
