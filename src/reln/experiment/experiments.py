@@ -17,7 +17,7 @@ import numpy as np
 
 from reln.identification.analysis import (
     SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity,
-    gating_agreement, structure_agreement, unit_weight_shares, within_context_coverage,
+    gating_agreement, structure_agreement, unit_weight_shares,
 )
 from reln.experiment.config import (
     IdentifyConfig, PathwayConfig, RunConfig, config_to_dict, gdln_models, gdln_table, identified,
@@ -25,6 +25,7 @@ from reln.experiment.config import (
 from reln.errors import ModelFailed, RelnError
 from reln.models.init import relu_initial_weights
 from reln.models.pathways import GDLN, Pathway, build_gdln
+from reln.identification.course import coverage_or_none as _coverage, gating_course
 from reln.identification.identify import Identification, identify, identify_seeds
 from reln.gates import CompactRule, GateSchedule, Reads, total_reads
 from reln.experiment.io import check_figure_formats, figure_writers, json_writer, npz_writer
@@ -615,62 +616,6 @@ def stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_u
             for l in layers
         ],
     }
-
-
-def _coverage(identification: Identification) -> float | None:
-    """:func:`within_context_coverage`, ``None`` (JSON null) where no unit was identified."""
-    c = within_context_coverage(identification)
-    return None if np.isnan(c) else c
-
-
-GATING_COURSE_POINTS = 16
-"""Checkpoints of :func:`gating_course`, geometrically spaced: the ReLU's transitions are evenly
-spread in log time (docs/theory.md §5.3)."""
-
-
-def gating_course(task: Task, relu: Trajectory, *, activity_threshold: float = 1e-3, min_unit_weight: float = 1e-2,
-                  points: int = GATING_COURSE_POINTS) -> dict:
-    """How the first hidden layer's gating forms over training: at ``points`` checkpoints, per
-    seed, the weight shares by number of contexts served (:func:`reln.identification.analysis.selectivity`)
-    and the within-context coverage (:func:`reln.identification.analysis.within_context_coverage`,
-    docs/theory.md §3.2).
-
-    Read together they say *how* the units gate as the loss leaves the linear floor: by leaving
-    whole contexts (the common share falls while the coverage stays near 1: the ReLN's picture) or
-    by turning off on items inside the contexts they keep (the coverage falls while the common
-    share stays: selectivity whole-context pathways do not have).
-
-    Returns:
-        ``{"epochs": [...], "loss": [[per checkpoint] per seed], "common" / "mixed" / "modular" /
-        "within_context_coverage": [[per checkpoint] per seed]}``, the loss as a fraction of ``L(0)``.
-
-    >>> from reln.tasks import contextual_task
-    >>> from reln.training.fit import fit_relu
-    >>> task = contextual_task(4, 2, "hierarchy")
-    >>> course = gating_course(task, fit_relu(task, (16,), 0.1, lr=0.05, epochs=300, snapshot_every=10), points=4)
-    >>> course["epochs"], len(course["within_context_coverage"][0])
-    ([10, 30, 100, 300], 4)
-    """
-    epochs = np.asarray(relu.snapshot_epochs)
-    positive = np.flatnonzero(epochs > 0)
-    if not positive.size:
-        raise RelnError("the gating course needs a ReLU checkpoint after epoch 0")
-    wanted = np.geomspace(epochs[positive[0]], epochs[-1], points)
-    picks = np.unique([positive[np.argmin(np.abs(epochs[positive] - t))] for t in wanted])
-    layer, kinds = relu.layers[0], ("common", "mixed", "modular", "within_context_coverage")
-    course = {"epochs": epochs[picks].tolist(), "loss": (relu.loss[:, epochs[picks]] / relu.loss[:, :1]).tolist()}
-    course |= {kind: [] for kind in kinds}
-    for s in range(relu.loss.shape[0]):
-        rows = {kind: [] for kind in kinds}
-        for k in picks:  # one checkpoint at a time: the settle epochs are not needed here
-            found = identify(task, layer.hidden[s, k:k + 1], layer.unit_weight[s, k:k + 1], epochs[k:k + 1],
-                             activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
-            shares = selectivity(found, task.n_contexts) | {"within_context_coverage": _coverage(found)}
-            for kind in kinds:
-                rows[kind].append(shares[kind])
-        for kind in kinds:
-            course[kind].append(rows[kind])
-    return course
 
 
 def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:

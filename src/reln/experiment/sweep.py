@@ -9,7 +9,7 @@ For each ``K`` the ReLU network of a base config is trained on the same task wit
 * how whole-context the gating is: the within-context coverage of the units
   (:func:`reln.identification.analysis.within_context_coverage`) at the end, and, beside the common
   share, as the loss first halves, with the course of both over training
-  (:func:`reln.experiment.experiments.gating_course`);
+  (:func:`reln.identification.course.gating_course`);
 * the speed of the context-specific phase: the first epoch at which the loss falls below the best
   linear map's (``loss_linear_floor``, which only gating can beat), and below half of it;
 * the mixed-selective share the prediction from the task and the init law alone gives
@@ -27,7 +27,8 @@ import numpy as np
 from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity, within_context_coverage
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.experiment.experiments import build_task, gating_course, stage_metrics
+from reln.experiment.experiments import build_task, stage_metrics
+from reln.identification.course import gating_course
 from reln.training.fit import fit_relu
 from reln.identification.identify import identify_seeds
 

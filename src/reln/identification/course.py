@@ -1,0 +1,82 @@
+"""How a ReLU network's gating forms over training: by leaving contexts or by items inside them (docs/theory.md §3.2).
+
+At checkpoints spread geometrically over the run, the first hidden layer is identified
+(:func:`reln.identification.identify.identify`) and summarised by the weight shares of units by the
+number of contexts they serve (:func:`reln.identification.analysis.selectivity`) and by the
+within-context coverage (:func:`reln.identification.analysis.within_context_coverage`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from reln.errors import RelnError
+from reln.identification.analysis import selectivity, within_context_coverage
+from reln.identification.identify import Identification, identify
+from reln.tasks import Task
+
+if TYPE_CHECKING:
+    from reln.training.trajectory import Trajectory
+
+
+def coverage_or_none(identification: Identification) -> float | None:
+    """:func:`reln.identification.analysis.within_context_coverage`, ``None`` (JSON null) where no unit was identified.
+
+    >>> from reln.identification.identify import Identification
+    >>> coverage_or_none(Identification((), 1.0, np.array([], int), 0, 1e-3, 1e-2)) is None
+    True
+    """
+    c = within_context_coverage(identification)
+    return None if np.isnan(c) else c
+
+
+GATING_COURSE_POINTS = 16
+"""Checkpoints of :func:`gating_course`, geometrically spaced: the ReLU's transitions are evenly
+spread in log time (docs/theory.md §5.3)."""
+
+
+def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float = 1e-3, min_unit_weight: float = 1e-2,
+                  points: int = GATING_COURSE_POINTS) -> dict:
+    """How the first hidden layer's gating forms over training: at ``points`` checkpoints, per
+    seed, the weight shares by number of contexts served (:func:`reln.identification.analysis.selectivity`)
+    and the within-context coverage (:func:`reln.identification.analysis.within_context_coverage`,
+    docs/theory.md §3.2).
+
+    Read together they say *how* the units gate as the loss leaves the linear floor: by leaving
+    whole contexts (the common share falls while the coverage stays near 1: the ReLN's picture) or
+    by turning off on items inside the contexts they keep (the coverage falls while the common
+    share stays: selectivity whole-context pathways do not have).
+
+    Returns:
+        ``{"epochs": [...], "loss": [[per checkpoint] per seed], "common" / "mixed" / "modular" /
+        "within_context_coverage": [[per checkpoint] per seed]}``, the loss as a fraction of ``L(0)``.
+
+    >>> from reln.tasks import contextual_task
+    >>> from reln.training.fit import fit_relu
+    >>> task = contextual_task(4, 2, "hierarchy")
+    >>> course = gating_course(task, fit_relu(task, (16,), 0.1, lr=0.05, epochs=300, snapshot_every=10), points=4)
+    >>> course["epochs"], len(course["within_context_coverage"][0])
+    ([10, 30, 100, 300], 4)
+    """
+    epochs = np.asarray(relu.snapshot_epochs)
+    positive = np.flatnonzero(epochs > 0)
+    if not positive.size:
+        raise RelnError("the gating course needs a ReLU checkpoint after epoch 0")
+    wanted = np.geomspace(epochs[positive[0]], epochs[-1], points)
+    picks = np.unique([positive[np.argmin(np.abs(epochs[positive] - t))] for t in wanted])
+    layer, kinds = relu.layers[0], ("common", "mixed", "modular", "within_context_coverage")
+    course = {"epochs": epochs[picks].tolist(), "loss": (relu.loss[:, epochs[picks]] / relu.loss[:, :1]).tolist()}
+    course |= {kind: [] for kind in kinds}
+    for s in range(relu.loss.shape[0]):
+        rows = {kind: [] for kind in kinds}
+        for k in picks:  # one checkpoint at a time: the settle epochs are not needed here
+            found = identify(task, layer.hidden[s, k:k + 1], layer.unit_weight[s, k:k + 1], epochs[k:k + 1],
+                             activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
+            shares = selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
+            for kind in kinds:
+                rows[kind].append(shares[kind])
+        for kind in kinds:
+            course[kind].append(rows[kind])
+    return course
