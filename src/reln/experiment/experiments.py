@@ -809,7 +809,7 @@ def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
 def run_figures(run: Run) -> dict:
     """File stem -> matplotlib figure, every figure of a run (drawn from what the run holds)."""
     from reln.viz.plots import (
-        MODEL_LABELS, layer_structure_figure, loss_figure, phase_structure_figure, predicted_structure_figure,
+        MODEL_LABELS, gating_course_figure, layer_structure_figure, loss_figure, phase_structure_figure, predicted_structure_figure,
         representation_figures, singular_value_figure, structure_figure,
     )
 
@@ -824,6 +824,11 @@ def run_figures(run: Run) -> dict:
         bold="nearest" if len(run.config.relu.hidden) > 1 else "mean",
         closed_forms=run.closed_forms,
     )
+    course = run.metrics.get("relu", {}).get("gating_course")
+    if course:
+        figures["gating"] = gating_course_figure(
+            course, title=f"{run.config.name}: how the ReLU's units gate (first hidden layer): leaving contexts, or items inside them",
+        )
     layers = run.metrics.get("relu", {}).get("layers")
     if layers:
         figures["layers"] = (layer_structure_figure(

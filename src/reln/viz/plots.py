@@ -130,6 +130,39 @@ def nearest_to_mean(curves: np.ndarray) -> int:
     return int(np.argmin(((curves - curves.mean(axis=0)) ** 2).mean(axis=1)))
 
 
+def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
+    """How the ReLU's units gate over training (docs/theory.md §3.2): weight shares by the number
+    of contexts served, the within-context coverage and the loss, against epoch (log scale).
+
+    Where the common share falls while the coverage stays near 1, units leave whole contexts (the
+    ReLN's picture); where the coverage falls while the common share stays, they turn off on items
+    inside the contexts they keep.
+
+    Args:
+        course: from :func:`reln.identification.course.gating_course`; every seed faint, the mean bold.
+    """
+    epochs = np.asarray(course["epochs"], float)
+    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    lines = (("common", SELECTIVITY_COLORS["common"], "-", "common share (every context)"),
+             ("mixed", SELECTIVITY_COLORS["mixed"], "-", "mixed share (several, not all)"),
+             ("modular", SELECTIVITY_COLORS["modular"], "-", "modular share (one context)"),
+             ("within_context_coverage", "k", ":", "within-context coverage"),
+             ("loss", "0.55", "--", "loss / L(0)"))
+    for key, color, style, label in lines:
+        values = np.array([[np.nan if v is None else v for v in seed] for seed in course[key]], float)
+        for seed in values:
+            ax.plot(epochs, seed, style, color=color, alpha=0.3, lw=0.8)
+        ax.plot(epochs, np.nanmean(values, axis=0), style, color=color, lw=2, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False, fontsize=8)  # below: never on data
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
 def layer_structure_figure(layers: list[dict], n_contexts: int, *, title: str, min_share: float = 0.005) -> plt.Figure:
     """Where the gating lives in a deep ReLU network: per hidden layer, the share of unit weight
     in each context pattern (the contexts where a unit is active), and the selectivity classes.

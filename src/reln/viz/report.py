@@ -32,9 +32,12 @@ FIGURE_CAPTIONS = {
               "the number of contexts; right: how the units gate as the loss first halves."),
     "theory": "Theory beside the trained networks.",
     "reln_phases": "The compact ReLN's gate phases (columns, their start epochs on top): how many units each pathway has in each phase; read phases are marked.",
+    "gating": ("How the ReLU's units gate over training: shares by the number of contexts served, within-context "
+               "coverage (1: whole-context gates) and the loss; units leave contexts where the common share falls, "
+               "gate by items where the coverage does."),
     "layers": "Deep networks: per hidden layer, the ReLU units' weight by the set of contexts they are active in; where the gating lives.",
 }
-FIGURE_ORDER = ("loss", "structure", "reln_phases", "theory", "layers", "outputs", "dataset", "mds", "rdm",
+FIGURE_ORDER = ("loss", "structure", "reln_phases", "theory", "gating", "layers", "outputs", "dataset", "mds", "rdm",
                 "singular_values", "sweep")
 PAPER_ROWS = {"relu": "ReLU", "paper_reln": "ReLN", "modular": "modular"}
 """Our model -> the reference implementation's row of the same network (docs/theory.md §7)."""
