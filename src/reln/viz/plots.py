@@ -152,7 +152,9 @@ def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
         values = np.array([[np.nan if v is None else v for v in seed] for seed in course[key]], float)
         for seed in values:
             ax.plot(epochs, seed, style, color=color, alpha=0.3, lw=0.8)
-        ax.plot(epochs, np.nanmean(values, axis=0), style, color=color, lw=2, label=label)
+        counted = np.isfinite(values).sum(axis=0)  # a checkpoint with no identified unit has no coverage
+        mean = np.where(counted > 0, np.nansum(values, axis=0) / np.maximum(counted, 1), np.nan)
+        ax.plot(epochs, mean, style, color=color, lw=2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction")
