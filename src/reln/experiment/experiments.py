@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from reln.identification.analysis import (
-    SELECTIVITY_CLASSES, crossing_epochs, epoch_below, gap_to_reference, path_sequence_shares, selectivity,
+    SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, path_sequence_shares, selectivity,
     gating_agreement, structure_agreement, unit_weight_shares,
 )
 from reln.experiment.config import (
@@ -25,7 +25,7 @@ from reln.experiment.config import (
 from reln.errors import ModelFailed, RelnError
 from reln.models.init import relu_initial_weights
 from reln.models.pathways import GDLN, Pathway, build_gdln
-from reln.identification.course import coverage_or_none as _coverage, gating_course
+from reln.identification.course import coverage_or_none, gating_course, stage_metrics
 from reln.identification.identify import Identification, identify, identify_seeds
 from reln.gates import CompactRule, GateSchedule, Reads, total_reads
 from reln.experiment.io import check_figure_formats, figure_writers, json_writer, npz_writer
@@ -573,49 +573,9 @@ def _layer_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_
             # the identification's groups (activity above activity_threshold of the unit's peak)
             "pathways": _shares_table(pathway_shares),
             "selectivity": {kind: [x[kind] for x in per_seed] for kind in SELECTIVITY_CLASSES}
-            | {"within_context_coverage": [_coverage(i) for i in found]},
+            | {"within_context_coverage": [coverage_or_none(i) for i in found]},
         })
     return entries
-
-
-STAGE_FRACTION = 0.1
-"""The matched stage of learning at which networks of different depths are compared: the first
-checkpoint at or after the loss falls below this fraction of its start (docs/theory.md §7)."""
-
-
-def stage_metrics(task: Task, relu: Trajectory, activity_threshold: float, min_unit_weight: float,
-                   fraction: float = STAGE_FRACTION) -> dict:
-    """Each hidden layer's selectivity and within-context coverage at a matched stage of learning,
-    per seed: identified at the first checkpoint at or after ``ep(fraction)`` (``None`` where the
-    loss never gets there), so that networks which learn at different speeds (depths, init scales)
-    are compared at the same point of their own learning rather than at the same epoch."""
-    layers = range(len(relu.layers))
-    epochs, shares = [], {l: [] for l in layers}
-    for s, loss in enumerate(relu.loss):
-        reached = epoch_below(loss, fraction)
-        after = np.flatnonzero(relu.snapshot_epochs >= reached) if reached is not None else np.array([], int)
-        if not after.size:
-            epochs.append(None)
-            for l in layers:
-                shares[l].append(None)
-            continue
-        checkpoint = int(after[0])
-        epochs.append(int(relu.snapshot_epochs[checkpoint]))
-        for l in layers:
-            found = identify(
-                task, relu.layers[l].hidden[s], relu.layers[l].unit_weight[s], relu.snapshot_epochs,
-                checkpoint=checkpoint, activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
-            )
-            shares[l].append(selectivity(found, task.n_contexts) | {"within_context_coverage": _coverage(found)})
-    return {
-        "fraction": fraction,
-        "epoch": epochs,
-        "layers": [
-            {"layer": l + 1, **{kind: [None if x is None else x[kind] for x in shares[l]]
-                                for kind in (*SELECTIVITY_CLASSES, "within_context_coverage")}}
-            for l in layers
-        ],
-    }
 
 
 def _path_sequences(task: Task, relu: Trajectory, top: int = 12) -> list[dict]:
@@ -706,7 +666,7 @@ def compute_metrics(
             per_seed = [selectivity(i, task.n_contexts) for i in identifications]
             metrics["relu"]["selectivity"] = {
                 kind: [s[kind] for s in per_seed] for kind in SELECTIVITY_CLASSES
-            } | {"within_context_coverage": [_coverage(i) for i in identifications],
+            } | {"within_context_coverage": [coverage_or_none(i) for i in identifications],
                  "activity_threshold": identifications[0].activity_threshold}
     for model in trajectories:
         builds = builds or {}

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity, within_context_coverage
+from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.experiment.experiments import build_task, stage_metrics
-from reln.identification.course import gating_course
+from reln.experiment.experiments import build_task
+from reln.identification.course import coverage_or_none, gating_course, stage_metrics
 from reln.training.fit import fit_relu
 from reln.identification.identify import identify_seeds
 
@@ -72,7 +72,7 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             "contexts": int(K),
             "loss_linear_floor": floor,
             **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},
-            "within_context_coverage": [None if np.isnan(c) else c for c in map(within_context_coverage, found)],
+            "within_context_coverage": [coverage_or_none(identification) for identification in found],
             # how the units gate as the loss first halves: by leaving contexts or by items inside them
             "at_half_loss": {"epoch": half["epoch"], **{kind: half["layers"][0][kind]
                                                          for kind in ("common", "within_context_coverage")}},

@@ -1,5 +1,7 @@
 """How a ReLU network's gating forms over training: by leaving contexts or by items inside them (docs/theory.md §3.2).
 
+:func:`stage_metrics` does the same at one matched stage of learning, for every hidden layer.
+
 At checkpoints spread geometrically over the run, the first hidden layer is identified
 (:func:`reln.identification.identify.identify`) and summarised by the weight shares of units by the
 number of contexts they serve (:func:`reln.identification.analysis.selectivity`) and by the
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reln.errors import RelnError
-from reln.identification.analysis import selectivity, within_context_coverage
+from reln.identification.analysis import SELECTIVITY_CLASSES, epoch_below, selectivity, within_context_coverage
 from reln.identification.identify import Identification, identify
 from reln.tasks import Task
 
@@ -80,3 +82,43 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
         for kind in kinds:
             course[kind].append(rows[kind])
     return course
+
+
+STAGE_FRACTION = 0.1
+"""The matched stage of learning at which networks of different depths are compared: the first
+checkpoint at or after the loss falls below this fraction of its start (docs/theory.md §7)."""
+
+
+def stage_metrics(task: Task, relu: "Trajectory", activity_threshold: float, min_unit_weight: float,
+                   fraction: float = STAGE_FRACTION) -> dict:
+    """Each hidden layer's selectivity and within-context coverage at a matched stage of learning,
+    per seed: identified at the first checkpoint at or after ``ep(fraction)`` (``None`` where the
+    loss never gets there), so that networks which learn at different speeds (depths, init scales)
+    are compared at the same point of their own learning rather than at the same epoch."""
+    layers = range(len(relu.layers))
+    epochs, shares = [], {l: [] for l in layers}
+    for s, loss in enumerate(relu.loss):
+        reached = epoch_below(loss, fraction)
+        after = np.flatnonzero(relu.snapshot_epochs >= reached) if reached is not None else np.array([], int)
+        if not after.size:
+            epochs.append(None)
+            for l in layers:
+                shares[l].append(None)
+            continue
+        checkpoint = int(after[0])
+        epochs.append(int(relu.snapshot_epochs[checkpoint]))
+        for l in layers:
+            found = identify(
+                task, relu.layers[l].hidden[s], relu.layers[l].unit_weight[s], relu.snapshot_epochs,
+                checkpoint=checkpoint, activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
+            )
+            shares[l].append(selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)})
+    return {
+        "fraction": fraction,
+        "epoch": epochs,
+        "layers": [
+            {"layer": l + 1, **{kind: [None if x is None else x[kind] for x in shares[l]]
+                                for kind in (*SELECTIVITY_CLASSES, "within_context_coverage")}}
+            for l in layers
+        ],
+    }

@@ -130,6 +130,14 @@ def nearest_to_mean(curves: np.ndarray) -> int:
     return int(np.argmin(((curves - curves.mean(axis=0)) ** 2).mean(axis=1)))
 
 
+def _present_mean(rows, axis: int = 0) -> np.ndarray:
+    """Mean over seeds of ``rows`` (``None``: missing, e.g. never reached), ``nan`` where every seed
+    is missing; without NumPy's empty-slice warning."""
+    values = np.array([[np.nan if v is None else v for v in row] for row in rows], float)
+    counted = np.isfinite(values).sum(axis=axis)
+    return np.where(counted > 0, np.nansum(values, axis=axis) / np.maximum(counted, 1), np.nan)
+
+
 def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
     """How the ReLU's units gate over training (docs/theory.md §3.2): weight shares by the number
     of contexts served, the within-context coverage and the loss, against epoch (log scale).
@@ -149,12 +157,10 @@ def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
              ("within_context_coverage", "k", ":", "within-context coverage"),
              ("loss", "0.55", "--", "loss / L(0)"))
     for key, color, style, label in lines:
-        values = np.array([[np.nan if v is None else v for v in seed] for seed in course[key]], float)
-        for seed in values:
-            ax.plot(epochs, seed, style, color=color, alpha=0.3, lw=0.8)
-        counted = np.isfinite(values).sum(axis=0)  # a checkpoint with no identified unit has no coverage
-        mean = np.where(counted > 0, np.nansum(values, axis=0) / np.maximum(counted, 1), np.nan)
-        ax.plot(epochs, mean, style, color=color, lw=2, label=label)
+        for seed in course[key]:
+            ax.plot(epochs, np.array(seed, float), style, color=color, alpha=0.3, lw=0.8)
+        # a checkpoint with no identified unit has no coverage
+        ax.plot(epochs, _present_mean(course[key]), style, color=color, lw=2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction")
@@ -439,8 +445,7 @@ def _half_loss_panel(ax, K: np.ndarray, halves: list[dict]) -> None:
     for kind, style, label in (("common", "o-", "common share (on in every context)"),
                                ("within_context_coverage", "^:", "within-context coverage")):
         color = SELECTIVITY_COLORS["common"] if kind == "common" else "k"
-        values = [[v for v in h[kind] if v is not None] for h in halves]
-        ax.plot(K, [np.mean(v) if v else np.nan for v in values], style, color=color, label=label)
+        ax.plot(K, _present_mean([h[kind] for h in halves], axis=1), style, color=color, label=label)
     ax.set_xlabel("number of contexts K")
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.02, 1.02)
@@ -471,8 +476,8 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
         shares.plot(K, [e["predicted_mixed"] for e in entries], "--", color=SELECTIVITY_COLORS["mixed"], lw=1.5,
                     label="mixed, predicted from the task and init law")
     if all("within_context_coverage" in e for e in entries):
-        coverage = np.array([e["within_context_coverage"] for e in entries], float)
-        shares.plot(K, np.nanmean(coverage, axis=1), "k:", marker="^", label="within-context coverage")
+        shares.plot(K, _present_mean([e["within_context_coverage"] for e in entries], axis=1), "k:", marker="^",
+                    label="within-context coverage")
     shares.set_xlabel("number of contexts K")
     shares.set_ylabel("share of ReLU unit weight")
     shares.set_ylim(-0.02, 1.02)
