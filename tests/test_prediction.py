@@ -35,7 +35,9 @@ def test_predicted_structure_is_common_plus_all_but_one_on_items():
     pathways = predicted_pathways(contextual_task(8, 4), 500, 0.005 / 500)
     assert [p.contexts for p in pathways] == [None, (1, 2, 3), (0, 2, 3), (0, 1, 3), (0, 1, 2)]
     assert [p.inputs for p in pathways] == ["all", "items", "items", "items", "items"]
-    assert all(p.hidden == (250,) for p in pathways)  # H/2 units: the ReLU's expected strength
+    # the common pathway holds the H/2 growing units; the all-but-one pathways split them (node reuse)
+    assert [p.hidden for p in pathways] == [(250,)] + [(62,)] * 4
+    assert sum(p.hidden[0] for p in predicted_pathways(contextual_task(8, 5), 600, 1e-5)[1:]) == 300
     assert [p.name for p in predicted_pathways(contextual_task(8, 1), 100, 1e-4)] == ["{1}"]
 
 

@@ -149,11 +149,12 @@ def test_theory_of_the_compact_reln(runs, preset):
     assert max(theory["loss_final"]) <= 1e-3 * metrics["task"]["loss_initial"]
 
 
-@pytest.mark.parametrize("preset", ["contexts-diff", "contexts-3"])
+@pytest.mark.parametrize("preset", GAP_PRESETS)
 def test_prediction_from_the_task_follows_the_relu(runs, preset):
     """The ReLN predicted from the task and the init law alone (docs/theory.md §5.7), nothing read
-    from the ReLU: max gap .021-.026 (contexts-diff) and .025-.029 (contexts-3) over seeds 0-2
-    (contexts-4 .047-.055 and contexts-5 .060-.063 miss the prediction issue's .05 and are not asserted)."""
+    from the ReLU: max gap .029-.035 (contexts-diff), .021-.026 (contexts-3), .019-.027 (contexts-4)
+    and .019-.025 (contexts-5) over seeds 0-2. With every all-but-one pathway given all H/2 growing
+    units instead of a K-th of them, contexts-4 (.047-.055) and contexts-5 (.060-.063) miss .05."""
     prediction = runs(preset)["prediction"]
     assert prediction["reads_from_relu"]["numbers"] == 0
     assert max(prediction["gap_to_relu"]["max"]) <= 0.05
@@ -162,8 +163,8 @@ def test_prediction_from_the_task_follows_the_relu(runs, preset):
 @pytest.mark.parametrize("preset", SEEDED)
 def test_seeded_prediction_derives_a_compact_reln_that_follows_the_relu(runs, preset):
     """Units in the field of the predicted error (docs/theory.md §5.8), nothing read from the ReLU:
-    max gap .0135-.0184 (contexts-diff) and .0155-.0169 (contexts-4) over seeds 0-2, against the
-    task-only flow's .021-.026 and .047-.055; at a tenth of the run the field's units are gated
+    max gap .014-.018 (contexts-diff) and .017-.018 (contexts-4) over seeds 0-2, against the
+    task-only flow's .029-.035 and .019-.027; at a tenth of the run the field's units are gated
     .04-.05 apart from the ReLU's own (contexts-diff), a third of the all-open baseline's .15-.17."""
     seeded = runs(preset)["prediction_seeded"]
     reads = seeded["reads_from_relu"]
@@ -176,13 +177,18 @@ def test_seeded_prediction_derives_a_compact_reln_that_follows_the_relu(runs, pr
 
 @pytest.mark.parametrize("preset", ["contexts-3", "contexts-4"])
 def test_predicted_shares_match_the_identified_ones(runs, preset):
-    """Same-structure tasks: every predicted share within .08 of the identified mean share (measured
-    differences up to .035 at K = 3 and .052 at K = 4; the common pathway at K = 5 is .076 off and
-    the {1,3} pair of contexts-diff .11, so neither is asserted)."""
+    """Same-structure tasks: every all-but-one pathway's predicted share within .04 of the identified
+    mean share (measured differences up to .019 at K = 3 and .023 at K = 4), the common pathway's within
+    .08 at K = 3 (measured +.052). The common pathway is predicted too large, the more so the more
+    contexts (+.070 at K = 4, +.104 at K = 5, not asserted): the predicted pathways hold fixed sets from
+    t = 0, while the ReLU's units carry common weight into the all-but-one sets they join (docs/theory.md §5.7)."""
     metrics = runs(preset)
     identified = {tuple(p["contexts"]): p["weight_share"] for p in metrics["reln"]["pathways"]}
-    for pathway in metrics["prediction"]["pathways"]:
-        assert abs(pathway["weight_share"] - identified[tuple(pathway["contexts"])]) <= 0.08, pathway
+    common, *all_but_one = metrics["prediction"]["pathways"]
+    for pathway in all_but_one:
+        assert abs(pathway["weight_share"] - identified[tuple(pathway["contexts"])]) <= 0.04, pathway
+    if preset == "contexts-3":
+        assert abs(common["weight_share"] - identified[tuple(common["contexts"])]) <= 0.08, common
 
 
 @pytest.mark.parametrize(("preset", "minimum"), [("contexts-diff", 0.95), ("contexts-4", 0.90), ("contexts-5", 0.90)])

@@ -9,9 +9,12 @@ assumption, not a fitted number:
    items-only inputs follow from the linear residual being uncorrelated with the context inputs on
    any union of whole contexts (docs/theory.md §3.4). With one context only the common pathway.
 2. **Initial strength.** Every pathway starts balanced along its own modes at the expected
-   strength of the ReLU's units, ``pi_0 = H (sigma_1^2 + sigma_2^2) / 8`` (docs/theory.md §2.8):
-   all ``H`` units serve every pathway's correlations at first, half of them grow. It is built as
-   a linear pathway of ``H / 2`` units with the ReLU's stds (``E[pi_0] = (H/2)(sigma_1^2 + sigma_2^2)/4``).
+   strength of the ReLU units it will hold (docs/theory.md §2.8, §5.7). Half of the ``H`` units
+   grow, and all of them serve the common structure first: the common pathway starts at
+   ``pi_0 = (H/2)(sigma_1^2 + sigma_2^2)/4``, a linear pathway of ``H / 2`` units with the ReLU's
+   stds. The all-but-one pathway of context ``m`` holds the growing units that leave ``m`` (node
+   reuse: a unit leaves one context); nothing in the init law prefers one context, so a ``K``-th
+   of them: ``H / (2K)`` units, ``pi_0 / K``.
 3. **Dynamics.** The exact balanced end-to-end flow of those pathways from ``t = 0``
    (:func:`reln.theory.integrate_flow`, docs/theory.md §2.7), every pathway learning at once.
 
@@ -66,7 +69,8 @@ def predicted_pathways(task: Task, width: int, init_std) -> list[Pathway]:
     sets = [tuple(range(K))] + ([tuple(c for c in range(K) if c != m) for m in range(K)] if K > 1 else [])
     return [
         Pathway(contexts=None if len(c) == K else c, inputs="all" if len(c) == K else "items",
-                hidden=(int(width) // 2,), init_std=stds, name="{" + ",".join(str(k + 1) for k in c) + "}")
+                hidden=(int(width) // 2 if len(c) == K else max(1, int(width) // (2 * K)),), init_std=stds,
+                name="{" + ",".join(str(k + 1) for k in c) + "}")
         for c in sets
     ]
 
