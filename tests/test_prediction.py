@@ -6,8 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reln.cli import main
+from reln.models.pathways import build_gdln
 from reln.tasks import contextual_task
 from reln.theory.prediction import predict_from_task, predicted_pathways
 
@@ -123,3 +126,28 @@ def test_field_units_follow_their_own_gradient_descent_in_the_field():
                            w_out + 0.01 * E[t] @ (z * gate).T)
     assert field.loss.shape == (2, 121) and np.allclose(field.loss, target)
     assert not np.allclose(field.layers[0].pre[:, -1], field.layers[0].pre[:, 0])  # the units moved
+
+
+@settings(max_examples=20, deadline=None)
+@given(contexts=st.integers(2, 6), seed=st.integers(0, 2**31 - 1))
+def test_moving_common_weight_into_the_all_but_one_pathways_leaves_every_output(contexts, seed):
+    """The gauge of docs/theory.md §5.7: W_common - D and W_m + D / (K - 1) for every all-but-one m,
+    D on the item inputs, give the predicted GDLN the same output on every sample (a sample of context
+    c is seen by the common pathway and the K - 1 sets that keep c), so the loss cannot fix the shares.
+    Fails if an all-but-one pathway were open on its own context or read the context inputs."""
+    task = contextual_task(4, contexts)
+    gdln = build_gdln(predicted_pathways(task, 40, 0.01), task)
+    rng = np.random.default_rng(seed)
+    maps = rng.normal(size=(len(gdln.gates), task.Y.shape[0], task.X.shape[0]))
+
+    def output(maps):
+        masked = maps * gdln.output_masks[:, :, None] * gdln.input_masks[:, None, :]
+        return np.einsum("pP,poi,iP->oP", gdln.gates, masked, task.X)
+
+    D = rng.normal(size=maps.shape[1:]) * gdln.input_masks[1][None, :]
+    moved = maps.copy()
+    moved[0] -= D
+    moved[1:] += D / (contexts - 1)
+    np.testing.assert_allclose(output(moved), output(maps), atol=1e-9)
+    # and it does move weight: the nuclear norms change
+    assert not np.allclose(np.linalg.svd(moved, compute_uv=False).sum(-1), np.linalg.svd(maps, compute_uv=False).sum(-1))
