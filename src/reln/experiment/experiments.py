@@ -307,7 +307,8 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                     from reln.theory.prediction import predict_from_task
 
                     from_task = predict_from_task(task, config.relu.hidden[0], config.relu.init_std,
-                                                  lr=train.lr, epochs=train.epochs)
+                                                  lr=train.lr, epochs=train.epochs,
+                                                  keep_error="prediction_seeded" in config.models)
                 predicted[model] = _prediction(config, task, from_task, seeded=model == "prediction_seeded",
                                                relu=trajectories.get("relu"))
             trajectories[model] = predicted[model][0]
@@ -370,7 +371,7 @@ def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, 
     is from the ReLU's own units'. Either model's wall time includes the task-only flow's."""
     started = time.perf_counter() - predicted.seconds
     if seeded:
-        return _field_prediction(config, task, predicted.prediction.loss[0], started, relu)
+        return _field_prediction(config, task, predicted.prediction.error[0], started, relu)
     flow = predicted.prediction
     trajectory = Trajectory(
         loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, singular_values=flow.singular_values,
@@ -391,10 +392,11 @@ def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, 
 GATING_EPOCHS_OF = (0.1, 0.2, 0.5, 1.0)  # fractions of the run at which the field's gating is compared
 
 
-def _field_prediction(config: RunConfig, task: Task, target_loss: np.ndarray, started: float,
+def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started: float,
                       relu: Trajectory | None = None) -> tuple[Trajectory, dict]:
     """The compact ReLN predicted from each seed's initial weights (docs/theory.md §5.8): its units
-    follow their own gradient descent in the predicted field (:func:`reln.theory.field.field_units`),
+    follow their own gradient descent in the field of the task-only prediction's ``error``
+    (:func:`reln.theory.field.field_units`),
     the compact rule reads its schedule from them as it would from a ReLU run
     (:func:`reln.relns.imitate.compact_schedules`), and the balanced flow of that schedule is the
     predicted curve (:func:`reln.theory.predict.predict_compact`). The structure is the field's
@@ -406,9 +408,9 @@ def _field_prediction(config: RunConfig, task: Task, target_loss: np.ndarray, st
     from reln.theory.field import field_units
     from reln.theory.predict import predict_compact
 
-    width, std, train = config.relu.hidden[0], config.relu.init_std, config.train
+    std, train = config.relu.init_std, config.train
     initial = relu_initial_weights(task, config.relu.hidden, std, train.seeds)
-    field = field_units(task, initial, target_loss, width=width, init_std=std, lr=train.lr)
+    field = field_units(task, initial, error, lr=train.lr)
     found = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
                            min_unit_weight=config.identify.min_unit_weight)
     schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr, held=False)

@@ -59,6 +59,8 @@ class FlowResult:
         singular_values: ``(n_snapshots, p, r)`` singular values of each pathway's map, descending.
         final_maps: ``(p, n_out, n_in)`` the maps at the last epoch.
         seconds: wall seconds of the integration, compilation included.
+        error: ``(epochs + 1, n_out, P)`` the error ``Y - Yhat`` at every epoch, when asked for
+            (``keep_error``), else ``None``.
     """
 
     loss: np.ndarray
@@ -66,6 +68,7 @@ class FlowResult:
     singular_values: np.ndarray
     final_maps: np.ndarray
     seconds: float
+    error: np.ndarray | None = None
 
 
 def output_basis(Y: np.ndarray, W0: np.ndarray, output_masks: np.ndarray, tol: float = 1e-10) -> np.ndarray:
@@ -93,7 +96,8 @@ def output_basis(Y: np.ndarray, W0: np.ndarray, output_masks: np.ndarray, tol: f
         span = np.concatenate([Q] + [m[:, None] * Q for m in distinct], axis=1)
 
 
-def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr, epochs, snapshot_every):
+def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr, epochs, snapshot_every,
+             keep_error=False):
     """Full-batch gradient descent on balanced factors, one step per epoch, in NumPy.
 
     The ``p`` pathways' factors are the ``p r`` units of one hidden layer: unit ``(p, k)`` has
@@ -108,7 +112,8 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
 
     Returns:
         ``A (p, k, r), B (p, r, n_in)`` at the last epoch, the loss ``(epochs + 1,)``, the
-        snapshot epochs and the singular values ``(snapshots, p, r)`` of the maps there.
+        snapshot epochs, the singular values ``(snapshots, p, r)`` of the maps there, and (with
+        ``keep_error``) the error ``E`` ``(epochs + 1, k, P)`` at every epoch, else ``None``.
     """
     p, k, r = A0.shape
     A = np.ascontiguousarray(A0.transpose(1, 0, 2).reshape(k, p * r))
@@ -119,6 +124,7 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
     every = max(1, min(int(snapshot_every), max(epochs, 1)))
     snapshot_epochs = np.append(np.arange(max(1, -(-epochs // every))) * every, epochs)
     loss, snapshots = np.empty(epochs + 1), []
+    errors = np.empty((epochs + 1, *Y.shape)) if keep_error else None
     ends = [*phase_starts[1:], epochs + 1]
     for phase, (first, end) in enumerate(zip(phase_starts, ends)):
         g = np.repeat(gates[phase], r, axis=0)
@@ -128,6 +134,8 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
             H = (B @ X) * g
             E = Y - A @ H
             loss[t] = 0.5 * np.vdot(E, E)
+            if keep_error:
+                errors[t] = E
             if t == epochs:
                 break
             E *= lr
@@ -142,7 +150,7 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
     As = np.stack([a for a, _ in snapshots]).reshape(-1, k, p, r)
     Bs = np.stack([b for _, b in snapshots]).reshape(-1, p, r, B.shape[1])
     sv = np.linalg.svd(np.einsum("skpr,spri->spki", As, Bs), compute_uv=False)  # one batched call
-    return A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv
+    return A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv, errors
 
 
 def integrate_flow(
@@ -159,6 +167,7 @@ def integrate_flow(
     method: str = "rk4",
     stride: int = 5,
     snapshot_every: int = 10,
+    keep_error: bool = False,
 ) -> FlowResult:
     """Integrate the balanced flow of every pathway from ``W0`` for ``epochs`` epochs.
 
@@ -180,6 +189,8 @@ def integrate_flow(
             keeps the loss within 3e-5 of L(0) of the adaptive solver on the presets.
         snapshot_every: epochs between singular-value snapshots (rounded up to a multiple of
             ``stride``; the last epoch is always one).
+        keep_error: also return the error ``Y - Yhat`` at every epoch (``method="gd"`` only; it
+            costs ``(epochs + 1) n_out P`` floats).
 
     Returns:
         A :class:`FlowResult`.
@@ -187,6 +198,8 @@ def integrate_flow(
     start = time.perf_counter()
     epochs, stride = int(epochs), int(stride)
     check_method(method, stride)
+    if keep_error and method != "gd":
+        raise ValueError("keep_error needs method='gd' (the RK4 scan keeps only the loss between steps)")
     gates = np.asarray(gates, np.float64)
     if gates.ndim == 2:
         gates, phase_starts = gates[None], np.array([0])
@@ -203,10 +216,13 @@ def integrate_flow(
     Y, output_masks = Q.T @ Y, np.einsum("ok,po,ol->pkl", Q, output_masks, Q)
 
     if method == "gd":
-        A, B, loss, snapshot_epochs, sv = _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts,
-                                                   lr=lr, epochs=epochs, snapshot_every=snapshot_every)
+        A, B, loss, snapshot_epochs, sv, errors = _descend(
+            A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, lr=lr, epochs=epochs,
+            snapshot_every=snapshot_every, keep_error=keep_error)
+        # Q holds the span of Y and of every reachable output, so the error has no part outside it
         return FlowResult(loss=loss, snapshot_epochs=snapshot_epochs, singular_values=sv,
-                          final_maps=np.einsum("ko,por,pri->pki", Q, A, B), seconds=time.perf_counter() - start)
+                          final_maps=np.einsum("ko,por,pri->pki", Q, A, B), seconds=time.perf_counter() - start,
+                          error=None if errors is None else np.einsum("ok,tkP->toP", Q, errors))
     from reln.theory.balanced_rk4 import integrate_rk4
 
     import jax

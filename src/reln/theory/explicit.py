@@ -35,6 +35,8 @@ class Prediction:
         final_maps: ``(n, p, n_out, n_in)``.
         seconds: ``(n,)`` wall seconds per prediction (compilation included in the first).
         source: how the structure and the initial maps were obtained.
+        error: ``(n, epochs + 1, n_out, P)`` the error ``Y - Yhat`` at every epoch, when asked
+            for, else ``None``.
     """
 
     gdln: GDLN
@@ -44,6 +46,7 @@ class Prediction:
     final_maps: np.ndarray
     seconds: np.ndarray
     source: str
+    error: np.ndarray | None = None
 
 
 def expected_initial_maps(correlations: PathwayCorrelations, widths: np.ndarray, init_std: np.ndarray) -> np.ndarray:
@@ -77,16 +80,17 @@ def stack_results(gdln: GDLN, results: Sequence[FlowResult], source: str, setup_
         final_maps=np.stack([r.final_maps for r in results]),
         seconds=np.array([r.seconds for r in results]) + setup_seconds / len(results),
         source=source,
+        error=None if results[0].error is None else np.stack([r.error for r in results]),
     )
 
 
 def _predict(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: float, epochs: int,
-             snapshot_every: int, source: str) -> Prediction:
+             snapshot_every: int, source: str, keep_error: bool = False) -> Prediction:
     results = []
     for W0 in initial_maps:
         results.append(integrate_flow(
             task.X, task.Y, gdln.gates, gdln.input_masks, gdln.output_masks, W0, lr=lr, epochs=epochs,
-            method="gd", stride=1, snapshot_every=snapshot_every,
+            method="gd", stride=1, snapshot_every=snapshot_every, keep_error=keep_error,
         ))
     return stack_results(gdln, results, source)
 
@@ -100,13 +104,15 @@ def predict_from_maps(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray]
     return _predict(task, gdln, initial_maps, lr=lr, epochs=epochs, snapshot_every=snapshot_every, source=source)
 
 
-def predict_explicit(task: Task, gdln: GDLN, *, lr: float, epochs: int, snapshot_every: int = 10) -> Prediction:
-    """Predict the loss of an explicit one-hidden-layer GDLN from its init law (one row)."""
+def predict_explicit(task: Task, gdln: GDLN, *, lr: float, epochs: int, snapshot_every: int = 10,
+                     keep_error: bool = False) -> Prediction:
+    """Predict the loss of an explicit one-hidden-layer GDLN from its init law (one row); with
+    ``keep_error``, also its error ``Y - Yhat`` at every epoch."""
     if gdln.widths.shape[1] != 1:
         raise RelnError("the theory describes one-hidden-layer pathways; this GDLN has deeper ones")
     start = time.perf_counter()
     maps = expected_initial_maps(pathway_correlations(task, gdln), gdln.widths[:, 0], gdln.init_std)
     setup = time.perf_counter() - start
     prediction = _predict(task, gdln, [maps], lr=lr, epochs=epochs, snapshot_every=snapshot_every,
-                          source="explicit pathways, expected effective init from the init law")
+                          source="explicit pathways, expected effective init from the init law", keep_error=keep_error)
     return dataclasses.replace(prediction, seconds=prediction.seconds + setup)

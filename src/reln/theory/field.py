@@ -6,17 +6,18 @@ and every unit follows its own gradient descent,
 
     z = w X,   g = 1[z > 0],   w <- w + lr ((u^T E(t)) * g) X^T,   u <- u + lr E(t) (g * z)^T,
 
-so the units' per-sample gates over the whole run come from the task, the initial weights and two
-predicted curves, with no ReLU network trained. The field is
+so the units' per-sample gates over the whole run come from the task, the initial weights and one
+predicted trajectory, with no ReLU network trained. The field is the error of the ReLN predicted
+from the task alone (docs/theory.md §5.7),
 
-    E(t) = (Y - W_lin(t) X) sqrt(L_abo(t) / L_lin(t)),
+    E(t) = Y - Yhat_pred(t),
 
-the error of the always-on linear network (balanced, at the ReLU units' expected strength
-``H (sigma_1^2 + sigma_2^2) / 8``, stepped as gradient descent: docs/theory.md §2.8, §5.5), whose
-*direction* after the first drop is the linear residual ``R`` that only gating can remove (§3.4),
-scaled so that its loss is that of the all-but-one prediction ``L_abo(t)`` (§5.7): the residual
-shrinks as the predicted ReLN learns it. What this leaves out is the feedback of each unit's own
-change on the error: the units never see the residual rotate as the context pathways learn it.
+the common and all-but-one pathways' balanced flow stepped as gradient descent: at first the error
+of the always-on linear network (its common pathway), after the first drop the linear residual ``R``
+that only gating can remove (§3.4), and then what is left of it as the predicted pathways learn it,
+so the field shrinks and turns as pairs of contexts are fitted. What this leaves out is the
+feedback of the units' own change on the error: every unit feels a context's residual until the
+*predicted* pathways have learnt it, however many units have already left that context.
 
 The units' trajectory is a :class:`reln.training.trajectory.Trajectory` of one hidden layer, so the
 compact ReLN's rule (:class:`reln.gates.CompactRule`) and the identification read it exactly as
@@ -31,70 +32,37 @@ from collections.abc import Sequence
 import numpy as np
 
 from reln.errors import RelnError
-from reln.models.pathways import Pathway, build_gdln
 from reln.tasks import Task
-from reln.theory.correlations import pathway_correlations
-from reln.theory.deep import balanced_factors
-from reln.theory.explicit import expected_initial_maps
+from reln.theory.prediction import predict_from_task
 from reln.training.trajectory import HiddenLayer, Trajectory
 
 
-def linear_network_factors(task: Task, width: int, init_std) -> tuple[np.ndarray, np.ndarray]:
-    """Balanced factors ``(A (n_out, r), B (r, n_in))`` of the always-on linear network a ReLU
-    network of ``width`` units starts as: every mode at the expected effective strength
-    ``width (sigma_1^2 + sigma_2^2) / 8`` (a linear network of ``width / 2`` units, docs/theory.md §2.8).
-
-    >>> from reln.tasks import contextual_task
-    >>> A, B = linear_network_factors(contextual_task(8, 3), 700, 0.005 / 700)
-    >>> A.shape, B.shape
-    ((60, 11), (11, 11))
-    """
-    stds = tuple(np.broadcast_to(np.asarray(init_std, float), (2,)))
-    gdln = build_gdln([Pathway(hidden=(int(width) // 2,), init_std=stds)], task)
-    W0 = expected_initial_maps(pathway_correlations(task, gdln), gdln.widths[:, 0], gdln.init_std)
-    B, A = balanced_factors(W0, depth=2)
-    return A[0], B[0]
-
-
-def field_error(task: Task, target_loss: np.ndarray, *, width: int, init_std, lr: float) -> np.ndarray:
-    """The predicted field ``E(t) = (Y - W_lin(t) X) sqrt(L_abo(t) / L_lin(t))`` at ``t = 0..T``
-    (module docstring), ``(T + 1, n_out, P)``, the linear network stepped as gradient descent.
+def field_error(task: Task, width: int, init_std, *, lr: float, epochs: int) -> np.ndarray:
+    """The field ``E(t) = Y - Yhat_pred(t)`` at ``t = 0..epochs``, ``(epochs + 1, n_out, P)``: the
+    error of the ReLN predicted from the task and the init law (module docstring;
+    :func:`reln.theory.prediction.predict_from_task` with ``keep_error``).
 
     >>> from reln.tasks import contextual_task
     >>> task = contextual_task(8, 3)
-    >>> E = field_error(task, np.full(11, task.loss_initial / 2), width=700, init_std=0.005 / 700, lr=1e-3)
-    >>> E.shape, round(float(0.5 * np.sum(E[10] ** 2) / task.loss_initial), 6)
-    ((11, 60, 24), 0.5)
+    >>> E = field_error(task, 700, 0.005 / 700, lr=1e-3, epochs=10)
+    >>> E.shape, round(float(0.5 * np.sum(E[0] ** 2) / task.loss_initial), 6)
+    ((11, 60, 24), 1.0)
     """
-    target_loss = np.asarray(target_loss, float)
-    if target_loss.ndim != 1 or np.any(target_loss < 0) or not np.all(np.isfinite(target_loss)):
-        raise RelnError("the field's target loss must be a finite, non-negative curve over epochs 0..T")
-    X, Y = np.asarray(task.X, float), np.asarray(task.Y, float)
-    A, B = linear_network_factors(task, width, init_std)
-    field = np.empty((len(target_loss), *Y.shape))
-    for t, target in enumerate(target_loss):
-        E = Y - A @ (B @ X)
-        linear_loss = 0.5 * np.vdot(E, E)
-        field[t] = E * np.sqrt(target / linear_loss) if linear_loss > 0 else E
-        G = lr * E @ X.T  # the linear network's own gradient descent
-        A, B = A + G @ B.T, B + A.T @ G
-    return field
+    return predict_from_task(task, width, init_std, lr=lr, epochs=epochs, keep_error=True).prediction.error[0]
 
 
 def field_units(
     task: Task,
     initial_weights: Sequence[Sequence[np.ndarray]],
-    target_loss: np.ndarray,
+    field: np.ndarray,
     *,
-    width: int,
-    init_std,
     lr: float,
     snapshot_every: int = 10,
     x64: bool = False,
     progress=None,
 ) -> Trajectory:
-    """Every seed's ReLU units, each following its own gradient descent in the predicted field
-    ``E(t)`` (:func:`field_error`), recorded as a one-hidden-layer trajectory.
+    """Every seed's ReLU units, each following its own gradient descent in a given field ``E(t)``
+    (e.g. :func:`field_error`), recorded as a one-hidden-layer trajectory.
 
     The step is gradient descent on ``-<sg E(t), Yhat>`` (``sg``: a constant), whose gradient is
     the one a unit receives in a network whose error is ``E(t)``; compiled as the training scans are
@@ -103,9 +71,7 @@ def field_units(
     Args:
         task: the task.
         initial_weights: per seed, the ReLU's ``[W_in (H, n_in), W_out (n_out, H)]`` at ``t = 0``.
-        target_loss: ``(epochs + 1,)`` the predicted loss ``L_abo(t)`` the field's size follows
-            (e.g. :func:`reln.theory.prediction.predict_from_task`'s curve).
-        width, init_std: the ReLU's width and init law (for the linear network of the field).
+        field: ``(epochs + 1, n_out, P)`` the error the units see at ``t = 0..epochs``.
         lr: the learning rate.
         snapshot_every: epochs between the recorded pre-activations.
         x64: float64 (else float32, as the ReLU network trains).
@@ -113,15 +79,14 @@ def field_units(
 
     Returns:
         A :class:`Trajectory` whose ``layers[0]`` holds the units' pre-activations and sizes at
-        the snapshots and whose ``loss`` is the field's ``1/2 ||E(t)||^2`` (``target_loss``), one
-        row per seed.
+        the snapshots and whose ``loss`` is the field's ``1/2 ||E(t)||^2``, one row per seed.
 
     >>> from reln.tasks import contextual_task
     >>> from reln.models.init import relu_initial_weights
     >>> task = contextual_task(8, 3)
     >>> initial = relu_initial_weights(task, (20,), 1e-3, (0, 1))
-    >>> field = field_units(task, initial, np.full(51, task.loss_initial), width=20, init_std=1e-3, lr=1e-3)
-    >>> field.layers[0].pre.shape, int(field.snapshot_epochs[-1])
+    >>> units = field_units(task, initial, field_error(task, 20, 1e-3, lr=1e-3, epochs=50), lr=1e-3)
+    >>> units.layers[0].pre.shape, int(units.snapshot_epochs[-1])
     ((2, 6, 20, 24), 50)
     """
     import jax
@@ -133,7 +98,10 @@ def field_units(
     if any(len(w) != 2 for w in initial_weights):
         raise RelnError("the field describes one-hidden-layer networks; these weights have more layers")
     dtype = np.float64 if x64 else np.float32
-    field = field_error(task, target_loss, width=width, init_std=init_std, lr=lr).astype(dtype)
+    field = np.asarray(field, dtype)
+    if field.ndim != 3 or field.shape[1:] != task.Y.shape or not np.all(np.isfinite(field)):
+        raise RelnError(f"the field must be finite, (epochs + 1, {task.Y.shape[0]}, {task.Y.shape[1]}); "
+                        f"got shape {field.shape}")
     epochs, n_seeds = len(field) - 1, len(initial_weights)
     X = task.X.astype(dtype)
     params = [np.stack([np.asarray(w[l], dtype) for w in initial_weights]) for l in range(2)]
@@ -146,7 +114,8 @@ def field_units(
         return {"pre": relu_preactivations(weights, X)[0], "unit_weight": unit_weights(weights)[0]}
 
     data = {"field": np.broadcast_to(field, (n_seeds, *field.shape)),
-            "loss": np.broadcast_to(np.asarray(target_loss, dtype), (n_seeds, epochs + 1))}
+            "loss": np.broadcast_to(0.5 * np.sum(field.astype(np.float64) ** 2, axis=(1, 2)).astype(dtype),
+                                    (n_seeds, epochs + 1))}
     with jax.enable_x64(x64):
         run = train(objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every,
                     progress=progress, data=data)

@@ -359,7 +359,7 @@ MODEL_SENTENCES = {
                "is a linear network with its own gates, not an explanation (docs/theory.md §5.4)."),
     "prediction": ("common plus all-but-one pathways from the task, width, init law and learning rate alone, "
                    "learning by the balanced flow from t = 0 (docs/theory.md §5.7)."),
-    "prediction_seeded": ("each seed's initial units in the field of the predicted error, read by the compact "
+    "prediction_seeded": ("each seed's initial units in the field of the task-only prediction's error, read by the compact "
                           "rule, integrated by the theory (docs/theory.md §5.8)."),
     "paper_reln": "the paper's hand-made ReLN, staged rule and hand-set scales (docs/theory.md §5.6).",
     "modular": "the strictly modular control: common pathway plus one pathway per context (docs/theory.md §5.6).",
