@@ -188,3 +188,31 @@ def test_within_context_coverage_is_the_weighted_fraction_of_own_samples_on(patt
     whole = all(np.array_equal(row, np.isin(task.context, [c for c in range(3) if row[task.context == c].any()]))
                 for row in on[live].astype(bool))
     assert (within_context_coverage(found) == pytest.approx(1.0)) == whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), units=st.integers(1, 30), width=st.integers(1, 6))
+def test_gating_size_counts_the_heaviest_patterns(data, units, width):
+    """gating_size (docs/theory.md §3.2) against a brute-force count: the fewest distinct patterns
+    whose summed weight reaches the fraction, found by trying every number of heaviest groups; it
+    does not depend on the units' order, grows with the fraction, and at fraction 1 is the number of
+    patterns that carry weight."""
+    from reln.identification.analysis import gating_size
+
+    patterns = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=width, max_size=width),
+                                           min_size=units, max_size=units)))
+    weights = np.array(data.draw(st.lists(st.one_of(st.just(0.0), st.floats(1e-3, 10.0)), min_size=units, max_size=units)))
+    fraction = data.draw(st.floats(0.05, 1.0))
+    total = weights.sum()
+    groups = {}
+    for pattern, weight in zip(map(tuple, patterns), weights):
+        groups[pattern] = groups.get(pattern, 0.0) + weight
+    heaviest = sorted(groups.values(), reverse=True)
+    expected = 0 if total <= 0 else next(m for m in range(1, len(heaviest) + 1)
+                                         if sum(heaviest[:m]) >= fraction * total * (1 - 1e-12))
+    assert gating_size(patterns, weights, fraction) == expected
+    order = np.random.default_rng(units).permutation(units)
+    assert gating_size(patterns[order], weights[order], fraction) == expected
+    assert gating_size(patterns, weights, min(1.0, fraction + 0.1)) >= expected
+    if total > 0:
+        assert gating_size(patterns, weights, 1.0) == sum(w > 0 for w in groups.values())

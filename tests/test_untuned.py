@@ -75,11 +75,13 @@ def test_six_contexts_gate_by_items_before_leaving_contexts(six_contexts):
     .6 L(0) (epoch 860, loss .40), the units still serve every context (common share .99, seeds
     0-2) and are off on about a fifth of the items inside them (coverage .78): the drop comes from
     selectivity within contexts, which whole-context pathways lack; the compact ReLN misses its
-    bound here (docs/theory.md §5.3)."""
+    bound here (docs/theory.md §5.3). One context pattern (every context) holds 80% of the weight,
+    but 186 per-sample gate patterns do (against 4-12 on the presets)."""
     course = six_contexts["relu"]["gating_course"]
     k = next(k for k, loss in enumerate(course["loss"][0]) if loss < 0.6)
     assert course["common"][0][k] > 0.95
     assert course["within_context_coverage"][0][k] < 0.85
+    assert course["pathways_context"][0][k] == 1 and course["pathways_sample"][0][k] >= 80
 
 
 def test_six_contexts_gap_within_issue_bound(six_contexts):

@@ -128,6 +128,47 @@ def within_context_coverage(identification) -> float:
     return float(sum(p.weight_share * np.mean(p.coverage[p.gate > 0]) for p in pathways) / weight)
 
 
+GATING_WEIGHT = 0.8
+"""The fraction of the units' weight :func:`gating_size` asks a gated linear network to hold: a
+convention (how many pathways carry most of the network), not a fitted constant."""
+
+
+def gating_size(patterns: np.ndarray, weights: np.ndarray, fraction: float = GATING_WEIGHT) -> int:
+    """How small a gated linear network can hold a ReLU layer's units: the fewest distinct gate
+    patterns whose units carry ``fraction`` of the weight (docs/theory.md §3.2).
+
+    Units with the same pattern form one pathway of a GDLN; sorting the patterns by their summed
+    weight ``W_g = sum_{j in g} s_j`` (``s_j = ||w_in,j|| ||w_out,j||``), the size is the smallest
+    ``m`` with ``W_(1) + ... + W_(m) >= fraction sum_j s_j``. With patterns over contexts (a unit's
+    contexts) it counts the pathways of a ReLN with whole-context gates; with patterns over samples
+    (a unit's per-sample gates), those of a GDLN gated like the ReLU itself. The paper's picture, a
+    *small* GDLN, is that both are small; when only the first is, the ReLU's selectivity lies among
+    the items of the contexts.
+
+    Args:
+        patterns: ``(units, d)`` bool, a unit's gate pattern; weights: ``(units,)`` non-negative.
+        fraction: in ``(0, 1]``.
+
+    Returns:
+        the size, ``0`` when the units carry no weight.
+
+    >>> gating_size(np.array([[1, 0], [1, 0], [0, 1], [1, 1]], bool), np.array([1.0, 1.0, 1.0, 0.5]))
+    2
+    """
+    patterns, weights = np.asarray(patterns, bool), np.asarray(weights, float)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    if patterns.ndim != 2 or weights.shape != patterns.shape[:1] or np.any(weights < 0):
+        raise ValueError(f"patterns (units, d) and non-negative weights (units,) expected, got "
+                         f"{patterns.shape} and {weights.shape}")
+    total = weights.sum()
+    if total <= 0:
+        return 0
+    _, group = np.unique(patterns, axis=0, return_inverse=True)
+    mass = np.sort(np.bincount(group.ravel(), weights=weights))[::-1]
+    return int(np.searchsorted(np.cumsum(mass), fraction * total * (1 - 1e-12)) + 1)
+
+
 def path_sequence_shares(weights: Sequence[np.ndarray], gates: Sequence[np.ndarray], task: Task) -> dict:
     """Share of a deep ReLU network's path weight by the sequence of context sets its units have.
 

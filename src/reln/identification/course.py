@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reln.errors import RelnError
-from reln.identification.analysis import SELECTIVITY_CLASSES, epoch_below, selectivity, within_context_coverage
-from reln.identification.identify import Identification, identify
+from reln.identification.analysis import (
+    GATING_WEIGHT, SELECTIVITY_CLASSES, epoch_below, gating_size, selectivity, within_context_coverage,
+)
+from reln.identification.identify import Identification, active_patterns, identify
 from reln.tasks import Task
 
 if TYPE_CHECKING:
@@ -42,18 +44,23 @@ spread in log time (docs/theory.md §5.3)."""
 def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float = 1e-3, min_unit_weight: float = 1e-2,
                   points: int = GATING_COURSE_POINTS) -> dict:
     """How the first hidden layer's gating forms over training: at ``points`` checkpoints, per
-    seed, the weight shares by number of contexts served (:func:`reln.identification.analysis.selectivity`)
-    and the within-context coverage (:func:`reln.identification.analysis.within_context_coverage`,
-    docs/theory.md §3.2).
+    seed, the weight shares by number of contexts served (:func:`reln.identification.analysis.selectivity`),
+    the within-context coverage (:func:`reln.identification.analysis.within_context_coverage`) and
+    how many pathways hold :data:`reln.identification.analysis.GATING_WEIGHT` of the grown units'
+    weight, with whole-context gates and with the units' own per-sample gates
+    (:func:`reln.identification.analysis.gating_size`; docs/theory.md §3.2).
 
     Read together they say *how* the units gate as the loss leaves the linear floor: by leaving
     whole contexts (the common share falls while the coverage stays near 1: the ReLN's picture) or
     by turning off on items inside the contexts they keep (the coverage falls while the common
-    share stays: selectivity whole-context pathways do not have).
+    share stays: selectivity whole-context pathways do not have). The two sizes say the same in
+    numbers of pathways: a ReLN of a few context sets against a GDLN that needs hundreds of
+    per-sample patterns.
 
     Returns:
         ``{"epochs": [...], "loss": [[per checkpoint] per seed], "common" / "mixed" / "modular" /
-        "within_context_coverage": [[per checkpoint] per seed]}``, the loss as a fraction of ``L(0)``.
+        "within_context_coverage" / "pathways_context" / "pathways_sample": [[per checkpoint] per
+        seed]}``, the loss as a fraction of ``L(0)``.
 
     >>> from reln.tasks import contextual_task
     >>> from reln.training.fit import fit_relu
@@ -61,6 +68,8 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
     >>> course = gating_course(task, fit_relu(task, (16,), 0.1, lr=0.05, epochs=300, snapshot_every=10), points=4)
     >>> course["epochs"], len(course["within_context_coverage"][0])
     ([10, 30, 100, 300], 4)
+    >>> all(c <= s for c, s in zip(course["pathways_context"][0], course["pathways_sample"][0]))
+    True
     """
     epochs = np.asarray(relu.snapshot_epochs)
     positive = np.flatnonzero(epochs > 0)
@@ -68,7 +77,9 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
         raise RelnError("the gating course needs a ReLU checkpoint after epoch 0")
     wanted = np.geomspace(epochs[positive[0]], epochs[-1], points)
     picks = np.unique([positive[np.argmin(np.abs(epochs[positive] - t))] for t in wanted])
-    layer, kinds = relu.layers[0], ("common", "mixed", "modular", "within_context_coverage")
+    layer = relu.layers[0]
+    kinds = ("common", "mixed", "modular", "within_context_coverage", "pathways_context", "pathways_sample")
+    onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
     course = {"epochs": epochs[picks].tolist(), "loss": (relu.loss[:, epochs[picks]] / relu.loss[:, :1]).tolist()}
     course |= {kind: [] for kind in kinds}
     for s in range(relu.loss.shape[0]):
@@ -77,6 +88,12 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
             found = identify(task, layer.hidden[s, k:k + 1], layer.unit_weight[s, k:k + 1], epochs[k:k + 1],
                              activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
             shares = selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
+            on = active_patterns(np.asarray(layer.hidden[s, k]), activity_threshold)
+            sizes = np.asarray(layer.unit_weight[s, k], float)
+            grown = (sizes >= min_unit_weight * sizes.max()) & on.any(axis=1)
+            in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K): the unit's contexts
+            shares |= {"pathways_context": gating_size(in_context[grown], sizes[grown], GATING_WEIGHT),
+                       "pathways_sample": gating_size(on[grown], sizes[grown], GATING_WEIGHT)}
             for kind in kinds:
                 rows[kind].append(shares[kind])
         for kind in kinds:

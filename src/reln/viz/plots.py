@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from reln.identification.analysis import GATING_WEIGHT  # noqa: E402
+
 MODEL_COLORS = {
     "relu": "#222222", "reln": "#d1495b", "replay": "#9a9a9a", "paper_reln": "#edae49", "modular": "#66a182",
     "theory": "#2e86ab", "prediction": "#7fbf3f", "prediction_seeded": "#3d7a1f",
@@ -139,18 +141,23 @@ def _present_mean(rows, axis: int = 0) -> np.ndarray:
 
 
 def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
-    """How the ReLU's units gate over training (docs/theory.md §3.2): weight shares by the number
-    of contexts served, the within-context coverage and the loss, against epoch (log scale).
+    """How the ReLU's units gate over training (docs/theory.md §3.2): above, weight shares by the
+    number of contexts served, the within-context coverage and the loss; below, how many pathways
+    hold most of the weight with whole-context gates and with the units' own per-sample gates;
+    against epoch (log scale).
 
     Where the common share falls while the coverage stays near 1, units leave whole contexts (the
     ReLN's picture); where the coverage falls while the common share stays, they turn off on items
-    inside the contexts they keep.
+    inside the contexts they keep, and the per-sample count rises far above the context count.
 
     Args:
         course: from :func:`reln.identification.course.gating_course`; every seed faint, the mean bold.
     """
     epochs = np.asarray(course["epochs"], float)
-    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    sizes = "pathways_context" in course and "pathways_sample" in course
+    fig, axes = plt.subplots(2 if sizes else 1, 1, figsize=(8, 6.6 if sizes else 4.2), sharex=True,
+                             constrained_layout=True, squeeze=False, gridspec_kw={"height_ratios": [3, 2][:1 + sizes]})
+    ax = axes[0, 0]
     lines = (("common", SELECTIVITY_COLORS["common"], "-", "common share (every context)"),
              ("mixed", SELECTIVITY_COLORS["mixed"], "-", "mixed share (several, not all)"),
              ("modular", SELECTIVITY_COLORS["modular"], "-", "modular share (one context)"),
@@ -162,12 +169,25 @@ def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
         # a checkpoint with no identified unit has no coverage
         ax.plot(epochs, _present_mean(course[key]), style, color=color, lw=2, label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("epoch")
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False, fontsize=8)  # below: never on data
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06 if sizes else -0.16), ncol=3, frameon=False,
+              fontsize=8)  # below: never on data
     ax.set_title(title, fontsize=10)
+    if sizes:
+        low = axes[1, 0]
+        for key, color, label in (("pathways_context", SELECTIVITY_COLORS["mixed"], "whole-context gates"),
+                                  ("pathways_sample", "k", "the units' own per-sample gates")):
+            for seed in course[key]:
+                low.plot(epochs, np.array(seed, float), color=color, alpha=0.3, lw=0.8)
+            low.plot(epochs, _present_mean(course[key]), color=color, lw=2, label=label)
+        low.set_yscale("log")
+        low.set_ylim(0.8, None)
+        low.set_ylabel(f"pathways holding {GATING_WEIGHT:.0%}\nof the weight")
+        low.grid(alpha=0.3, which="both")
+        low.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False, fontsize=8)
+    axes[-1, 0].set_xlabel("epoch")
     return fig
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reln.gates.schedule import describe_reads
+from reln.identification.analysis import GATING_WEIGHT
 from reln.viz.plots import MODEL_LABELS
 
 FIGURE_CAPTIONS = {
@@ -198,16 +199,19 @@ def _gating_course_table(relu: dict) -> str:
     course = relu.get("gating_course")
     if not course:
         return ""
-    rows = [
-        [str(epoch)] + [_spread([seed[k] for seed in course[key]])
-                        for key in ("loss", "common", "mixed", "modular", "within_context_coverage")]
-        for k, epoch in enumerate(course["epochs"])
-    ]
+    keys = ["loss", "common", "mixed", "modular", "within_context_coverage"]
+    headers = ["epoch", "loss", "common", "mixed", "modular", "within-context coverage"]
+    if "pathways_sample" in course:
+        keys += ["pathways_context", "pathways_sample"]
+        headers += ["pathways (context gates)", "pathways (per-sample gates)"]
+    rows = [[str(epoch)] + [_spread([seed[k] for seed in course[key]]) for key in keys]
+            for k, epoch in enumerate(course["epochs"])]
     return _table(
         "How the ReLU's units gate over training: loss (fraction of L(0)), weight shares by the number of contexts "
-        "served, and within-context coverage (the weighted fraction of the samples of a unit's own contexts on which "
-        "it is on; 1 for whole-context gates)",
-        ["epoch", "loss", "common", "mixed", "modular", "within-context coverage"], rows,
+        "served, within-context coverage (the weighted fraction of the samples of a unit's own contexts on which "
+        f"it is on; 1 for whole-context gates), and the fewest pathways holding {GATING_WEIGHT:.0%} of the units' "
+        "weight with whole-context gates and with the units' own per-sample gates (docs/theory.md §3.2)",
+        headers, rows,
     )
 
 
