@@ -20,7 +20,10 @@ def test_sweep_entries_are_consistent():
         np.testing.assert_allclose(total, 1.0, atol=1e-6)  # unit sizes are float32
         assert len(e["loss_final"]) == 2
         assert all(0 < c <= 1 for c in e["within_context_coverage"])
-        assert set(e["at_half_loss"]) == {"epoch", "common", "within_context_coverage"}
+        assert set(e["at_half_loss"]) == {"epoch", "common", "within_context_coverage", "pathways_context",
+                                          "pathways_sample"}
+        for half in zip(e["at_half_loss"]["pathways_context"], e["at_half_loss"]["pathways_sample"]):
+            assert None in half or 1 <= half[0] <= half[1]  # context sets merge per-sample patterns
         assert len(e["gating_course"]["within_context_coverage"]) == 2
     # With two contexts "several but not all" is empty: all-but-one units are single-context ones.
     assert entries[0]["mixed"] == [0.0, 0.0]

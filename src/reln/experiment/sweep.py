@@ -74,8 +74,8 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},
             "within_context_coverage": [coverage_or_none(identification) for identification in found],
             # how the units gate as the loss first halves: by leaving contexts or by items inside them
-            "at_half_loss": {"epoch": half["epoch"], **{kind: half["layers"][0][kind]
-                                                         for kind in ("common", "within_context_coverage")}},
+            "at_half_loss": {"epoch": half["epoch"], **{kind: half["layers"][0][kind] for kind in (
+                "common", "within_context_coverage", "pathways_context", "pathways_sample")}},
             "gating_course": gating_course(task, relu, **thresholds),
             "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
             "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],

@@ -36,6 +36,33 @@ def coverage_or_none(identification: Identification) -> float | None:
     return None if np.isnan(c) else c
 
 
+GATING_SIZES = ("pathways_context", "pathways_sample")
+
+
+def gating_sizes(task: Task, hidden: np.ndarray, unit_weight: np.ndarray, activity_threshold: float,
+                 min_unit_weight: float) -> dict[str, int]:
+    """One checkpoint's :func:`reln.identification.analysis.gating_size` over the grown units (as
+    identification counts them): ``pathways_context`` over the units' context sets (a ReLN with
+    whole-context gates), ``pathways_sample`` over their own per-sample gates (docs/theory.md §3.2).
+
+    Args:
+        hidden: ``(units, P)`` one layer's activity; unit_weight: ``(units,)`` the unit sizes.
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(2, 2, np.eye(2), common=np.eye(2))  # samples c1:i1, c1:i2, c2:i1, c2:i2
+    >>> hidden = np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
+    >>> gating_sizes(task, hidden, np.ones(3), 1e-3, 1e-2)  # one context set, three sample patterns
+    {'pathways_context': 1, 'pathways_sample': 3}
+    """
+    on = active_patterns(np.asarray(hidden), activity_threshold)
+    sizes = np.asarray(unit_weight, float)
+    grown = (sizes >= min_unit_weight * sizes.max()) & on.any(axis=1)
+    onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
+    in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K): the unit's contexts
+    return {"pathways_context": gating_size(in_context[grown], sizes[grown], GATING_WEIGHT),
+            "pathways_sample": gating_size(on[grown], sizes[grown], GATING_WEIGHT)}
+
+
 GATING_COURSE_POINTS = 16
 """Checkpoints of :func:`gating_course`, geometrically spaced: the ReLU's transitions are evenly
 spread in log time (docs/theory.md §5.3)."""
@@ -78,8 +105,7 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
     wanted = np.geomspace(epochs[positive[0]], epochs[-1], points)
     picks = np.unique([positive[np.argmin(np.abs(epochs[positive] - t))] for t in wanted])
     layer = relu.layers[0]
-    kinds = ("common", "mixed", "modular", "within_context_coverage", "pathways_context", "pathways_sample")
-    onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
+    kinds = ("common", "mixed", "modular", "within_context_coverage", *GATING_SIZES)
     course = {"epochs": epochs[picks].tolist(), "loss": (relu.loss[:, epochs[picks]] / relu.loss[:, :1]).tolist()}
     course |= {kind: [] for kind in kinds}
     for s in range(relu.loss.shape[0]):
@@ -88,12 +114,7 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
             found = identify(task, layer.hidden[s, k:k + 1], layer.unit_weight[s, k:k + 1], epochs[k:k + 1],
                              activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
             shares = selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
-            on = active_patterns(np.asarray(layer.hidden[s, k]), activity_threshold)
-            sizes = np.asarray(layer.unit_weight[s, k], float)
-            grown = (sizes >= min_unit_weight * sizes.max()) & on.any(axis=1)
-            in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K): the unit's contexts
-            shares |= {"pathways_context": gating_size(in_context[grown], sizes[grown], GATING_WEIGHT),
-                       "pathways_sample": gating_size(on[grown], sizes[grown], GATING_WEIGHT)}
+            shares |= gating_sizes(task, layer.hidden[s, k], layer.unit_weight[s, k], activity_threshold, min_unit_weight)
             for kind in kinds:
                 rows[kind].append(shares[kind])
         for kind in kinds:
@@ -108,8 +129,8 @@ checkpoint at or after the loss falls below this fraction of its start (docs/the
 
 def stage_metrics(task: Task, relu: "Trajectory", activity_threshold: float, min_unit_weight: float,
                    fraction: float = STAGE_FRACTION) -> dict:
-    """Each hidden layer's selectivity and within-context coverage at a matched stage of learning,
-    per seed: identified at the first checkpoint at or after ``ep(fraction)`` (``None`` where the
+    """Each hidden layer's selectivity, within-context coverage and gating sizes (:func:`gating_sizes`)
+    at a matched stage of learning, per seed: identified at the first checkpoint at or after ``ep(fraction)`` (``None`` where the
     loss never gets there), so that networks which learn at different speeds (depths, init scales)
     are compared at the same point of their own learning rather than at the same epoch."""
     layers = range(len(relu.layers))
@@ -129,13 +150,16 @@ def stage_metrics(task: Task, relu: "Trajectory", activity_threshold: float, min
                 task, relu.layers[l].hidden[s], relu.layers[l].unit_weight[s], relu.snapshot_epochs,
                 checkpoint=checkpoint, activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
             )
-            shares[l].append(selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)})
+            shares[l].append(selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
+                             | gating_sizes(task, relu.layers[l].hidden[s, checkpoint],
+                                            relu.layers[l].unit_weight[s, checkpoint], activity_threshold,
+                                            min_unit_weight))
     return {
         "fraction": fraction,
         "epoch": epochs,
         "layers": [
             {"layer": l + 1, **{kind: [None if x is None else x[kind] for x in shares[l]]
-                                for kind in (*SELECTIVITY_CLASSES, "within_context_coverage")}}
+                                for kind in (*SELECTIVITY_CLASSES, "within_context_coverage", *GATING_SIZES)}}
             for l in layers
         ],
     }

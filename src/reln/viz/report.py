@@ -262,13 +262,15 @@ def _experiment_section(out: Path, name: str) -> str:
             _spread(e.get("within_context_coverage")),
             _spread((e.get("at_half_loss") or {}).get("common")),
             _spread((e.get("at_half_loss") or {}).get("within_context_coverage")),
+            _spread((e.get("at_half_loss") or {}).get("pathways_sample")),
         ] for e in entries]
         parts.append(_table(
             "ReLU weight share by selectivity, and the first epoch below the best linear map, against K "
             "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5); "
-            "within-context coverage at the end, and the common share and coverage as the loss first halves",
+            "within-context coverage at the end, and as the loss first halves the common share, the coverage and "
+            f"the fewest per-sample gate patterns holding {GATING_WEIGHT:.0%} of the weight (docs/theory.md §3.2)",
             ["K", "mixed", "common", "modular", "epoch below linear floor", "final loss", "coverage",
-             "common at L(0)/2", "coverage at L(0)/2"], rows,
+             "common at L(0)/2", "coverage at L(0)/2", "per-sample pathways at L(0)/2"], rows,
         ))
     else:
         metrics = json.loads((folder / "metrics.json").read_text())
