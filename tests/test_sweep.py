@@ -25,6 +25,8 @@ def test_sweep_entries_are_consistent():
         for half in zip(e["at_half_loss"]["pathways_context"], e["at_half_loss"]["pathways_sample"]):
             assert None in half or 1 <= half[0] <= half[1]  # context sets merge per-sample patterns
         assert len(e["gating_course"]["within_context_coverage"]) == 2
+        assert len(e["predicted_mixed_seeded"]) == 2 and all(0 <= m <= 1 for m in e["predicted_mixed_seeded"])
+    assert entries[0]["predicted_mixed_seeded"] == [0.0, 0.0]  # K = 2: no set is several-but-not-all
     # With two contexts "several but not all" is empty: all-but-one units are single-context ones.
     assert entries[0]["mixed"] == [0.0, 0.0]
     assert entries[1]["loss_linear_floor"] == pytest.approx(17.0)

@@ -160,8 +160,11 @@ def grows_with_contexts(out: Path) -> dict:
     rho = _rank_correlation(ks, mixed)
     verdict = HOLDS if len(steps) and (steps > 0).all() else PARTLY if rho > 0 else FAILS
     predicted = [e.get("predicted_mixed") for e in entries if e["contexts"] >= 3]
+    seeded = [float(np.mean(e["predicted_mixed_seeded"])) if e.get("predicted_mixed_seeded") else None
+              for e in entries if e["contexts"] >= 3]
     return claim | {"verdict": verdict, "numbers": {"K": ks, "mixed_mean": mixed, "rank_correlation": rho,
                                                     "predicted_mixed (task and init law only)": predicted,
+                                                    "predicted_mixed_seeded (each seed's initial units)": seeded,
                                                     "seeds": len(entries[0]["mixed"]) if entries else 0},
                     "why": f"rank correlation {rho:.2f}; {int((steps > 0).sum())} of {len(steps)} steps rise"}
 

@@ -14,7 +14,10 @@ For each ``K`` the ReLU network of a base config is trained on the same task wit
   linear map's (``loss_linear_floor``, which only gating can beat), and below half of it;
 * the mixed-selective share the prediction from the task and the init law alone gives
   (:func:`reln.theory.prediction.predict_from_task`: the all-but-one pathways' share of the
-  final maps; at ``K = 2`` an all-but-one set is a single context, so it counts as modular).
+  final maps; at ``K = 2`` an all-but-one set is a single context, so it counts as modular), and
+  per seed the share of the seeded prediction's units (each seed's initial units in the field of
+  that prediction's error, :mod:`reln.theory.field`, identified as the ReLU's are; docs/theory.md
+  §5.8). The field costs about one more training per ``K``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from reln.experiment.config import RunConfig
 from reln.errors import RelnError
 from reln.experiment.experiments import build_task
 from reln.identification.course import coverage_or_none, gating_course, stage_metrics
+from reln.models.init import relu_initial_weights
+from reln.theory.field import field_units
 from reln.training.fit import fit_relu
 from reln.identification.identify import identify_seeds
 
@@ -62,13 +67,20 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
         shares = [selectivity(identification, task.n_contexts) for identification in found]
         from reln.theory.prediction import predict_from_task
 
-        predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr, epochs=train.epochs)
+        predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr,
+                                      epochs=train.epochs, keep_error=True)
+        field = field_units(task, relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds),
+                            predicted.prediction.error[0], lr=train.lr, snapshot_every=max(config.relu.snapshot_every, 100),
+                            x64=train.x64)
+        seeded = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
+                                min_unit_weight=config.identify.min_unit_weight)
         floor = task.loss_linear_floor
         thresholds = dict(activity_threshold=config.identify.activity_threshold,
                           min_unit_weight=config.identify.min_unit_weight)
         half = stage_metrics(task, relu, fraction=0.5, **thresholds)
         entries.append({
             "predicted_mixed": float(sum(s for c, s in zip(predicted.contexts, predicted.shares) if 1 < len(c) < K)),
+            "predicted_mixed_seeded": [selectivity(identification, task.n_contexts)["mixed"] for identification in seeded],
             "contexts": int(K),
             "loss_linear_floor": floor,
             **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},

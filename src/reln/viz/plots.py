@@ -495,6 +495,9 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     if all("predicted_mixed" in e for e in entries):
         shares.plot(K, [e["predicted_mixed"] for e in entries], "--", color=SELECTIVITY_COLORS["mixed"], lw=1.5,
                     label="mixed, predicted from the task and init law")
+    if all("predicted_mixed_seeded" in e for e in entries):
+        shares.plot(K, [np.mean(e["predicted_mixed_seeded"]) for e in entries], "-.", color=SELECTIVITY_COLORS["mixed"],
+                    lw=1.5, label="mixed, predicted from each seed's initial units")
     if all("within_context_coverage" in e for e in entries):
         shares.plot(K, _present_mean([e["within_context_coverage"] for e in entries], axis=1), "k:", marker="^",
                     label="within-context coverage")

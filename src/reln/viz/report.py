@@ -257,7 +257,8 @@ def _experiment_section(out: Path, name: str) -> str:
     if (folder / "sweep.json").is_file():
         entries = json.loads((folder / "sweep.json").read_text())
         rows = [[
-            str(e["contexts"]), _spread(e["mixed"]), _spread(e["common"]), _spread(e["modular"]),
+            str(e["contexts"]), _spread(e["mixed"]), _spread(e.get("predicted_mixed")),
+            _spread(e.get("predicted_mixed_seeded")), _spread(e["common"]), _spread(e["modular"]),
             _spread(e["epoch_below_linear_floor"]), _spread(e["loss_final"]),
             _spread(e.get("within_context_coverage")),
             _spread((e.get("at_half_loss") or {}).get("common")),
@@ -265,11 +266,13 @@ def _experiment_section(out: Path, name: str) -> str:
             _spread((e.get("at_half_loss") or {}).get("pathways_sample")),
         ] for e in entries]
         parts.append(_table(
-            "ReLU weight share by selectivity, and the first epoch below the best linear map, against K "
+            "ReLU weight share by selectivity beside the mixed share predicted from the task alone (docs/theory.md §5.7) "
+            "and from each seed's initial units (§5.8), and the first epoch below the best linear map, against K "
             "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5); "
             "within-context coverage at the end, and as the loss first halves the common share, the coverage and "
             f"the fewest per-sample gate patterns holding {GATING_WEIGHT:.0%} of the weight (docs/theory.md §3.2)",
-            ["K", "mixed", "common", "modular", "epoch below linear floor", "final loss", "coverage",
+            ["K", "mixed", "mixed predicted (task)", "mixed predicted (seeded)", "common", "modular",
+             "epoch below linear floor", "final loss", "coverage",
              "common at L(0)/2", "coverage at L(0)/2", "per-sample pathways at L(0)/2"], rows,
         ))
     else:
