@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from reln.identification.analysis import GATING_WEIGHT  # noqa: E402
+from reln.identification.course import GATING_SIZES  # noqa: E402
 
 MODEL_COLORS = {
     "relu": "#222222", "reln": "#d1495b", "replay": "#9a9a9a", "paper_reln": "#edae49", "modular": "#66a182",
@@ -154,7 +155,7 @@ def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
         course: from :func:`reln.identification.course.gating_course`; every seed faint, the mean bold.
     """
     epochs = np.asarray(course["epochs"], float)
-    sizes = "pathways_context" in course and "pathways_sample" in course
+    sizes = all(key in course for key in GATING_SIZES)
     fig, axes = plt.subplots(2 if sizes else 1, 1, figsize=(8, 6.6 if sizes else 4.2), sharex=True,
                              constrained_layout=True, squeeze=False, gridspec_kw={"height_ratios": [3, 2][:1 + sizes]})
     ax = axes[0, 0]
@@ -177,13 +178,14 @@ def gating_course_figure(course: dict, *, title: str) -> plt.Figure:
     ax.set_title(title, fontsize=10)
     if sizes:
         low = axes[1, 0]
-        for key, color, label in (("pathways_context", SELECTIVITY_COLORS["mixed"], "whole-context gates"),
-                                  ("pathways_sample", "k", "the units' own per-sample gates")):
+        for key, color, label in ((GATING_SIZES[0], SELECTIVITY_COLORS["mixed"], "whole-context gates"),
+                                  (GATING_SIZES[1], "k", "the units' own per-sample gates")):
             for seed in course[key]:
                 low.plot(epochs, np.array(seed, float), color=color, alpha=0.3, lw=0.8)
             low.plot(epochs, _present_mean(course[key]), color=color, lw=2, label=label)
-        low.set_yscale("log")
-        low.set_ylim(0.8, None)
+        if any(v and v > 0 for key in GATING_SIZES for seed in course[key] for v in seed):
+            low.set_yscale("log")  # from one pathway to hundreds
+            low.set_ylim(0.8, None)
         low.set_ylabel(f"pathways holding {GATING_WEIGHT:.0%}\nof the weight")
         low.grid(alpha=0.3, which="both")
         low.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False, fontsize=8)
