@@ -69,9 +69,9 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
 
         predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr,
                                       epochs=train.epochs, keep_error=True)
-        field = field_units(task, relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds),
-                            predicted.prediction.error[0], lr=train.lr, snapshot_every=max(config.relu.snapshot_every, 100),
-                            x64=train.x64)
+        initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
+        field = field_units(task, initial, predicted.prediction.error[0], lr=train.lr,
+                            snapshot_every=max(config.relu.snapshot_every, 100), x64=train.x64)
         seeded = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
                                 min_unit_weight=config.identify.min_unit_weight)
         floor = task.loss_linear_floor
@@ -80,7 +80,7 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
         half = stage_metrics(task, relu, fraction=0.5, **thresholds)
         entries.append({
             "predicted_mixed": float(sum(s for c, s in zip(predicted.contexts, predicted.shares) if 1 < len(c) < K)),
-            "predicted_mixed_seeded": [selectivity(identification, task.n_contexts)["mixed"] for identification in seeded],
+            "predicted_mixed_seeded": [selectivity(found_seeded, K)["mixed"] for found_seeded in seeded],
             "contexts": int(K),
             "loss_linear_floor": floor,
             **{kind: [s[kind] for s in shares] for kind in SELECTIVITY_CLASSES},

@@ -114,7 +114,8 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
             found = identify(task, layer.hidden[s, k:k + 1], layer.unit_weight[s, k:k + 1], epochs[k:k + 1],
                              activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
             shares = selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
-            shares |= gating_sizes(task, layer.hidden[s, k], layer.unit_weight[s, k], activity_threshold, min_unit_weight)
+            shares |= gating_sizes(task, layer.hidden[s, k], layer.unit_weight[s, k], activity_threshold,
+                                   min_unit_weight)
             for kind in kinds:
                 rows[kind].append(shares[kind])
         for kind in kinds:
@@ -130,8 +131,8 @@ checkpoint at or after the loss falls below this fraction of its start (docs/the
 def stage_metrics(task: Task, relu: "Trajectory", activity_threshold: float, min_unit_weight: float,
                    fraction: float = STAGE_FRACTION) -> dict:
     """Each hidden layer's selectivity, within-context coverage and gating sizes (:func:`gating_sizes`)
-    at a matched stage of learning, per seed: identified at the first checkpoint at or after ``ep(fraction)`` (``None`` where the
-    loss never gets there), so that networks which learn at different speeds (depths, init scales)
+    at a matched stage of learning, per seed: identified at the first checkpoint at or after
+    ``ep(fraction)`` (``None`` where the loss never gets there), so that networks which learn at different speeds (depths, init scales)
     are compared at the same point of their own learning rather than at the same epoch."""
     layers = range(len(relu.layers))
     epochs, shares = [], {l: [] for l in layers}
