@@ -132,8 +132,9 @@ def stage_metrics(task: Task, relu: "Trajectory", activity_threshold: float, min
                    fraction: float = STAGE_FRACTION) -> dict:
     """Each hidden layer's selectivity, within-context coverage and gating sizes (:func:`gating_sizes`)
     at a matched stage of learning, per seed: identified at the first checkpoint at or after
-    ``ep(fraction)`` (``None`` where the loss never gets there), so that networks which learn at different speeds (depths, init scales)
-    are compared at the same point of their own learning rather than at the same epoch."""
+    ``ep(fraction)`` (``None`` where the loss never gets there), so that networks which learn at
+    different speeds (depths, init scales) are compared at the same point of their own learning
+    rather than at the same epoch."""
     layers = range(len(relu.layers))
     epochs, shares = [], {l: [] for l in layers}
     for s, loss in enumerate(relu.loss):
