@@ -123,3 +123,20 @@ def test_every_paper_experiment_is_a_preset():
     from reln.experiment.config import preset_names
 
     assert set(PAPER_EXPERIMENTS) <= set(preset_names()) and SWEEP_NAME not in preset_names()
+
+
+def test_claim_one_says_how_many_pathways_the_relu_needs_as_its_loss_halves(tmp_path):
+    """Claim 1 reports, beside the compact ReLN's gap, the ReLU's gating sizes (docs/theory.md §3.2)
+    at the first gating-course checkpoint below half its initial loss, mean over seeds."""
+    from reln.experiment.claims import ONE_LAYER, equivalence
+
+    course = {"epochs": [10, 100, 1000], "loss": [[1.0, 0.7, 0.4], [1.0, 0.45, 0.3]],
+              "pathways_context": [[1, 1, 2], [1, 4, 3]], "pathways_sample": [[400, 1, 12], [400, 10, 30]]}
+    metrics = {"reln": {"gap_to_relu": {"max": [0.01, 0.02], "mean": [0.002, 0.003]}, "seeds": [0, 1]},
+               "relu": {"gating_course": course}}
+    (tmp_path / ONE_LAYER[0]).mkdir()
+    (tmp_path / ONE_LAYER[0] / "metrics.json").write_text(json.dumps(metrics))
+    claim = equivalence(tmp_path)
+    assert claim["numbers"][ONE_LAYER[0]]["relu_pathways_as_loss_halves"] == {
+        "pathways_context": 3.0, "pathways_sample": 11.0}  # seed 0 at epoch 1000 (2, 12), seed 1 at 100 (4, 10)
+    assert "3 context sets and 11 per-sample gate patterns hold 80%" in claim["why"]

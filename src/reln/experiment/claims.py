@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reln.identification.analysis import context_set_name
+from reln.identification.analysis import GATING_WEIGHT, context_set_name
 
 HOLDS, PARTLY, FAILS, NOT_RUN = "holds", "partly", "fails", "not run"
 GAP_LEVEL = 0.05
@@ -45,6 +45,20 @@ def _missing(claim: dict, names) -> dict:
     return claim | {"verdict": NOT_RUN, "numbers": {}, "why": f"needs {', '.join(names)}"}
 
 
+def _sizes_as_loss_halves(course: dict | None) -> dict | None:
+    """The ReLU's gating sizes (docs/theory.md §3.2) at the first gating-course checkpoint below half
+    its initial loss, mean over seeds: how many pathways a ReLN (context gates) and a GDLN gated
+    like the ReLU (per-sample gates) need there to hold most of the weight."""
+    if not course or "pathways_sample" not in course:
+        return None
+    sizes = {key: [] for key in ("pathways_context", "pathways_sample")}
+    for s, losses in enumerate(course["loss"]):
+        k = next((k for k, loss in enumerate(losses) if loss < 0.5), None)
+        for key in sizes:
+            sizes[key].append(None if k is None else course[key][s][k])
+    return {key: _mean(values) for key, values in sizes.items()}
+
+
 def equivalence(out: Path) -> dict:
     """Claims 1 and 9: the compact ReLN follows the ReLU's loss on every one-layer experiment."""
     claim = {"claim": 1, "title": "A ReLU network learns like its compact ReLN (few pathways, whole-context gates)",
@@ -59,12 +73,24 @@ def equivalence(out: Path) -> dict:
             "compact_gap_mean": _worst(m["reln"]["gap_to_relu"]["mean"]),
             "compact_reads": m["reln"].get("reads_from_relu", {}).get("numbers"),
             "prediction_gap_max": _worst(m.get("prediction", {}).get("gap_to_relu", {}).get("max")),
+            "relu_pathways_as_loss_halves": _sizes_as_loss_halves(m.get("relu", {}).get("gating_course")),
             "seeds": m["reln"].get("seeds")}
         for n, m in found.items()
     }
     worst = max(v["compact_gap_max"] for v in numbers.values())
     verdict = HOLDS if worst <= GAP_LEVEL else PARTLY if worst <= 2 * GAP_LEVEL else FAILS
-    return claim | {"verdict": verdict, "numbers": numbers, "why": f"worst compact max gap {worst:.3f}"}
+    why = f"worst compact max gap {worst:.3f}"
+    sizes = [v["relu_pathways_as_loss_halves"] for v in numbers.values() if v["relu_pathways_as_loss_halves"]]
+    sizes = [z for z in sizes if None not in z.values()]
+    if sizes:
+        context, sample = ([z[key] for z in sizes] for key in ("pathways_context", "pathways_sample"))
+        def span(values):
+            low, high = f"{min(values):.0f}", f"{max(values):.0f}"
+            return low if low == high else f"{low}-{high}"
+
+        why += (f"; as the loss halves, {span(context)} context sets and {span(sample)} per-sample gate patterns "
+                f"hold {GATING_WEIGHT:.0%} of the ReLU's weight")
+    return claim | {"verdict": verdict, "numbers": numbers, "why": why}
 
 
 def theory_follows(out: Path) -> dict:
