@@ -484,7 +484,9 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     """
     K = np.array([e["contexts"] for e in entries])
     halves = all("at_half_loss" in e for e in entries)
-    fig, axes = plt.subplots(1, 3 if halves else 2, figsize=(16 if halves else 11, 4), constrained_layout=True)
+    sizes = halves and all(key in e["at_half_loss"] for e in entries for key in GATING_SIZES)
+    panels = 2 + halves + sizes
+    fig, axes = plt.subplots(1, panels, figsize=(5.4 * panels, 4), constrained_layout=True)
     shares, speed = axes[:2]
     styles = {"mixed": (SELECTIVITY_COLORS["mixed"], "mixed-selective (several, not all)"),
               "common": (SELECTIVITY_COLORS["common"], "common (all contexts)"),
@@ -523,8 +525,28 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     speed.set_title("context-specific phase (only gating goes below the linear floor)", fontsize=10)
     if halves:
         _half_loss_panel(axes[2], K, [e["at_half_loss"] for e in entries])
+    if sizes:
+        _gating_size_panel(axes[3], K, [e["at_half_loss"] for e in entries])
     fig.suptitle(title)
     return fig
+
+
+def _gating_size_panel(ax, K: np.ndarray, halves: list[dict]) -> None:
+    """How small a GDLN holds the ReLU as the loss first halves: the fewest pathways carrying
+    80% of the weight with whole-context and with per-sample gates, against K (docs/theory.md §3.2)."""
+    for key, style, color, label in ((GATING_SIZES[0], "o-", SELECTIVITY_COLORS["mixed"], "whole-context gates"),
+                                     (GATING_SIZES[1], "s-", "k", "the units' own per-sample gates")):
+        for k, h in zip(K, halves):
+            present = [v for v in h[key] if v is not None]
+            ax.plot([k] * len(present), present, ".", color=color, alpha=0.4)
+        ax.plot(K, _present_mean([h[key] for h in halves], axis=1), style, color=color, label=label)
+    if any(v for h in halves for v in h[GATING_SIZES[1]] if v is not None):
+        ax.set_yscale("log")
+    ax.set_xlabel("number of contexts K")
+    ax.set_ylabel(f"pathways holding {GATING_WEIGHT:.0%} of the weight")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title("as the loss first halves: how small a GDLN\nholds the ReLU network", fontsize=10)
 
 
 # --- Outputs, data and representations -------------------------------------------------------
