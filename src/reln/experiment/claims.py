@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from reln.identification.analysis import GATING_WEIGHT, context_set_name
+from reln.identification.course import GATING_SIZES
 
 HOLDS, PARTLY, FAILS, NOT_RUN = "holds", "partly", "fails", "not run"
 GAP_LEVEL = 0.05
@@ -49,9 +50,9 @@ def _sizes_as_loss_halves(course: dict | None) -> dict | None:
     """The ReLU's gating sizes (docs/theory.md §3.2) at the first gating-course checkpoint below half
     its initial loss, mean over seeds: how many pathways a ReLN (context gates) and a GDLN gated
     like the ReLU (per-sample gates) need there to hold most of the weight."""
-    if not course or "pathways_sample" not in course:
+    if not course or not all(key in course for key in GATING_SIZES):
         return None
-    sizes = {key: [] for key in ("pathways_context", "pathways_sample")}
+    sizes = {key: [] for key in GATING_SIZES}
     for s, losses in enumerate(course["loss"]):
         k = next((k for k, loss in enumerate(losses) if loss < 0.5), None)
         for key in sizes:
@@ -83,7 +84,7 @@ def equivalence(out: Path) -> dict:
     sizes = [v["relu_pathways_as_loss_halves"] for v in numbers.values() if v["relu_pathways_as_loss_halves"]]
     sizes = [z for z in sizes if None not in z.values()]
     if sizes:
-        context, sample = ([z[key] for z in sizes] for key in ("pathways_context", "pathways_sample"))
+        context, sample = ([z[key] for z in sizes] for key in GATING_SIZES)
         def span(values):
             low, high = f"{min(values):.0f}", f"{max(values):.0f}"
             return low if low == high else f"{low}-{high}"

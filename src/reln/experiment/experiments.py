@@ -392,6 +392,20 @@ def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, 
 GATING_EPOCHS_OF = (0.1, 0.2, 0.5, 1.0)  # fractions of the run at which the field's gating is compared
 
 
+def seeded_field(config: RunConfig, task: Task, error: np.ndarray, snapshot_every: int = 10):
+    """The ReLU's initial units of every seed of ``config`` in the field ``error`` (docs/theory.md
+    §5.8, :func:`reln.theory.field.field_units`), and their identification at the last checkpoint
+    with the config's ``[identify]`` thresholds: ``(initial weights, field trajectory, identifications)``."""
+    from reln.theory.field import field_units
+
+    train = config.train
+    initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
+    field = field_units(task, initial, error, lr=train.lr, snapshot_every=snapshot_every, x64=train.x64)
+    found = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
+                           min_unit_weight=config.identify.min_unit_weight)
+    return initial, field, found
+
+
 def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started: float,
                       relu: Trajectory | None = None) -> tuple[Trajectory, dict]:
     """The compact ReLN predicted from each seed's initial weights (docs/theory.md §5.8): its units
@@ -403,16 +417,11 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
     identification; the schedule's gates are derived, so nothing counts as read. Beside a ReLU run of
     the same seeds, ``gating_against_relu`` compares the field's units with the ReLU's own, unit by
     unit (:func:`reln.identification.analysis.gating_agreement`), at :data:`GATING_EPOCHS_OF` of the run."""
-    from reln.identification.identify import identify_seeds
     from reln.relns.imitate import compact_schedules
-    from reln.theory.field import field_units
     from reln.theory.predict import predict_compact
 
     std, train = config.relu.init_std, config.train
-    initial = relu_initial_weights(task, config.relu.hidden, std, train.seeds)
-    field = field_units(task, initial, error, lr=train.lr)
-    found = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
-                           min_unit_weight=config.identify.min_unit_weight)
+    initial, field, found = seeded_field(config, task, error)
     schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr, held=False)
     theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64)
     trajectory = Trajectory(

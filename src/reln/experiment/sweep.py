@@ -30,10 +30,8 @@ import numpy as np
 from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.experiment.experiments import build_task
-from reln.identification.course import coverage_or_none, gating_course, stage_metrics
-from reln.models.init import relu_initial_weights
-from reln.theory.field import field_units
+from reln.experiment.experiments import build_task, seeded_field
+from reln.identification.course import GATING_SIZES, coverage_or_none, gating_course, stage_metrics
 from reln.training.fit import fit_relu
 from reln.identification.identify import identify_seeds
 
@@ -69,11 +67,8 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
 
         predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr,
                                       epochs=train.epochs, keep_error=True)
-        initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-        field = field_units(task, initial, predicted.prediction.error[0], lr=train.lr,
-                            snapshot_every=max(config.relu.snapshot_every, 100), x64=train.x64)
-        seeded = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
-                                min_unit_weight=config.identify.min_unit_weight)
+        _, _, seeded = seeded_field(config, task, predicted.prediction.error[0],
+                                    snapshot_every=max(config.relu.snapshot_every, 100))
         floor = task.loss_linear_floor
         thresholds = dict(activity_threshold=config.identify.activity_threshold,
                           min_unit_weight=config.identify.min_unit_weight)
@@ -87,7 +82,7 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             "within_context_coverage": [coverage_or_none(identification) for identification in found],
             # how the units gate as the loss first halves: by leaving contexts or by items inside them
             "at_half_loss": {"epoch": half["epoch"], **{kind: half["layers"][0][kind] for kind in (
-                "common", "within_context_coverage", "pathways_context", "pathways_sample")}},
+                "common", "within_context_coverage", *GATING_SIZES)}},
             "gating_course": gating_course(task, relu, **thresholds),
             "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
             "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],

@@ -39,28 +39,30 @@ def coverage_or_none(identification: Identification) -> float | None:
 GATING_SIZES = ("pathways_context", "pathways_sample")
 
 
-def gating_sizes(task: Task, hidden: np.ndarray, unit_weight: np.ndarray, activity_threshold: float,
-                 min_unit_weight: float) -> dict[str, int]:
-    """One checkpoint's :func:`reln.identification.analysis.gating_size` over the grown units (as
-    identification counts them): ``pathways_context`` over the units' context sets (a ReLN with
-    whole-context gates), ``pathways_sample`` over their own per-sample gates (docs/theory.md §3.2).
+def gating_sizes(identification: Identification, hidden: np.ndarray, unit_weight: np.ndarray) -> dict[str, int]:
+    """One checkpoint's :func:`reln.identification.analysis.gating_size` over the units its
+    identification assigned: ``pathways_context`` over their context sets (the identified pathways:
+    a ReLN with whole-context gates), ``pathways_sample`` over their own per-sample gates at the
+    identification's activity threshold (docs/theory.md §3.2).
 
     Args:
-        hidden: ``(units, P)`` one layer's activity; unit_weight: ``(units,)`` the unit sizes.
+        identification: of this checkpoint; hidden: ``(units, P)`` its activity; unit_weight:
+            ``(units,)`` the unit sizes.
 
     >>> from reln.tasks import contextual_task
     >>> task = contextual_task(2, 2, np.eye(2), common=np.eye(2))  # samples c1:i1, c1:i2, c2:i1, c2:i2
     >>> hidden = np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
-    >>> gating_sizes(task, hidden, np.ones(3), 1e-3, 1e-2)  # one context set, three sample patterns
+    >>> found = identify(task, hidden[None], np.ones((1, 3)), np.array([0]))
+    >>> gating_sizes(found, hidden, np.ones(3))  # one context set, three sample patterns
     {'pathways_context': 1, 'pathways_sample': 3}
     """
-    on = active_patterns(np.asarray(hidden), activity_threshold)
-    sizes = np.asarray(unit_weight, float)
-    grown = (sizes >= min_unit_weight * sizes.max()) & on.any(axis=1)
-    onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
-    in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K): the unit's contexts
-    return {"pathways_context": gating_size(in_context[grown], sizes[grown], GATING_WEIGHT),
-            "pathways_sample": gating_size(on[grown], sizes[grown], GATING_WEIGHT)}
+    pathways = identification.pathways
+    units = np.concatenate([p.units for p in pathways]) if pathways else np.array([], int)
+    on = active_patterns(np.asarray(hidden)[units], identification.activity_threshold)
+    sizes = np.asarray(unit_weight, float)[units]
+    context = gating_size(np.eye(len(pathways), dtype=bool), np.array([p.weight_share for p in pathways]),
+                          GATING_WEIGHT) if pathways else 0
+    return dict(zip(GATING_SIZES, (context, gating_size(on, sizes, GATING_WEIGHT))))
 
 
 GATING_COURSE_POINTS = 16
@@ -114,8 +116,7 @@ def gating_course(task: Task, relu: "Trajectory", *, activity_threshold: float =
             found = identify(task, layer.hidden[s, k:k + 1], layer.unit_weight[s, k:k + 1], epochs[k:k + 1],
                              activity_threshold=activity_threshold, min_unit_weight=min_unit_weight)
             shares = selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
-            shares |= gating_sizes(task, layer.hidden[s, k], layer.unit_weight[s, k], activity_threshold,
-                                   min_unit_weight)
+            shares |= gating_sizes(found, layer.hidden[s, k], layer.unit_weight[s, k])
             for kind in kinds:
                 rows[kind].append(shares[kind])
         for kind in kinds:
@@ -153,9 +154,8 @@ def stage_metrics(task: Task, relu: "Trajectory", activity_threshold: float, min
                 checkpoint=checkpoint, activity_threshold=activity_threshold, min_unit_weight=min_unit_weight,
             )
             shares[l].append(selectivity(found, task.n_contexts) | {"within_context_coverage": coverage_or_none(found)}
-                             | gating_sizes(task, relu.layers[l].hidden[s, checkpoint],
-                                            relu.layers[l].unit_weight[s, checkpoint], activity_threshold,
-                                            min_unit_weight))
+                             | gating_sizes(found, relu.layers[l].hidden[s, checkpoint],
+                                            relu.layers[l].unit_weight[s, checkpoint]))
     return {
         "fraction": fraction,
         "epoch": epochs,

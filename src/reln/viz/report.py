@@ -19,6 +19,7 @@ from pathlib import Path
 
 from reln.gates.schedule import describe_reads
 from reln.identification.analysis import GATING_WEIGHT
+from reln.identification.course import GATING_SIZES
 from reln.viz.plots import MODEL_LABELS
 
 FIGURE_CAPTIONS = {
@@ -201,8 +202,8 @@ def _gating_course_table(relu: dict) -> str:
         return ""
     keys = ["loss", "common", "mixed", "modular", "within_context_coverage"]
     headers = ["epoch", "loss", "common", "mixed", "modular", "within-context coverage"]
-    if "pathways_sample" in course:
-        keys += ["pathways_context", "pathways_sample"]
+    if all(key in course for key in GATING_SIZES):
+        keys += list(GATING_SIZES)
         headers += ["pathways (context gates)", "pathways (per-sample gates)"]
     rows = [[str(epoch)] + [_spread([seed[k] for seed in course[key]]) for key in keys]
             for k, epoch in enumerate(course["epochs"])]
@@ -263,7 +264,7 @@ def _experiment_section(out: Path, name: str) -> str:
             _spread(e.get("within_context_coverage")),
             _spread((e.get("at_half_loss") or {}).get("common")),
             _spread((e.get("at_half_loss") or {}).get("within_context_coverage")),
-            _spread((e.get("at_half_loss") or {}).get("pathways_sample")),
+            _spread((e.get("at_half_loss") or {}).get(GATING_SIZES[1])),
         ] for e in entries]
         parts.append(_table(
             "ReLU weight share by selectivity beside the mixed share predicted from the task alone (docs/theory.md §5.7) "
