@@ -138,6 +138,10 @@ def test_metrics_schema_rejects_a_broken_document():
         (["run", "contexts-diff", "--epochs", "0"], "epochs"),
         (["run", "contexts-diff", "--epochs", "many"], "'many' is not a valid integer"),
         (["run", "contexts-diff", "--formats", "gif"], "figure formats are a comma-separated subset of png,pdf,svg"),
+        (["run", "contexts-diff", "--set", "prediction_seeded.passes"], "--set takes TABLE.KEY=VALUE"),
+        (["run", "contexts-diff", "--set", "prediction_seeded.passes=-1"], "passes must be an integer >= 0"),
+        (["run", "contexts-diff", "--set", "prediction_seeded.mix=[1,"], "is not a TOML value"),
+        (["run", "contexts-diff", "--set", "fields.passes=2"], "unknown config key 'fields.passes'"),
         (["fly"], "No such command 'fly'"),
     ],
 )
@@ -230,6 +234,19 @@ def test_default_output_folder_and_loss_final_of_a_relu_only_run(monkeypatch, tm
     with np.load(out / "results.npz") as results:  # loss_final is the last recorded loss
         assert metrics["relu"]["loss_final"][0] == pytest.approx(float(results["relu_loss"][0, -1]))
     assert "reln" not in metrics
+
+
+def test_set_options_reach_the_run_and_its_config_file(tmp_path):
+    """``--set`` changes the config the run uses (written to config.json), values read as TOML."""
+    out = tmp_path / "set"
+    argv = ["run", "contexts-3", *SHORT, "--models", "relu", "--quiet", "--out", str(out),
+            "--set", "relu.hidden=[24]", "--set", "prediction_seeded.passes=2", "--set", "train.lr=2e-3"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["relu"]["hidden"] == [24] and config["train"]["lr"] == 0.002
+    assert config["prediction_seeded"] == {"passes": 2, "mix": 0.5}
+    with np.load(out / "results.npz") as results:
+        assert results["relu_loss"].shape[0] == 1
 
 
 def test_sweep_writes_json_and_figure(tmp_path, capsys):

@@ -123,6 +123,28 @@ def test_field_units_follow_their_own_gradient_descent_in_the_field():
                            w_out + 0.01 * E[t] @ (z * gate).T)
     assert field.loss.shape == (2, 121) and np.allclose(field.loss, 0.5 * np.sum(E**2, axis=(1, 2)))
     assert not np.allclose(field.layers[0].pre[:, -1], field.layers[0].pre[:, 0])  # the units moved
+    # one field per seed: seed s in field F_s moves as it does alone in F_s (here F_0 = E, F_1 = E / 2)
+    both = field_units(task, initial, np.stack([E, 0.5 * E]), lr=0.01, snapshot_every=40, x64=True)
+    alone = field_units(task, initial[1:], 0.5 * E, lr=0.01, snapshot_every=40, x64=True)
+    np.testing.assert_allclose(both.layers[0].pre[0], field.layers[0].pre[0], rtol=1e-12)
+    np.testing.assert_allclose(both.layers[0].pre[1], alone.layers[0].pre[0], rtol=1e-12)
+    assert not np.allclose(both.layers[0].pre[1], field.layers[0].pre[1])  # the second field did matter
+
+
+def test_field_feedback_mixes_and_checks_its_values():
+    """The damped update ``mix E_th + (1 - mix) E``, one field per seed from a shared one, and clear
+    errors for values without a meaning."""
+    from reln.errors import RelnError
+    from reln.theory.field import FieldFeedback
+
+    shared, fed = np.ones((3, 2, 4)), np.stack([np.zeros((3, 2, 4)), 4 * np.ones((3, 2, 4))])
+    mixed = FieldFeedback(passes=1, mix=0.25).next_field(shared, fed)
+    assert mixed.shape == (2, 3, 2, 4)
+    np.testing.assert_allclose(mixed[0], 0.75)
+    np.testing.assert_allclose(mixed[1], 1.75)
+    for bad in ({"passes": -1}, {"passes": 1.5}, {"mix": 0.0}, {"mix": 1.5}, {"mix": True}):
+        with pytest.raises(RelnError, match="prediction_seeded"):
+            FieldFeedback(**bad)
 
 
 @settings(max_examples=20, deadline=None)
@@ -148,3 +170,25 @@ def test_moving_common_weight_into_the_all_but_one_pathways_leaves_every_output(
     np.testing.assert_allclose(output(moved), output(maps), atol=1e-9)
     # and it does move weight: the nuclear norms change
     assert not np.allclose(np.linalg.svd(moved, compute_uv=False).sum(-1), np.linalg.svd(maps, compute_uv=False).sum(-1))
+
+
+def test_fed_back_field_keeps_pass_zero_and_reports_every_pass():
+    """``[prediction_seeded] passes = 1``: pass 0 is the field of the task-only error, identical to the
+    run without feedback; the structure of each pass and its share error against the ReLU's are
+    reported; the final pathways are the last pass's; nothing is read from the ReLU run."""
+    from reln.experiment.config import config_from_dict
+    from reln.experiment.experiments import run_experiment
+
+    base = {"task": {"items": 4, "contexts": 3, "structures": "hierarchy"},
+            "relu": {"hidden": [60], "init_std": 0.005 / 60, "snapshot_every": 10},
+            "train": {"seeds": [0], "epochs": 1500, "lr": 2e-3}, "models": ["relu", "prediction_seeded"]}
+    plain = run_experiment(config_from_dict(base)).metrics["prediction_seeded"]
+    fed = run_experiment(config_from_dict({**base, "prediction_seeded": {"passes": 1}})).metrics["prediction_seeded"]
+    feedback = fed["feedback"]
+    assert feedback["passes"] == 1 and feedback["mix"] == 0.5 and len(feedback["pathways_by_pass"]) == 2
+    assert feedback["pathways_by_pass"][0] == plain["pathways"]
+    assert feedback["pathways_by_pass"][1] == fed["pathways"]
+    assert len(feedback["share_error_max_by_pass"]) == 2
+    assert feedback["share_error_max_by_pass"][0] == pytest.approx(plain["against_identified"]["share_error_max"])
+    assert fed["reads_from_relu"]["numbers"] == 0 and "feedback" not in plain
+    assert fed["loss_final"][0] != plain["loss_final"][0]  # the second pass saw another field

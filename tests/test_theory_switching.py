@@ -61,6 +61,32 @@ def test_gd_method_is_gradient_descent_on_the_switching_units():
     assert result.singular_values.shape == (len(result.snapshot_epochs), len(sets), min(task.n_out, task.n_in))
 
 
+def test_kept_error_is_the_error_of_the_same_gradient_descent():
+    """``keep_error``: the error at every epoch is the direct simulation's ``Y - W_2 (g * W_1 X)``,
+    and half its squared norm is the loss the integration reports (its own scan, in the output
+    basis); the fed-back field of docs/theory.md §5.8 rests on this."""
+    task = _task()
+    rng = np.random.default_rng(1)
+    H, lr, epochs = 9, 2e-2, 150
+    W1, W2 = 0.3 * rng.standard_normal((H, task.n_in)), 0.3 * rng.standard_normal((task.n_out, H))
+    starts, on = _schedule(task, H, rng)
+    gates = on[:, :, task.context].astype(float)
+    result = integrate_switching(task.X, task.Y, starts, gates, np.ones((3, 1, H)), W1, W2, lr=lr, epochs=epochs,
+                                 method="gd", stride=1, snapshot_every=50, x64=True, keep_error=True)
+    a, b = W1.copy(), W2.copy()
+    for t in range(epochs + 1):
+        g = gates[np.searchsorted(starts, t, side="right") - 1]
+        hidden = g * (a @ task.X)
+        E = task.Y - b @ hidden
+        np.testing.assert_allclose(result.error[t], E, rtol=1e-9, atol=1e-12)
+        a, b = a + lr * ((b.T @ E) * g) @ task.X.T, b + lr * E @ hidden.T
+    np.testing.assert_allclose(0.5 * np.sum(result.error**2, axis=(1, 2)), result.loss, rtol=1e-10)
+    assert result.loss[-1] < 0.5 * result.loss[0]
+    with pytest.raises(ValueError, match="keep_error"):
+        integrate_switching(task.X, task.Y, starts, gates, np.ones((3, 1, H)), W1, W2, lr=lr, epochs=epochs,
+                            method="rk4", stride=5, keep_error=True)
+
+
 def test_balanced_units_of_one_pathway_follow_its_balanced_flow():
     """With no switch, units with balanced weights (``W_2^T W_2 = W_1 W_1^T``) are one pathway
     whose map follows the balanced end-to-end flow: the two integrators (units here, balanced

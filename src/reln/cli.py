@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from reln.experiment.config import MODELS, load_config, preset_names, with_overrides
+from reln.experiment.config import MODELS, load_config, preset_names, with_overrides, with_values
 from reln.errors import RelnError
 
 
@@ -34,6 +34,26 @@ def _parse_seeds(text: str | None, option: str = "--seeds") -> tuple[int, ...] |
     if not seeds:
         raise RelnError(f"{option} must be comma-separated integers such as 0,1,2, got '{text}'")
     return seeds
+
+
+def _parse_values(items) -> dict:
+    """``--set TABLE.KEY=VALUE`` options as ``{"TABLE.KEY": value}``, each VALUE read as a TOML value
+    (``4``, ``0.5``, ``"ring"``, ``[300]``; a bare word is taken as a string)."""
+    import tomllib
+
+    values = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise RelnError(f"--set takes TABLE.KEY=VALUE, e.g. --set prediction_seeded.passes=4; got '{item}'")
+        try:
+            values[key.strip()] = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            if not text.strip().replace("-", "").replace("_", "").isalnum():
+                raise RelnError(f"--set {key.strip()}: '{text.strip()}' is not a TOML value "
+                                "(numbers as 4 or 0.5, lists as [300], strings as ring or \"ring\")") from None
+            values[key.strip()] = text.strip()
+    return values
 
 
 def _parse_models(text: str | None) -> tuple[str, ...] | None:
@@ -143,8 +163,11 @@ def predict(preset_or_config, epochs, out, formats, quiet) -> None:
               help="Keep the numbers of a model whose units all died or whose loss ended above its start.")
 @click.option("--formats", default="png", show_default=True,
               help="Comma-separated figure formats: png, pdf, svg (e.g. png,pdf for print).")
+@click.option("--set", "values", multiple=True, metavar="TABLE.KEY=VALUE",
+              help="Set a config key, VALUE as TOML writes it (repeatable), e.g. --set prediction_seeded.passes=4 "
+                   "or --set 'relu.hidden=[300]'.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
-def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, formats, quiet) -> None:
+def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, formats, values, quiet) -> None:
     """Train the models of PRESET_OR_CONFIG (a preset name or a .toml path) and write
     config.json, results.npz, metrics.json and the figures (PNG; --formats png,pdf adds PDF): loss,
     dataset, outputs, mds, rdm, the identified ReLN's structure and each model's singular values."""
@@ -152,7 +175,7 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, formats, 
 
     formats = check_figure_formats(formats)
     config = with_overrides(  # before the heavy imports: a bad config answers at once
-        load_config(preset_or_config),
+        with_values(load_config(preset_or_config), _parse_values(values)),
         seeds=_parse_seeds(seeds), epochs=epochs, models=_parse_models(models), x64=x64, allow_dead=allow_dead,
     )
     from reln.experiment.experiments import run_experiment, run_outputs

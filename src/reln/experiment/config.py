@@ -4,7 +4,8 @@ A run configuration has one table per stage of the data flow: ``[task]`` builds 
 the ReLU network, ``[train]`` the optimisation, ``[identify]`` how pathways are read from the
 trained network; and one table per model kind, holding only what that model uses: ``[reln]`` the
 ReLN identified from the ReLU run (its gating and schedule rule, :class:`RelnConfig`), ``[replay]``
-the replay of the ReLU's own gates (:class:`reln.gates.replay.ReplayOptions`), and an explicit GDLN
+the replay of the ReLU's own gates (:class:`reln.gates.replay.ReplayOptions`), ``[prediction_seeded]``
+how the seeded prediction feeds its error back (:class:`reln.theory.field.FieldFeedback`), and an explicit GDLN
 each for ``[paper_reln]``, ``[modular]`` and ``[candidates.NAME]`` (:class:`GdlnConfig`). Every key
 is checked: an unknown key, a key that does not apply to its model, a wrong type or an impossible
 value raises :class:`~reln.errors.RelnError` naming the key and the fix.
@@ -25,6 +26,7 @@ from typing import Any
 from reln.errors import RelnError
 from reln.gates.compact import CompactRule
 from reln.gates.replay import KINK_RULES, ReplayOptions
+from reln.theory.field import FieldFeedback
 
 MODELS = ("relu", "reln", "replay", "paper_reln", "modular", "theory", "prediction", "prediction_seeded")
 TASK_KINDS = ("contexts", "xor", "digits")
@@ -180,6 +182,7 @@ class RunConfig:
     identify: IdentifyConfig = IdentifyConfig()
     reln: RelnConfig | GdlnConfig = RelnConfig()  # identified from the ReLU run, or explicit pathways
     replay: ReplayOptions = ReplayOptions()  # the ReLU's own gates replayed, a diagnostic
+    prediction_seeded: FieldFeedback = FieldFeedback()  # the seeded prediction's field fed back
     paper_reln: GdlnConfig | None = None  # an explicit GDLN to compare: the paper's hand-made ReLN
     modular: GdlnConfig | None = None  # the strictly modular control; built automatically if absent
     candidates: dict[str, GdlnConfig] = dataclasses.field(default_factory=dict)  # more explicit GDLNs
@@ -443,6 +446,7 @@ def config_from_dict(data: dict, name: str = "run") -> RunConfig:
         "train": (TrainConfig, data.pop("train", {})),
         "identify": (IdentifyConfig, data.pop("identify", {})),
         "replay": (ReplayOptions, data.pop("replay", {})),
+        "prediction_seeded": (FieldFeedback, data.pop("prediction_seeded", {})),
     }
     built = {key: _build(cls, table, key) for key, (cls, table) in tables.items()}
     built["reln"] = _reln_table(data.pop("reln", {}))

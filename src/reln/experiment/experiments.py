@@ -316,8 +316,12 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
     for model, (_, entries) in predicted.items():
         metrics[model] |= entries
         if identifications is not None and len(config.relu.hidden) == 1:  # the prediction against the ReLU's
-            metrics[model]["against_identified"] = structure_agreement(
-                entries["pathways"], _identified_pathways(task, identifications))
+            relu_pathways = _identified_pathways(task, identifications)
+            metrics[model]["against_identified"] = structure_agreement(entries["pathways"], relu_pathways)
+            if "feedback" in entries:
+                fed = metrics[model]["feedback"]
+                fed["share_error_max_by_pass"] = [structure_agreement(p, relu_pathways)["share_error_max"]
+                                                  for p in fed["pathways_by_pass"]]
     closed_forms = {}
     if "theory" in trajectories:
         metrics["theory"]["pathways"] = list(theory_gdln.names)
@@ -420,10 +424,18 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
     from reln.relns.imitate import compact_schedules
     from reln.theory.predict import predict_compact
 
-    std, train = config.relu.init_std, config.train
-    initial, field, found = seeded_field(config, task, error)
-    schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr, held=False)
-    theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64)
+    std, train, feedback = config.relu.init_std, config.train, config.prediction_seeded
+    by_pass = []
+    for k in range(feedback.passes + 1):  # pass 0: the task-only error; then fed back (FieldFeedback)
+        initial, field, found = seeded_field(config, task, error)
+        schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr,
+                                      held=False)
+        more = k < feedback.passes
+        theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64,
+                                 keep_error=more)
+        by_pass.append(_identified_pathways(task, found))
+        if more:
+            error = feedback.next_field(error, theory.error)
     trajectory = Trajectory(
         loss=theory.loss, snapshot_epochs=theory.snapshot_epochs, singular_values=theory.singular_values,
         final_params=[theory.final_maps], seconds=theory.seconds, wall_seconds=time.perf_counter() - started,
@@ -440,8 +452,10 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
             "difference_all_open": gating_agreement(task, np.ones_like(field.layers[0].pre[:, :1]), np.array([0]),
                                                     *reference),
         }
+    if feedback.passes:
+        extra["feedback"] = {"passes": feedback.passes, "mix": feedback.mix, "pathways_by_pass": by_pass}
     return trajectory, extra | {
-        "pathways": _identified_pathways(task, found),
+        "pathways": by_pass[-1],
         "identified_at_epoch": found[0].epoch,
         "phase_starts": [s.starts.tolist() for s in schedules],
         "assumption_2_1": assumption_report(task, theory.gdln),

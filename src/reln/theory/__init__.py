@@ -18,7 +18,7 @@ _EXPORTS = {
     "Prediction": "reln.theory.explicit", "expected_initial_maps": "reln.theory.explicit",
     "predict_explicit": "reln.theory.explicit", "predict_from_maps": "reln.theory.explicit",
     "predict_compact": "reln.theory.predict",
-    "field_error": "reln.theory.field", "field_units": "reln.theory.field",
+    "FieldFeedback": "reln.theory.field", "field_error": "reln.theory.field", "field_units": "reln.theory.field",
     "effective_unit_weights": "reln.theory.effective", "expected_mode_strength": "reln.theory.effective",
     "integrate_switching": "reln.theory.switching", "perron_sign": "reln.theory.effective",
     "relu_effective_unit_weights": "reln.theory.effective",

@@ -37,6 +37,44 @@ from reln.theory.prediction import predict_from_task
 from reln.training.trajectory import HiddenLayer, Trajectory
 
 
+@dataclasses.dataclass(frozen=True)
+class FieldFeedback:
+    """``[prediction_seeded]``: how often the seeded prediction feeds its own error back into its field
+    (docs/theory.md §5.8, "Closing the loop").
+
+    Pass 0 is the field of the task-only prediction, ``E_0(t) = Y - Yhat_pred(t)``. After pass ``k`` the
+    compact ReLN read from the field's units has its own theory, whose error ``E_th,k(t)`` carries the
+    units' feedback the task-only error lacks (units that left a context have learnt part of its
+    residual); the next field, one per seed, is
+
+        E_{k+1}(t) = mix E_th,k(t) + (1 - mix) E_k(t),
+
+    a damped fixed-point iteration (``mix = 1`` alternates between too much and too little leaving).
+
+    Attributes:
+        passes: how many fed-back passes follow pass 0 (0: the field of the task-only prediction alone).
+        mix: the weight of the new error, in ``(0, 1]``; 1/2, the plain average, is a choice, not fitted.
+
+    >>> FieldFeedback().passes, FieldFeedback(passes=2).mix
+    (0, 0.5)
+    """
+
+    passes: int = 0
+    mix: float = 0.5
+
+    def __post_init__(self):
+        if not isinstance(self.passes, int) or isinstance(self.passes, bool) or self.passes < 0:
+            raise RelnError(f"[prediction_seeded] passes must be an integer >= 0, got {self.passes!r}")
+        if not isinstance(self.mix, (int, float)) or isinstance(self.mix, bool) or not 0 < self.mix <= 1:
+            raise RelnError(f"[prediction_seeded] mix must be a number in (0, 1], got {self.mix!r}")
+
+    def next_field(self, field: np.ndarray, error: np.ndarray) -> np.ndarray:
+        """``mix error + (1 - mix) field``, per seed: ``error`` ``(seeds, epochs + 1, n_out, P)``,
+        ``field`` the same or shared by the seeds ``(epochs + 1, n_out, P)``; float32, the precision
+        the units train in (a field of eight contexts is a gigabyte in float64)."""
+        return (self.mix * np.asarray(error, np.float32) + (1 - self.mix) * np.asarray(field, np.float32)).astype(np.float32)
+
+
 def field_error(task: Task, width: int, init_std, *, lr: float, epochs: int) -> np.ndarray:
     """The field ``E(t) = Y - Yhat_pred(t)`` at ``t = 0..epochs``, ``(epochs + 1, n_out, P)``: the
     error of the ReLN predicted from the task and the init law (module docstring;
@@ -71,7 +109,9 @@ def field_units(
     Args:
         task: the task.
         initial_weights: per seed, the ReLU's ``[W_in (H, n_in), W_out (n_out, H)]`` at ``t = 0``.
-        field: ``(epochs + 1, n_out, P)`` the error the units see at ``t = 0..epochs``.
+        field: ``(epochs + 1, n_out, P)`` the error the units see at ``t = 0..epochs``, the same for
+            every seed, or ``(seeds, epochs + 1, n_out, P)``, one per seed (a fed-back field,
+            :class:`FieldFeedback`).
         lr: the learning rate.
         snapshot_every: epochs between the recorded pre-activations.
         x64: float64 (else float32, as the ReLU network trains).
@@ -99,10 +139,13 @@ def field_units(
         raise RelnError("the field describes one-hidden-layer networks; these weights have more layers")
     dtype = np.float64 if x64 else np.float32
     field = np.asarray(field, dtype)
-    if field.ndim != 3 or field.shape[1:] != task.Y.shape or not np.all(np.isfinite(field)):
-        raise RelnError(f"the field must be finite, (epochs + 1, {task.Y.shape[0]}, {task.Y.shape[1]}); "
-                        f"got shape {field.shape}")
-    epochs, n_seeds = len(field) - 1, len(initial_weights)
+    n_seeds = len(initial_weights)
+    if (field.ndim not in (3, 4) or field.shape[-2:] != task.Y.shape or (field.ndim == 4 and len(field) != n_seeds)
+            or not np.all(np.isfinite(field))):
+        raise RelnError(f"the field must be finite, ([{n_seeds} seeds,] epochs + 1, {task.Y.shape[0]}, "
+                        f"{task.Y.shape[1]}); got shape {field.shape}")
+    field = np.broadcast_to(field, (n_seeds, *field.shape[-3:]))
+    epochs = field.shape[1] - 1
     X = task.X.astype(dtype)
     params = [np.stack([np.asarray(w[l], dtype) for w in initial_weights]) for l in range(2)]
 
@@ -113,9 +156,7 @@ def field_units(
     def snapshot(weights, t, data):
         return {"pre": relu_preactivations(weights, X)[0], "unit_weight": unit_weights(weights)[0]}
 
-    data = {"field": np.broadcast_to(field, (n_seeds, *field.shape)),
-            "loss": np.broadcast_to(0.5 * np.sum(field.astype(np.float64) ** 2, axis=(1, 2)).astype(dtype),
-                                    (n_seeds, epochs + 1))}
+    data = {"field": field, "loss": (0.5 * np.sum(field.astype(np.float64) ** 2, axis=(2, 3))).astype(dtype)}
     with jax.enable_x64(x64):
         run = train(objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every,
                     progress=progress, data=data)

@@ -45,6 +45,7 @@ def predict_compact(
     epochs: int,
     snapshot_every: int = 50,
     x64: bool = False,
+    keep_error: bool = False,
 ) -> Prediction:
     """The theory of the compact ReLN: the balanced flow of its pathways, one row per ReLU seed
     (docs/theory.md §5.3, §5.5).
@@ -69,6 +70,8 @@ def predict_compact(
         lr, epochs: the run's learning rate and length.
         snapshot_every: epochs between singular-value snapshots.
         x64: integrate in float64; seeds run on parallel threads either way.
+        keep_error: also keep each seed's error ``Y - Yhat`` at every epoch (schedules without
+            pinned kinks only; :func:`reln.theory.switching.integrate_switching`).
 
     Returns:
         The :class:`Prediction`, one row per seed.
@@ -102,6 +105,7 @@ def predict_compact(
         return integrate_switching(
             task.X, task.Y, starts, gates.astype(float), membership, W1, W2,
             lr=lr, epochs=epochs, snapshot_every=snapshot_every, method="gd", stride=1, x64=x64, pinned=held,
+            keep_error=keep_error,
         )
 
     # the first compiles; the others reuse it on parallel threads (the program holds no LAPACK call)

@@ -39,6 +39,25 @@ from reln.theory.balanced import FlowResult, output_basis
 from reln.theory.stepping import check_method, step_schedule, stepper
 
 
+def _gated_gradient(W1, W2, X, Y, g):
+    """``tau`` times the flow of gated linear units, ``(dW1, dW2)``, and their error ``E = Y - W2 (g * W1 X)``."""
+    P = X.shape[1]
+    hidden = g * (W1 @ X)
+    E = Y - W2 @ hidden
+    return ((W2.T @ E) * g) @ X.T / P, E @ hidden.T / P, E
+
+
+@jax.jit
+def _error_scan(W1, W2, X, Y, unit_gates, phase_of, tau):
+    """Gradient descent of gated units, one step per epoch, with gates ``unit_gates[phase_of[t]]``
+    at epoch ``t``; the error at every epoch ``(len(phase_of), n_out, P)``."""
+    def step(state, phase):
+        dW1, dW2, E = _gated_gradient(*state, X, Y, unit_gates[phase])
+        return (state[0] + dW1 / tau, state[1] + dW2 / tau), E
+
+    return jax.lax.scan(step, (W1, W2), phase_of)[1]
+
+
 @functools.partial(jax.jit, static_argnames=("stride", "tail", "method", "pin"))
 def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership, step_phase, tau, *, stride, tail, method, pin):
     """The units' weights stepped by :func:`reln.theory.stepping.stepper`; ``step_phase``
@@ -49,12 +68,9 @@ def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership
     def velocity(state, phase_data):
         W1, W2 = state
         g, index = phase_data
-        hidden = g * (W1 @ X)
-        E = Y - W2 @ hidden
-        dW1 = ((W2.T @ E) * g) @ X.T / P
+        dW1, dW2, E = _gated_gradient(W1, W2, X, Y, g)
         if pin:  # a static choice: without pins, no per-unit projection to pay for
             dW1 = jnp.einsum("hij,hj->hi", projectors[index], dW1)
-        dW2 = E @ hidden.T / P
         return (dW1, dW2), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dW1**2) + jnp.sum(dW2**2))
 
     def pathway_maps(state, phase):
@@ -91,6 +107,7 @@ def integrate_switching(
     snapshot_every: int = 10,
     x64: bool = False,
     pinned: tuple[np.ndarray, np.ndarray] | None = None,
+    keep_error: bool = False,
 ) -> FlowResult:
     """Gradient flow of units whose gates change at given epochs, from balanced weights.
 
@@ -111,10 +128,15 @@ def integrate_switching(
             pre-activations (the ReLU's kinks, :func:`reln.relns.imitate.kink_gates`); none by default.
         x64: integrate in float64. The default float32 is the precision the ReLU trains in;
             on the presets it changes no reported gap noticeably and is faster than float64.
+        keep_error: also return the error ``Y - Yhat`` at every epoch (``method="gd"`` without
+            pins only: one more scan of the same gradient descent that keeps it, ``(epochs + 1,
+            n_out, P)``; the field of docs/theory.md §5.8 fed back).
     """
     start = time.perf_counter()
     epochs, stride = int(epochs), int(stride)
     check_method(method, stride)
+    if keep_error and (method != "gd" or pinned is not None):
+        raise ValueError("keep_error needs method='gd' and no pinned kinks (the error scan is plain gradient descent)")
     phase_starts = np.asarray(phase_starts, int)
     if phase_starts[0] != 0 or np.any(np.diff(phase_starts) <= 0) or np.any(phase_starts % stride):
         raise ValueError(f"phase starts must begin at 0, increase and be multiples of {stride}: {phase_starts[:5]}...")
@@ -134,6 +156,12 @@ def integrate_switching(
             W1d, W2d, Xd, Yd, gates_d, projectors, jnp.asarray(pinned[1], jnp.int32), jnp.asarray(membership, dtype),
             jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method, pin=pin,
         ))
+        error = None
+        if keep_error:
+            phase_of = np.searchsorted(phase_starts, np.arange(epochs + 1), side="right") - 1
+            error = np.asarray(jax.device_get(_error_scan(
+                jnp.asarray(W1, dtype), jnp.asarray(W2, dtype), Xd, jnp.asarray(Y, dtype), gates_d,
+                jnp.asarray(phase_of, jnp.int32), dtype(1.0 / (P * lr)))))
     loss = np.concatenate([np.asarray(losses)[:main], np.asarray(tail_losses)])
     if not np.isfinite(loss).all():
         first = int(np.flatnonzero(~np.isfinite(loss))[0])
@@ -148,4 +176,5 @@ def integrate_switching(
         ),
         final_maps=final_maps,
         seconds=time.perf_counter() - start,
+        error=error,
     )
