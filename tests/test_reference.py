@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reln.experiment.config import load_config, with_overrides
+from reln.experiment.config import load_config, with_overrides, with_values
 from reln.experiment.experiments import run_experiment
+from reln.identification.analysis import context_set_name
 
 SEEDS = (0, 1, 2)
 SEEDED = ("contexts-diff", "contexts-4")  # the presets whose seeded prediction is run (it costs a ReLU's training)
@@ -189,6 +190,22 @@ def test_seeded_prediction_derives_the_structure_of_four_contexts(runs):
     assert abs(agreement["share_error"]["{1,2,3,4}"]) <= 0.15, agreement
     for field in seeded["gating_against_relu"]["difference"]:
         assert max(field[2:]) <= 0.15, field
+
+
+@pytest.mark.slow  # the ReLU of four contexts and five passes of the field: run with -m slow
+def test_fed_back_field_brackets_the_relus_common_share():
+    """docs/theory.md §5.8, closing the loop, on four same-structure contexts (seeds 0-2): in the
+    task-only error the field's units leave too much (common share error -.096), in the damped
+    fed-back error, settled after four passes, too little (+.099), since the compact ReLN's theory
+    runs ahead of the ReLU through the context-specific phase. The ReLU's common share lies between."""
+    config = with_values(with_overrides(load_config("contexts-4"), seeds=SEEDS, models=("relu", "prediction_seeded")),
+                         {"prediction_seeded.passes": 4})
+    fed = run_experiment(config).metrics["prediction_seeded"]
+    first, last = ({context_set_name(q["contexts"]): q["weight_share"] for q in p}["{1,2,3,4}"]
+                   for p in fed["feedback"]["pathways_by_pass"][::4])
+    relu = last - fed["against_identified"]["share_error"]["{1,2,3,4}"]  # the ReLU's identified share
+    assert first - relu <= -0.05 and last - relu >= 0.05, (first, last, relu)
+    assert fed["against_identified"]["same_sets"]
 
 
 @pytest.mark.parametrize("preset", ["contexts-3", "contexts-4"])

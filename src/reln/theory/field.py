@@ -18,6 +18,8 @@ that only gating can remove (§3.4), and then what is left of it as the predicte
 so the field shrinks and turns as pairs of contexts are fitted. What this leaves out is the
 feedback of the units' own change on the error: every unit feels a context's residual until the
 *predicted* pathways have learnt it, however many units have already left that context.
+:class:`FieldFeedback` puts it back, from the theory of the compact ReLN the units imply (§5.8,
+"Closing the loop").
 
 The units' trajectory is a :class:`reln.training.trajectory.Trajectory` of one hidden layer, so the
 compact ReLN's rule (:class:`reln.gates.CompactRule`) and the identification read it exactly as
