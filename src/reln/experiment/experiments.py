@@ -417,7 +417,9 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
     (:func:`reln.theory.field.field_units`),
     the compact rule reads its schedule from them as it would from a ReLU run
     (:func:`reln.relns.imitate.compact_schedules`), and the balanced flow of that schedule is the
-    predicted curve (:func:`reln.theory.predict.predict_compact`). The structure is the field's
+    predicted curve (:func:`reln.theory.predict.predict_compact`). With ``[prediction_seeded] passes``
+    (:class:`reln.theory.field.FieldFeedback`) that flow's error is mixed into the next pass's field,
+    one per seed, and ``feedback`` reports every pass's structure. The structure is the last field's
     identification; the schedule's gates are derived, so nothing counts as read. Beside a ReLU run of
     the same seeds, ``gating_against_relu`` compares the field's units with the ReLU's own, unit by
     unit (:func:`reln.identification.analysis.gating_agreement`), at :data:`GATING_EPOCHS_OF` of the run."""
