@@ -318,6 +318,8 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
         if identifications is not None and len(config.relu.hidden) == 1:  # the prediction against the ReLU's
             relu_pathways = _identified_pathways(task, identifications)
             metrics[model]["against_identified"] = structure_agreement(entries["pathways"], relu_pathways)
+            if model == "prediction" and "relu" in config.models:  # point 2 of the prediction, checked
+                metrics[model]["assumption_start"] = _start_report(config, task, initial, relu_pathways)
             if "feedback" in entries:
                 fed = metrics[model]["feedback"]
                 fed["share_error_max_by_pass"] = [structure_agreement(p, relu_pathways)["share_error_max"]
@@ -391,6 +393,24 @@ def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, 
         "reads_from_relu": Reads(gate_phases=1, read_phases=0, gate_level="none", numbers=0,
                                  initial_weights=False).as_dict(),
     }
+
+
+def _start_report(config: RunConfig, task: Task, initial, relu_pathways: list[dict]) -> dict:
+    """The prediction's start (docs/theory.md §5.7, point 2) against the seeds: the common pathway's
+    strength against that of each seed's initial units (:func:`reln.theory.prediction.start_check`),
+    and the ``H / (2K)`` units it gives each all-but-one pathway against the units the ReLU's
+    identification finds in each all-but-one set (mean over the sets, per seed; ``H / 2`` in all
+    identified pathways together)."""
+    from reln.theory.prediction import start_check
+
+    width, K = config.relu.hidden[0], task.n_contexts
+    report = start_check(task, width, config.relu.init_std, initial, lr=config.train.lr)
+    sets = [p["units"] for p in relu_pathways if len(p["contexts"]) == K - 1]
+    report["all_but_one_units_expected"] = width // (2 * K) if K > 1 else 0
+    report["all_but_one_units_identified"] = (np.mean(sets, axis=0).tolist() if sets and K > 1
+                                              else [0.0] * len(initial))
+    report["identified_units_fraction"] = (np.sum([p["units"] for p in relu_pathways], axis=0) / width).tolist()
+    return report
 
 
 GATING_EPOCHS_OF = (0.1, 0.2, 0.5, 1.0)  # fractions of the run at which the field's gating is compared

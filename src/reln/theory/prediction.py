@@ -101,3 +101,51 @@ def predict_from_task(task: Task, width: int, init_std, *, lr: float, epochs: in
     shares = nuclear / nuclear.sum() if nuclear.sum() > 0 else np.full(len(nuclear), 1 / len(nuclear))
     contexts = tuple(tuple(range(task.n_contexts)) if p.contexts is None else tuple(p.contexts) for p in pathways)
     return TaskPrediction(prediction, contexts, shares, time.perf_counter() - start)
+
+
+def start_check(task: Task, width: int, init_std, initial_weights, *, lr: float) -> dict:
+    """How far the ReLU's actual initial units are from the prediction's start (point 2 of the module
+    docstring, docs/theory.md §5.7): the common pathway's top-mode strength ``pi_0`` against the
+    strength of each seed's units on the top mode of the always-on correlation ``Sigma_yx = Y X^T / P``,
+
+        pi_1 = sum_h c_h1^2,   c_h1 = (v_1 . w_in,h + u_1 . w_out,h) / 2,  0 for c_h1 < 0 (Perron sign),
+
+    at leading order (:func:`reln.theory.effective.effective_unit_weights`: the draw's sampling spread)
+    and after each unit's own early gradient descent
+    (:func:`reln.theory.effective.relu_effective_unit_weights`: the gating transient too). The seeds'
+    initial weights come from the init law; nothing is read from a trained network.
+
+    Args:
+        task: the task; width, init_std: the ReLU's hidden width and init law.
+        initial_weights: per seed, the ReLU's ``[W_in (H, n_in), W_out (n_out, H)]`` at ``t = 0``.
+        lr: the learning rate of the early gradient descent.
+
+    Returns:
+        ``common_strength_expected`` (``pi_0``), and per seed ``common_strength_ratio_leading`` and
+        ``common_strength_ratio_early_flow`` (the seed's ``pi_1`` over ``pi_0``; 1 where the
+        assumption holds exactly), and ``growing_fraction`` (units with ``c_h1 > 0``; the
+        assumption: one half).
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(8, 3)
+    >>> rng = np.random.default_rng(0)
+    >>> units = [[rng.normal(0, 1e-3, (400, task.n_in)), rng.normal(0, 1e-3, (task.n_out, 400))]]
+    >>> check = start_check(task, 400, 1e-3, units, lr=1e-3)
+    >>> 0.8 < check["common_strength_ratio_leading"][0] < 1.2, 0.4 < check["growing_fraction"][0] < 0.6
+    (True, True)
+    """
+    from reln.theory.effective import effective_unit_weights, expected_mode_strength, relu_effective_unit_weights
+
+    stds = tuple(float(s) for s in np.broadcast_to(np.asarray(init_std, float), (2,)))
+    expected = expected_mode_strength(int(width), stds, relu=True)
+    yx = task.Y @ task.X.T / task.P
+    v1 = np.linalg.svd(yx, full_matrices=False)[2][0]
+    leading, early, growing = [], [], []
+    for w_in, w_out in initial_weights:
+        c_lead = effective_unit_weights(yx, task.X, w_in, w_out, relu=True)[0] @ v1
+        c_flow = relu_effective_unit_weights(task.X, task.Y, w_in, w_out, lr=lr)[0] @ v1
+        leading.append(float(np.sum(c_lead**2) / expected))
+        early.append(float(np.sum(c_flow**2) / expected))
+        growing.append(float(np.mean(c_lead != 0)))
+    return {"common_strength_expected": expected, "common_strength_ratio_leading": leading,
+            "common_strength_ratio_early_flow": early, "growing_fraction": growing}
