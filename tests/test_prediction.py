@@ -192,3 +192,6 @@ def test_fed_back_field_keeps_pass_zero_and_reports_every_pass():
     assert feedback["share_error_max_by_pass"][0] == pytest.approx(plain["against_identified"]["share_error_max"])
     assert fed["reads_from_relu"]["numbers"] == 0 and "feedback" not in plain
     assert fed["loss_final"][0] != plain["loss_final"][0]  # the second pass saw another field
+    from reln.cli import _summary
+
+    assert "largest share error against the ReLU's, pass 0..1: " in _summary({"prediction_seeded": fed})

@@ -122,6 +122,10 @@ def _summary(metrics: dict) -> str:
             f"{model}: {len(m['loss_final'])} seed(s) in {m['wall_seconds']:.1f} s wall "
             f"(compilation {m['compile_seconds']:.1f} s)"
         )
+        errors = (m.get("feedback") or {}).get("share_error_max_by_pass")
+        if errors:  # the seeded prediction's fed-back field, pass by pass (docs/theory.md §5.8)
+            timing.append(f"{model}: largest share error against the ReLU's, pass 0..{len(errors) - 1}: "
+                          + ", ".join(f"{e:.3f}" for e in errors))
     return "\n".join(lines + timing)
 
 
