@@ -56,6 +56,11 @@ def test_predict_command_trains_nothing_and_writes_the_prediction(tmp_path, caps
     assert sum(p["weight_share"] for p in prediction["pathways"]) == pytest.approx(1.0)
     assert "input_misalignment" in prediction["assumption_2_1"]
     assert "predicted pathways" in capsys.readouterr().out
+    # --set changes the config it predicts for: four contexts, a common and four all-but-one pathways
+    assert main(["predict", "contexts-3", "--epochs", "200", "--set", "task.contexts=4", "--quiet",
+                 "--out", str(tmp_path / "p4")]) == 0
+    four = json.loads((tmp_path / "p4" / "metrics.json").read_text())["prediction"]["pathways"]
+    assert [len(p["contexts"]) for p in four] == [4, 3, 3, 3, 3]
 
 
 def prediction_seeds(metrics: dict):

@@ -135,8 +135,10 @@ def _summary(metrics: dict) -> str:
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: results/NAME-prediction].")
 @click.option("--formats", default="none", show_default=True,
               help="Figures to draw: none, or comma-separated formats (png, pdf, svg).")
+@click.option("--set", "values", multiple=True, metavar="TABLE.KEY=VALUE",
+              help="Set a config key, VALUE as TOML writes it (repeatable), e.g. --set 'relu.hidden=[300]'.")
 @click.option("--quiet", is_flag=True, help="No summary.")
-def predict(preset_or_config, epochs, out, formats, quiet) -> None:
+def predict(preset_or_config, epochs, out, formats, values, quiet) -> None:
     """Predict, from the task, the ReLU's width, init law and learning rate alone (no network is
     trained and JAX is not imported), the ReLN of PRESET_OR_CONFIG: its pathways and weight shares
     and its loss curve (docs/theory.md §5.7). Writes config.json, metrics.json and results.npz, and
@@ -146,7 +148,8 @@ def predict(preset_or_config, epochs, out, formats, quiet) -> None:
     from reln.experiment.io import check_figure_formats, write_all
 
     formats = () if formats.strip().lower() == "none" else check_figure_formats(formats)
-    config = with_overrides(load_config(preset_or_config), epochs=epochs, models=("prediction",))
+    config = with_overrides(with_values(load_config(preset_or_config), _parse_values(values)), epochs=epochs,
+                            models=("prediction",))
     result = run_experiment(config)
     written = write_all(out or Path("results") / f"{config.name}-prediction", run_outputs(result, formats))
     if not quiet:
