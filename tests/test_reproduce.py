@@ -140,3 +140,17 @@ def test_claim_one_says_how_many_pathways_the_relu_needs_as_its_loss_halves(tmp_
     assert claim["numbers"][ONE_LAYER[0]]["relu_pathways_as_loss_halves"] == {
         "pathways_context": 3.0, "pathways_sample": 11.0}  # seed 0 at epoch 1000 (2, 12), seed 1 at 100 (4, 10)
     assert "3 context sets and 11 per-sample gate patterns hold 80%" in claim["why"]
+
+
+def test_report_shows_the_predictions_start_seed_by_seed():
+    """The start check of docs/theory.md §5.7 (``prediction.assumption_start``) is a table of the page:
+    one row per seed, the identified all-but-one units over the predicted ``H / (2K)``."""
+    from reln.viz.report import _start_table
+
+    start = {"common_strength_expected": 1e-8, "common_strength_ratio_leading": [1.0, 0.9],
+             "common_strength_ratio_early_flow": [1.02, 0.91], "growing_fraction": [0.5, 0.49],
+             "all_but_one_units_expected": 116, "all_but_one_units_identified": [58.0, 61.5],
+             "identified_units_fraction": [0.77, 0.72]}
+    table = _start_table({"assumption_start": start})
+    assert table.count("<tr>") == 3 and "58.0 / 116 = 0.50" in table and "61.5 / 116 = 0.53" in table
+    assert _start_table({}) == ""

@@ -216,6 +216,28 @@ def _gating_course_table(relu: dict) -> str:
     )
 
 
+def _start_table(prediction: dict) -> str:
+    """The task-only prediction's start against each seed (docs/theory.md §5.7, point 2): the fraction
+    of units that grow, their top-mode strength over the expected ``pi_0``, and the units of each
+    all-but-one set the ReLU's identification finds over the ``H / (2K)`` the prediction gives it."""
+    start = prediction.get("assumption_start")
+    if not start:
+        return ""
+    expected = start["all_but_one_units_expected"]
+    rows = [[str(seed), f"{grow:.3f}", f"{lead:.3f}", f"{flow:.3f}",
+             f"{units:.1f} / {expected} = {units / expected:.2f}" if expected else "-", f"{held:.3f}"]
+            for seed, (grow, lead, flow, units, held) in enumerate(zip(
+                start["growing_fraction"], start["common_strength_ratio_leading"],
+                start["common_strength_ratio_early_flow"], start["all_but_one_units_identified"],
+                start["identified_units_fraction"]))]
+    return _table(
+        "The prediction's start against each seed's initial units and the ReLU's identified pathways "
+        "(docs/theory.md §5.7, point 2; its assumption: one half, 1, 1, 1 and one half)",
+        ["seed", "units growing", "top-mode strength / pi_0", "the same after the early flow",
+         "units per all-but-one set, identified / predicted", "units in identified pathways"], rows,
+    )
+
+
 def _layer_table(relu: dict) -> str:
     """Selectivity per hidden layer of a deep ReLU network: where the gating lives."""
     layers = relu.get("layers")
@@ -293,8 +315,10 @@ def _experiment_section(out: Path, name: str) -> str:
         for model, section in metrics.items():
             if isinstance(section, dict) and "pathways" in section and model == "reln":
                 details.append(_pathway_table(section, model))
+        if "prediction" in metrics:
+            details.append(_start_table(metrics["prediction"]))
         if any(details):
-            parts.append("<details><summary>Selectivity and pathways of the identified ReLN</summary>"
+            parts.append("<details><summary>Selectivity and pathways of the identified ReLN, and the prediction's start</summary>"
                          + "".join(details) + "</details>")
     parts.append(_figures(folder, name))
     return "<section>" + "".join(parts) + "</section>"
