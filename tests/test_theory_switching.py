@@ -25,37 +25,45 @@ def _schedule(task, H, rng):
     return np.array([0, 40, 90]), on
 
 
+def _switching_units(task, seed):
+    """Nine units of random weights (std .3) and the three-phase schedule of :func:`_schedule`."""
+    rng = np.random.default_rng(seed)
+    H = 9
+    W1, W2 = 0.3 * rng.standard_normal((H, task.n_in)), 0.3 * rng.standard_normal((task.n_out, H))
+    starts, on = _schedule(task, H, rng)
+    return W1, W2, starts, on, on[:, :, task.context].astype(float)
+
+
+def _direct_gradient_descent(task, starts, gates, W1, W2, lr, steps):
+    """Gradient descent on ``W_2 (g * (W_1 X))`` written out: the error before each of ``steps``
+    updates, and the weights after them."""
+    a, b, errors = W1.copy(), W2.copy(), []
+    for t in range(steps):
+        g = gates[np.searchsorted(starts, t, side="right") - 1]
+        hidden = g * (a @ task.X)
+        errors.append(task.Y - b @ hidden)
+        a, b = a + lr * ((b.T @ errors[-1]) * g) @ task.X.T, b + lr * errors[-1] @ hidden.T
+    return np.array(errors), a, b
+
+
 def test_gd_method_is_gradient_descent_on_the_switching_units():
     """``method="gd"``: one Euler step per epoch is gradient descent on ``W_2 (g * (W_1 X))`` with
     the gates of the current phase; the loss agrees with a direct simulation to rounding, the
     reported pathway maps add up to the network's map on each pathway's units."""
     task = _task()
-    rng = np.random.default_rng(0)
-    H, lr, epochs = 9, 2e-2, 150
-    W1, W2 = 0.3 * rng.standard_normal((H, task.n_in)), 0.3 * rng.standard_normal((task.n_out, H))
-    starts, on = _schedule(task, H, rng)
-    gates = on[:, :, task.context].astype(float)
+    lr, epochs = 2e-2, 150
+    W1, W2, starts, on, gates = _switching_units(task, 0)
     codes = on.astype(int) @ (2 ** np.arange(task.n_contexts))
     sets = np.unique(codes)
     membership = (codes[:, None, :] == sets[None, :, None]).astype(float)
     result = integrate_switching(task.X, task.Y, starts, gates, membership, W1, W2, lr=lr, epochs=epochs,
                                  method="gd", stride=1, snapshot_every=50, x64=True)
-    a, b, losses = W1.copy(), W2.copy(), []
-    for t in range(epochs + 1):
-        g = gates[np.searchsorted(starts, t, side="right") - 1]
-        hidden = g * (a @ task.X)
-        E = task.Y - b @ hidden
-        losses.append(0.5 * np.sum(E**2))
-        a, b = a + lr * ((b.T @ E) * g) @ task.X.T, b + lr * E @ hidden.T
+    errors, _, _ = _direct_gradient_descent(task, starts, gates, W1, W2, lr, epochs + 1)
+    losses = 0.5 * np.sum(errors**2, axis=(1, 2))
     assert losses[-1] < 0.5 * losses[0]  # it learned: the comparison is not vacuous
     np.testing.assert_allclose(result.loss, losses, rtol=1e-10)
-    # after the last step: a, b hold epochs + 1 updates; compare the maps of the last state instead
-    a, b = W1.copy(), W2.copy()
-    for t in range(epochs):
-        g = gates[np.searchsorted(starts, t, side="right") - 1]
-        hidden = g * (a @ task.X)
-        E = task.Y - b @ hidden
-        a, b = a + lr * ((b.T @ E) * g) @ task.X.T, b + lr * E @ hidden.T
+    # the maps of the last state: after epochs updates
+    _, a, b = _direct_gradient_descent(task, starts, gates, W1, W2, lr, epochs)
     expected = np.einsum("ph,oh,hi->poi", membership[-1], b, a)
     np.testing.assert_allclose(result.final_maps, expected, rtol=1e-9, atol=1e-12)
     assert result.singular_values.shape == (len(result.snapshot_epochs), len(sets), min(task.n_out, task.n_in))
@@ -66,20 +74,13 @@ def test_kept_error_is_the_error_of_the_same_gradient_descent():
     and half its squared norm is the loss the integration reports (its own scan, in the output
     basis); the fed-back field of docs/theory.md §5.8 rests on this."""
     task = _task()
-    rng = np.random.default_rng(1)
-    H, lr, epochs = 9, 2e-2, 150
-    W1, W2 = 0.3 * rng.standard_normal((H, task.n_in)), 0.3 * rng.standard_normal((task.n_out, H))
-    starts, on = _schedule(task, H, rng)
-    gates = on[:, :, task.context].astype(float)
+    lr, epochs = 2e-2, 150
+    W1, W2, starts, _, gates = _switching_units(task, 1)
+    H = W1.shape[0]
     result = integrate_switching(task.X, task.Y, starts, gates, np.ones((3, 1, H)), W1, W2, lr=lr, epochs=epochs,
                                  method="gd", stride=1, snapshot_every=50, x64=True, keep_error=True)
-    a, b = W1.copy(), W2.copy()
-    for t in range(epochs + 1):
-        g = gates[np.searchsorted(starts, t, side="right") - 1]
-        hidden = g * (a @ task.X)
-        E = task.Y - b @ hidden
-        np.testing.assert_allclose(result.error[t], E, rtol=1e-9, atol=1e-12)
-        a, b = a + lr * ((b.T @ E) * g) @ task.X.T, b + lr * E @ hidden.T
+    errors, _, _ = _direct_gradient_descent(task, starts, gates, W1, W2, lr, epochs + 1)
+    np.testing.assert_allclose(result.error, errors, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(0.5 * np.sum(result.error**2, axis=(1, 2)), result.loss, rtol=1e-10)
     assert result.loss[-1] < 0.5 * result.loss[0]
     with pytest.raises(ValueError, match="keep_error"):

@@ -74,7 +74,7 @@ class FieldFeedback:
         """``mix error + (1 - mix) field``, per seed: ``error`` ``(seeds, epochs + 1, n_out, P)``,
         ``field`` the same or shared by the seeds ``(epochs + 1, n_out, P)``; float32, the precision
         the units train in (a field of eight contexts is a gigabyte in float64)."""
-        return (self.mix * np.asarray(error, np.float32) + (1 - self.mix) * np.asarray(field, np.float32)).astype(np.float32)
+        return self.mix * np.asarray(error, np.float32) + np.float32(1 - self.mix) * np.asarray(field, np.float32)
 
 
 def field_error(task: Task, width: int, init_std, *, lr: float, epochs: int) -> np.ndarray:
