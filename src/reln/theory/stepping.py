@@ -8,7 +8,8 @@ Shared by :mod:`reln.theory.balanced_rk4` (balanced factors of pathways) and
   a step is the cubic Hermite interpolant of the loss and its slope ``tau dL/dt`` at the step's
   ends, so a step costs four velocity evaluations however many epochs it spans.
 * ``method="gd"`` (``stride = 1``): explicit Euler with one step per epoch, which *is* full-batch
-  gradient descent with learning rate ``lr`` (``tau = 1 / (P lr)``).
+  gradient descent with learning rate ``lr`` (``tau = 1 / (P lr)``). Its "loss" is recorded as the
+  velocity returns it, so it may be a pytree (the loss and the error ``Y - Yhat``, kept every epoch).
 
 The epochs are split as :func:`step_schedule` says: strided steps grouped in blocks of one
 snapshot each over ``[0, main)``, then one-epoch steps for the last ``epochs - main < stride``.
@@ -93,7 +94,10 @@ def stepper(velocity: Velocity, gate_table, tau, *, stride: int, method: str):
         new = advance(state, f0, g, stride)
         f1, L1, dL1 = velocity(new, g)
         scale = stride / tau
-        losses = h00 * L0 + h10 * scale * dL0 + h01 * L1 + h11 * scale * dL1
+        if method == "gd":  # one epoch per step: the loss at its start, as the velocity gave it
+            losses = jax.tree.map(lambda value: value[None], L0)
+        else:
+            losses = h00 * L0 + h10 * scale * dL0 + h01 * L1 + h11 * scale * dL1
         carry = jax.tree.map(
             lambda a, b: jnp.where(phase >= 0, a, b), (new, (f1, L1, dL1), phase), (state, (f0, L0, dL0), f_phase)
         )
@@ -106,6 +110,6 @@ def stepper(velocity: Velocity, gate_table, tau, *, stride: int, method: str):
             losses.append(L)
             state = advance(state, f, gates_of(phase), 1)
         losses.append(velocity(state, gates_of(tail_phases[-1]))[1])
-        return state, jnp.stack(losses)
+        return state, jax.tree.map(lambda *values: jnp.stack(values), *losses)
 
     return first_carry, step, tail

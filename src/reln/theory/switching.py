@@ -47,22 +47,13 @@ def _gated_gradient(W1, W2, X, Y, g):
     return ((W2.T @ E) * g) @ X.T / P, E @ hidden.T / P, E
 
 
-@jax.jit
-def _error_scan(W1, W2, X, Y, unit_gates, phase_of, tau):
-    """Gradient descent of gated units, one step per epoch, with gates ``unit_gates[phase_of[t]]``
-    at epoch ``t``; the error at every epoch ``(len(phase_of), n_out, P)``."""
-    def step(state, phase):
-        dW1, dW2, E = _gated_gradient(*state, X, Y, unit_gates[phase])
-        return (state[0] + dW1 / tau, state[1] + dW2 / tau), E
-
-    return jax.lax.scan(step, (W1, W2), phase_of)[1]
-
-
-@functools.partial(jax.jit, static_argnames=("stride", "tail", "method", "pin"))
-def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership, step_phase, tau, *, stride, tail, method, pin):
+@functools.partial(jax.jit, static_argnames=("stride", "tail", "method", "pin", "keep_error"))
+def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership, step_phase, tau, *, stride, tail, method,
+               pin, keep_error=False):
     """The units' weights stepped by :func:`reln.theory.stepping.stepper`; ``step_phase``
     ``(blocks, steps)``, ``-1`` leaves the state; pathway maps once per block. Unit ``j`` moves its
-    input weights within ``projectors[projector_index[phase, j]]`` (pinned kinks)."""
+    input weights within ``projectors[projector_index[phase, j]]`` (pinned kinks). With
+    ``keep_error`` (gradient descent) each recorded loss is ``(loss, error)``."""
     P = X.shape[1]
 
     def velocity(state, phase_data):
@@ -71,7 +62,8 @@ def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership
         dW1, dW2, E = _gated_gradient(W1, W2, X, Y, g)
         if pin:  # a static choice: without pins, no per-unit projection to pay for
             dW1 = jnp.einsum("hij,hj->hi", projectors[index], dW1)
-        return (dW1, dW2), 0.5 * jnp.sum(E**2), -P * (jnp.sum(dW1**2) + jnp.sum(dW2**2))
+        loss = 0.5 * jnp.sum(E**2)
+        return (dW1, dW2), (loss, E) if keep_error else loss, -P * (jnp.sum(dW1**2) + jnp.sum(dW2**2))
 
     def pathway_maps(state, phase):
         # singular values are taken afterwards in NumPy: LAPACK inside a compiled program hangs
@@ -83,12 +75,13 @@ def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership
 
     def block(carry, phases):
         maps = pathway_maps(carry[0], jnp.maximum(phases[0], 0))
-        carry, losses = jax.lax.scan(step, carry, phases)
-        return carry, (losses.ravel(), maps)
+        carry, losses = jax.lax.scan(step, carry, phases)  # leaves (steps, stride, ...)
+        return carry, (jax.tree.map(lambda v: v.reshape(-1, *v.shape[2:]), losses), maps)
 
     carry, (losses, maps) = jax.lax.scan(block, first_carry((W1, W2), step_phase[0, 0]), step_phase)
     state, tail_losses = run_tail(carry[0], tail)
-    return state, losses.ravel(), tail_losses, maps, pathway_maps(state, tail[-1])
+    losses = jax.tree.map(lambda v: v.reshape(-1, *v.shape[2:]), losses)  # (blocks * steps * stride, ...)
+    return state, losses, tail_losses, maps, pathway_maps(state, tail[-1])
 
 
 def integrate_switching(
@@ -128,15 +121,14 @@ def integrate_switching(
             pre-activations (the ReLU's kinks, :func:`reln.relns.imitate.kink_gates`); none by default.
         x64: integrate in float64. The default float32 is the precision the ReLU trains in;
             on the presets it changes no reported gap noticeably and is faster than float64.
-        keep_error: also return the error ``Y - Yhat`` at every epoch (``method="gd"`` without
-            pins only: one more scan of the same gradient descent that keeps it, ``(epochs + 1,
-            n_out, P)``; the field of docs/theory.md §5.8 fed back).
+        keep_error: also return the error ``Y - Yhat`` at every epoch, ``(epochs + 1, n_out, P)``
+            (``method="gd"``, where each step is one epoch; the field of docs/theory.md §5.8 fed back).
     """
     start = time.perf_counter()
     epochs, stride = int(epochs), int(stride)
     check_method(method, stride)
-    if keep_error and (method != "gd" or pinned is not None):
-        raise ValueError("keep_error needs method='gd' and no pinned kinks (the error scan is plain gradient descent)")
+    if keep_error and method != "gd":
+        raise ValueError("keep_error needs method='gd' (an RK4 step spans several epochs)")
     phase_starts = np.asarray(phase_starts, int)
     if phase_starts[0] != 0 or np.any(np.diff(phase_starts) <= 0) or np.any(phase_starts % stride):
         raise ValueError(f"phase starts must begin at 0, increase and be multiples of {stride}: {phase_starts[:5]}...")
@@ -155,13 +147,13 @@ def integrate_switching(
         (W1f, W2f), losses, tail_losses, maps, last_maps = jax.device_get(_integrate(
             W1d, W2d, Xd, Yd, gates_d, projectors, jnp.asarray(pinned[1], jnp.int32), jnp.asarray(membership, dtype),
             jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method, pin=pin,
+            keep_error=keep_error,
         ))
-        error = None
-        if keep_error:
-            phase_of = np.searchsorted(phase_starts, np.arange(epochs + 1), side="right") - 1
-            error = np.asarray(jax.device_get(_error_scan(
-                jnp.asarray(W1, dtype), jnp.asarray(W2, dtype), Xd, jnp.asarray(Y, dtype), gates_d,
-                jnp.asarray(phase_of, jnp.int32), dtype(1.0 / (P * lr)))))
+    error = None
+    if keep_error:  # the error in the output basis, back in the outputs' coordinates
+        (losses, E), (tail_losses, tail_E) = losses, tail_losses
+        E = np.concatenate([np.asarray(E)[:main], np.asarray(tail_E)])
+        error = Q.astype(E.dtype) @ E  # batched over epochs
     loss = np.concatenate([np.asarray(losses)[:main], np.asarray(tail_losses)])
     if not np.isfinite(loss).all():
         first = int(np.flatnonzero(~np.isfinite(loss))[0])
