@@ -70,8 +70,8 @@ def predict_compact(
         lr, epochs: the run's learning rate and length.
         snapshot_every: epochs between singular-value snapshots.
         x64: integrate in float64; seeds run on parallel threads either way.
-        keep_error: also keep each seed's error ``Y - Yhat`` at every epoch (schedules without
-            pinned kinks only; :func:`reln.theory.switching.integrate_switching`).
+        keep_error: also keep each seed's error ``Y - Yhat`` at every epoch
+            (:func:`reln.theory.switching.integrate_switching`).
 
     Returns:
         The :class:`Prediction`, one row per seed.
