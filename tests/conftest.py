@@ -1,8 +1,9 @@
 """Shared test settings.
 
 Hypothesis examples here call JAX, whose first call at a new shape compiles; a per-example deadline
-would flag that compilation as slowness, so it is switched off. Example counts stay small so the
-whole suite runs in well under a minute on two cores.
+would flag that compilation as slowness, so it is switched off, and example counts stay small.
+Figures a test draws without saving are closed after it (those of wider-scoped fixtures stay open for
+the tests that share them).
 """
 
 import jax
@@ -14,6 +15,21 @@ from reln.training.fit import fit_relu
 
 settings.register_profile("reln", deadline=None, max_examples=25, print_blob=True)
 settings.load_profile("reln")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the matplotlib figures a test opened and left open (only if pyplot is imported)."""
+    import sys
+
+    def open_figures():
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        return set(pyplot.get_fignums()) if pyplot else set()
+
+    before = open_figures()
+    yield
+    for number in open_figures() - before:
+        sys.modules["matplotlib.pyplot"].close(number)
 
 
 @pytest.fixture(scope="session")
