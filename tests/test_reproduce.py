@@ -154,3 +154,20 @@ def test_report_shows_the_predictions_start_seed_by_seed():
     table = _start_table({"assumption_start": start})
     assert table.count("<tr>") == 3 and "58.0 / 116 = 0.50" in table and "61.5 / 116 = 0.53" in table
     assert _start_table({}) == ""
+
+
+def test_report_shows_the_fed_back_structure_pass_by_pass():
+    """``prediction_seeded.feedback`` (docs/theory.md §5.8) is a table of the page: a row per pass with the
+    sets of share at least .02 and the pass's largest share error; without a ReLU run the error is '-'."""
+    from reln.viz.report import _feedback_table
+
+    by_pass = [[{"name": "{1,2,3}", "weight_share": 0.9}, {"name": "{1,2}", "weight_share": 0.01}],
+               [{"name": "{1,2,3}", "weight_share": 0.6}, {"name": "{1,2}", "weight_share": 0.3}]]
+    table = _feedback_table({"feedback": {"passes": 1, "mix": 0.5, "pathways_by_pass": by_pass,
+                                          "share_error_max_by_pass": [0.25, 0.05]}})
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == 2 and "{1,2} 0.01" not in rows[0] and "0.250" in rows[0]
+    assert "{1,2} 0.30" in rows[1] and "0.050" in rows[1] and "mix 0.5" in table
+    untested = _feedback_table({"feedback": {"passes": 1, "mix": 0.5, "pathways_by_pass": by_pass}})
+    assert all(row.endswith("<td>-</td></tr>") for row in untested.split("</table>")[0].split("<tr>")[2:])
+    assert _feedback_table({}) == ""

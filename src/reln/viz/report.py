@@ -238,6 +238,24 @@ def _start_table(prediction: dict) -> str:
     )
 
 
+def _feedback_table(seeded: dict) -> str:
+    """The seeded prediction's structure pass by pass when its field is fed back (docs/theory.md §5.8):
+    each pass's sets of weight share at least .02 (mean over seeds) and, beside a ReLU run, its largest
+    share error against the ReLU's identified pathways."""
+    feedback = seeded.get("feedback")
+    if not feedback:
+        return ""
+    errors = feedback.get("share_error_max_by_pass") or [None] * len(feedback["pathways_by_pass"])
+    rows = [[str(k), " ".join(f"{p['name']} {p['weight_share']:.2f}" for p in pathways if p["weight_share"] >= 0.02),
+             "-" if error is None else f"{error:.3f}"]
+            for k, (pathways, error) in enumerate(zip(feedback["pathways_by_pass"], errors))]
+    return _table(
+        f"The seeded prediction's structure pass by pass (docs/theory.md §5.8): pass 0 in the task-only error, then "
+        f"its compact theory's error fed back at mix {feedback['mix']}; sets with weight share at least .02",
+        ["pass", "sets and weight shares", "largest share error against the ReLU's"], rows,
+    )
+
+
 def _layer_table(relu: dict) -> str:
     """Selectivity per hidden layer of a deep ReLU network: where the gating lives."""
     layers = relu.get("layers")
@@ -317,6 +335,8 @@ def _experiment_section(out: Path, name: str) -> str:
                 details.append(_pathway_table(section, model))
         if "prediction" in metrics:
             details.append(_start_table(metrics["prediction"]))
+        if "prediction_seeded" in metrics:
+            details.append(_feedback_table(metrics["prediction_seeded"]))
         if any(details):
             parts.append("<details><summary>Selectivity and pathways of the identified ReLN, and the prediction's start</summary>"
                          + "".join(details) + "</details>")
