@@ -432,3 +432,42 @@ def test_minibatch_size_must_be_positive():
 
     with pytest.raises(RelnError, match="mini-batch size"):
         MiniBatch(0)
+
+
+def test_gated_network_on_the_relus_batches_is_the_relu_in_its_linear_region():
+    """A ReLU network whose pre-activations all stay positive is a linear network, so the unit-gated
+    network with every gate open, trained on the same mini-batches (the batch order of each run seed),
+    is the same run to float64 precision; on full batches it is not (the batches change the path)."""
+    from reln.models.init import relu_initial_weights
+    from reln.relns.unit_gated import fit_gate_schedules
+
+    task = _sgd_task()
+    seeds, kw = (3, 5), dict(lr=2e-3, epochs=60)
+    with jax.enable_x64(True):
+        # positive first-layer weights on one-hot inputs: every pre-activation positive at the start
+        initial = [[np.abs(w_in) + 0.5, w_out] for w_in, w_out in relu_initial_weights(task, (12,), 0.1, seeds)]
+        open_all = [(np.array([0]), [np.ones((1, 12, task.P))], [np.zeros((1, 12, task.P), bool)])] * len(seeds)
+        gated_sgd, _ = fit_gate_schedules(task, open_all, initial, x64=True, batch_size=5, seeds=seeds, **kw)
+        gated_full, _ = fit_gate_schedules(task, open_all, initial, x64=True, seeds=seeds, **kw)
+        relu_sgd = _relu_from(task, initial, seeds, batch_size=5, **kw)
+    assert (relu_sgd["pre"] > 0).all()  # the precondition: the ReLU never left its linear region
+    np.testing.assert_allclose(gated_sgd.loss, relu_sgd["loss"], rtol=1e-10)
+    assert np.abs(gated_full.loss[:, -1] - relu_sgd["loss"][:, -1]).min() > 1e-6 * relu_sgd["loss"][0, 0]
+
+
+def _relu_from(task, initial, seeds, *, batch_size, lr, epochs):
+    """Mini-batch SGD of a bias-free ReLU network from given weights, with the batch order of
+    :func:`reln.training.fit.batching`: every epoch's loss and every pre-activation on the way."""
+    from reln.models.relu import relu_forward, relu_preactivations
+    from reln.training.fit import batching
+
+    params = [np.stack(layer) for layer in zip(*initial)]
+    X, Y = task.X.astype(np.float64), task.Y.astype(np.float64)
+
+    def objective(weights, mask=None):
+        loss = half_sse(relu_forward(weights, X), Y, mask)
+        return loss, loss
+
+    run = train(objective, params, lr=lr, epochs=epochs, snapshot=lambda w: {"pre": relu_preactivations(w, X)[0]},
+                snapshot_every=1, **batching(batch_size, task, seeds))
+    return {"loss": run.loss, "pre": run.snapshots["pre"]}

@@ -133,11 +133,13 @@ class TrainConfig:
     numbers of a model whose hidden units all died or whose loss ended above its start (an error
     otherwise, :func:`reln.experiment.experiments.check_learned`).
 
-    ``batch_size`` (omitted: full batch, the paper's setting) trains the ReLU network and the
-    GDLN models by mini-batch SGD, ``ceil(P / batch_size)`` updates per epoch
-    (:class:`reln.training.train.MiniBatch`); the compact ReLN, the theory and the prediction stay the
-    full-batch gradient flow the theory describes, so their gap to the ReLU then measures what
-    the batch noise changes (docs/theory.md §2.2, §9)."""
+    ``batch_size`` (omitted: full batch, the paper's setting) trains the ReLU network by mini-batch
+    SGD, ``ceil(P / batch_size)`` updates per epoch (:class:`reln.training.train.MiniBatch`), and every
+    trained model with it: the GDLN models, and the compact, fixed and replayed ReLNs on the ReLU's
+    own batches (the batch order of each run seed). The theory of the compact ReLN takes the
+    deterministic part of such an epoch, ``ceil(P / batch_size)`` gradient steps of
+    ``lr / ceil(P / batch_size)``; the theory of explicit pathways and the predictions stay one
+    full-batch step per epoch (docs/theory.md §2.2, §9)."""
 
     lr: float = 1e-3
     epochs: int = 8001

@@ -273,19 +273,21 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
             if model == "replay":
                 started = time.perf_counter()
                 trajectories[model], build = fit_replay(task, trajectories["relu"], initial, config.replay,
-                                                        lr=train.lr, x64=train.x64, progress=bar(model))
+                                                        lr=train.lr, x64=train.x64, progress=bar(model),
+                                                        batch_size=train.batch_size, seeds=train.seeds)
                 # the replay's cost is its whole fit: reading its gates from the checkpoints too
                 trajectories[model] = dataclasses.replace(trajectories[model], wall_seconds=time.perf_counter() - started)
             elif config.reln.gating == "compact":
                 trajectories[model], build = fit_compact_reln(
                     task, schedules, initial, lr=train.lr, epochs=train.epochs, slide=config.reln.schedule.slide,
-                    x64=train.x64, progress=bar(model))
+                    x64=train.x64, progress=bar(model), batch_size=train.batch_size, seeds=train.seeds)
                 # the compact ReLN's cost is its whole fit: deriving and reading its schedule too
                 trajectories[model] = dataclasses.replace(
                     trajectories[model], wall_seconds=trajectories[model].wall_seconds + schedule_seconds)
             else:
                 trajectories[model], build = fit_fixed_reln(task, identifications, initial, lr=train.lr,
-                                                            epochs=train.epochs, x64=train.x64, progress=bar(model))
+                                                            epochs=train.epochs, x64=train.x64, progress=bar(model),
+                                                            batch_size=train.batch_size, seeds=train.seeds)
             final_gates[model] = build.pop("final_gates", None)
             builds[model] = build | {"reads_from_relu": build.get("reads_from_relu") or _replay_reads(build, task, trajectories["relu"])}
         for model in gdln_models(config):
@@ -553,13 +555,15 @@ def _theory(
     explicit ``[[reln.pathways]]`` and their init law."""
     from reln.theory.explicit import predict_explicit
     from reln.theory.predict import predict_compact
+    from reln.training.fit import epoch_updates
 
     train = config.train
     started = time.perf_counter()
     if identified(config):
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
+        # trained on mini-batches, the ReLU takes ceil(P / B) updates an epoch: the theory steps as many
         prediction = predict_compact(task, identifications, initial, schedules, lr=train.lr, epochs=train.epochs,
-                                     x64=train.x64)
+                                     x64=train.x64, substeps=epoch_updates(train.batch_size, task))
     else:
         prediction = predict_explicit(task, build_reln(config, task, "reln"), lr=train.lr, epochs=train.epochs)
     trajectory = Trajectory(

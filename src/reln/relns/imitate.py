@@ -115,27 +115,31 @@ def imitating_reln(
 
 def fit_fixed_reln(
     task: Task, identifications: Sequence[Identification], relu_initial_weights: Sequence[Sequence[np.ndarray]],
-    *, lr: float, epochs: int, x64: bool = False, progress=None,
+    *, lr: float, epochs: int, x64: bool = False, progress=None, batch_size: int | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[Trajectory, dict]:
     """Train the ReLN of fixed gates (:func:`imitating_reln`: each unit open on its final
-    identified context set from ``t = 0``) from the ReLU's own initial units, every seed.
+    identified context set from ``t = 0``) from the ReLU's own initial units, every seed, as the
+    ReLU was trained (with ``batch_size``, on its mini-batches in the order of each run seed in ``seeds``).
 
     Returns:
         ``(trajectory, description)``: the training over all seeds, and what was built; its
         ``final_gates`` are the pathways' gates ``(p, P)``, the same in every phase.
     """
     gdln, params = imitating_reln(task, identifications, relu_initial_weights)
+    seeds = tuple(range(len(identifications))) if seeds is None else tuple(seeds)
     trajectory = fit_gdln(task, gdln, init_params=params, progress=progress, lr=lr, epochs=epochs, x64=x64,
-                          seeds=tuple(range(len(identifications))))
+                          seeds=seeds, batch_size=batch_size)
     return trajectory, {"gating": "fixed", "inputs": list(gdln.inputs), "final_gates": gdln.gates}
 
 
 def fit_replay(
     task: Task, relu: Trajectory, relu_initial_weights: Sequence[Sequence[np.ndarray]], options: ReplayOptions,
-    *, lr: float, x64: bool = False, progress=None,
+    *, lr: float, x64: bool = False, progress=None, batch_size: int | None = None, seeds: Sequence[int] | None = None,
 ) -> tuple[Trajectory, dict]:
     """Replay the ReLU's own gates (:class:`reln.gates.replay.ReplayOptions`, docs/theory.md §5.4):
-    the unit-gated linear network of every seed, every hidden layer gated as its checkpoints say.
+    the unit-gated linear network of every seed, every hidden layer gated as its checkpoints say,
+    trained as the ReLU was (with ``batch_size``, on its mini-batches in the order of each run seed).
 
     With one hidden layer it trains exactly (to the last bit) a GDLN of one width-1 pathway per
     unit; seeds run on parallel threads (:func:`reln.relns.unit_gated.fit_switching_network`).
@@ -144,7 +148,8 @@ def fit_replay(
         ``(trajectory, description)``; the description's ``final_gates`` are seed 0's gates of every
         hidden layer in the last phase.
     """
-    return fit_switching_network(task, relu, relu_initial_weights, options, lr=lr, x64=x64, progress=progress)
+    return fit_switching_network(task, relu, relu_initial_weights, options, lr=lr, x64=x64, progress=progress,
+                                 batch_size=batch_size, seeds=seeds)
 
 
 def compact_schedules(
@@ -187,9 +192,12 @@ def compact_schedules(
 def fit_compact_reln(
     task: Task, schedules: Sequence[GateSchedule], relu_initial_weights: Sequence[Sequence[np.ndarray]],
     *, lr: float, epochs: int, slide: float | None = None, x64: bool = False, progress=None,
+    batch_size: int | None = None, seeds: Sequence[int] | None = None,
 ) -> tuple[Trajectory, dict]:
     """Train the compact ReLN of every seed from its schedule (:func:`compact_schedules`), from
-    the ReLU's own initial units, by plain gradient descent on the total loss (docs/theory.md §5.3).
+    the ReLU's own initial units, by plain gradient descent on the total loss (docs/theory.md §5.3),
+    or with ``batch_size`` by the ReLU's mini-batches, in the batch order of each run seed in
+    ``seeds`` (:func:`reln.relns.unit_gated.fit_gate_schedules`).
 
     ``slide`` (:attr:`reln.gates.CompactRule.slide`): the stiffness that holds closed pairs on
     their kink where the network's own gradient would slide them (:func:`reln.gates.kinks.sliding_pairs`);
@@ -216,7 +224,7 @@ def fit_compact_reln(
     """
     trajectory, info = fit_gate_schedules(
         task, [(s.starts, s.gates, s.pins) for s in schedules], relu_initial_weights, lr=lr, epochs=epochs,
-        x64=x64, progress=progress, slide_stiffness=slide,
+        x64=x64, progress=progress, slide_stiffness=slide, batch_size=batch_size, seeds=seeds,
     )
     bits = info["bits"]
     reads = total_reads(schedules)

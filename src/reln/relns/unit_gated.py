@@ -47,6 +47,7 @@ from reln.models.gated import gated_hidden
 from reln.models.losses import half_sse
 from reln.tasks import Task
 from reln.training.trajectory import HiddenLayer, Progress, Trajectory
+from reln.training.fit import batching
 from reln.training.train import train
 
 
@@ -148,6 +149,8 @@ def fit_switching_network(
     silent_threshold: float = 1e-3,
     x64: bool = False,
     progress: Progress | None = None,
+    batch_size: int | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[Trajectory, dict]:
     """Train the unit-gated linear network of every ReLU seed (the replay of its own gates).
 
@@ -167,6 +170,7 @@ def fit_switching_network(
             one value per hidden layer.
         fine_every: epochs between per-sample readings (default 10, or the snapshot spacing).
         silent_threshold: a unit whose peak is below this fraction of the layer's largest is closed.
+        batch_size, seeds: the ReLU's mini-batches and run seeds (:func:`fit_gate_schedules`).
 
     Returns:
         ``(trajectory, description)``; the trajectory snapshots the output every 100 epochs; the
@@ -194,6 +198,7 @@ def fit_switching_network(
     trajectory, info = fit_gate_schedules(
         task, [(s[0], s[1], s[2]) for s in schedules], relu_initial_weights, lr=lr, epochs=epochs,
         kink_stiffness=kink_stiffness, x64=x64, progress=progress, snapshot_every=max(100, spacing),
+        batch_size=batch_size, seeds=seeds,
     )
     starts, pinned_pairs, pinned_layers, pathway_sets, bits = (
         info["starts"], info["pinned_pairs"], info["pinned_layers"], info["pathway_sets"], info["bits"],
@@ -225,6 +230,8 @@ def fit_gate_schedules(
     progress: Progress | None = None,
     snapshot_every: int = 100,
     slide_stiffness: float | None = None,
+    batch_size: int | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[Trajectory, dict]:
     """Train the ReLU's architecture with given gates: one unit-gated linear network per seed.
 
@@ -232,6 +239,12 @@ def fit_gate_schedules(
     phase (:func:`reln.models.gated.gated_forward`), plain gradient descent on the total loss from the ReLU's
     initial weights; pinned pre-activations are held (first layer: projected gradients,
     :func:`reln.gates.kinks.kink_projectors`; deeper: :func:`reln.gates.kinks.kink_penalty`). docs/theory.md §5.
+
+    With ``batch_size`` (< P) the network is trained as the ReLU network was (docs/theory.md §2.2):
+    ``ceil(P / batch_size)`` updates per epoch on the batch losses, in the batch order of each run
+    seed (:func:`reln.training.fit.batching`, the same order as the ReLU of that seed), and the
+    sliding hold acts on the batch's samples only, so each closed pair is pulled once per epoch as
+    in full batch.
 
     Args:
         schedules: per seed ``(phase_starts, [gates (phases, units_l, P)], [pins (phases, units_l, P)])``,
@@ -243,6 +256,9 @@ def fit_gate_schedules(
             (:func:`reln.gates.kinks.sliding_pairs`, from the network's own state at each step) back
             to it by :func:`reln.gates.kinks.kink_penalty` of this stiffness; ``None``: closed pairs are free.
         snapshot_every: epochs between snapshots (hidden activity, output, pathway maps).
+        batch_size: samples per update (``None``: full batch).
+        seeds: the run seeds of the schedules, in order, which seed the batch order (default
+            ``0, 1, ...``; needed only with ``batch_size``).
 
     Returns:
         ``(trajectory, info)``: ``info`` holds ``starts``, ``pinned_pairs`` (per phase, mean over
@@ -277,7 +293,7 @@ def fit_gate_schedules(
     def phase_of(t):
         return jnp.searchsorted(phase_starts, t, side="right") - 1
 
-    def objective(weights, t, schedule):
+    def objective(weights, t, schedule, mask=None):
         layer_gates, held, deeper_pins = schedule
         phase = phase_of(t)
         h, penalty = X, 0.0
@@ -292,9 +308,11 @@ def fit_gate_schedules(
                 )
             h = g[phase] * pre
         output = weights[-1] @ h
-        loss = half_sse(output, Y)
+        loss = half_sse(output, Y, mask)
         if slide_stiffness is not None:  # one hidden layer: ``pre`` and ``g`` are its
             sliding = jax.lax.stop_gradient(sliding_pairs(pre, g[phase], weights[-1].T @ (output - Y)))
+            if mask is not None:  # a pair is pulled when its sample is in the batch: once per epoch
+                sliding = sliding * mask[None, :]
             penalty = penalty + kink_penalty(pre, X, sliding, layers_below=1, stiffness=slide_stiffness, lr=lr)
         return loss + penalty, loss
 
@@ -323,9 +341,12 @@ def fit_gate_schedules(
             records["pathway_maps"] = jnp.einsum("ph,oh,hi->poi", member, weights[1], weights[0])
         return records
 
+    seeds = range(len(schedules)) if seeds is None else seeds
+    if len(seeds) != len(schedules):
+        raise RelnError(f"{len(seeds)} run seeds for {len(schedules)} schedules")
     trajectory = train(
         objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every,
-        progress=progress, data=data,
+        progress=progress, data=data, **batching(batch_size, task, seeds),
     )
     records = trajectory.snapshots
     trajectory = dataclasses.replace(

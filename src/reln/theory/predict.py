@@ -46,6 +46,7 @@ def predict_compact(
     snapshot_every: int = 50,
     x64: bool = False,
     keep_error: bool = False,
+    substeps: int = 1,
 ) -> Prediction:
     """The theory of the compact ReLN: the balanced flow of its pathways, one row per ReLU seed
     (docs/theory.md §5.3, §5.5).
@@ -72,6 +73,8 @@ def predict_compact(
         x64: integrate in float64; seeds run on parallel threads either way.
         keep_error: also keep each seed's error ``Y - Yhat`` at every epoch
             (:func:`reln.theory.switching.integrate_switching`).
+        substeps: gradient-descent steps per epoch, each of ``lr / substeps``: ``ceil(P / B)`` for a
+            ReLU trained on mini-batches of ``B`` samples (:func:`reln.theory.switching.integrate_switching`).
 
     Returns:
         The :class:`Prediction`, one row per seed.
@@ -105,7 +108,7 @@ def predict_compact(
         return integrate_switching(
             task.X, task.Y, starts, gates.astype(float), membership, W1, W2,
             lr=lr, epochs=epochs, snapshot_every=snapshot_every, method="gd", stride=1, x64=x64, pinned=held,
-            keep_error=keep_error,
+            keep_error=keep_error, substeps=substeps,
         )
 
     # the first compiles; the others reuse it on parallel threads (the program holds no LAPACK call)
