@@ -186,13 +186,14 @@ def test_reduced_validity_map_runs_and_summarizes(tmp_path, two_workers):
     out = tmp_path
     tmp_path = out / "validity"
     summary = run_validity(spec, tmp_path, client=two_workers)
-    assert set(summary["maps"]) == {"init-lr", "batch", "width"}
+    assert set(summary["maps"]) == {"init-lr", "batch", "width", "lr-batch"}
     assert summary["maps"]["init-lr"]["runs"] == 4 and summary["maps"]["batch"]["runs"] == 2
+    assert summary["maps"]["lr-batch"]["runs"] == 4
     written = json.loads((tmp_path / "validity.json").read_text())
     assert written["maps"]["width"]["boundaries"]["relu.hidden"]["reln.gap_max"]["level"] == 0.05
     figures = validity_figures(spec, tmp_path)
     assert {p.name for p in figures} == {"sweep-map-reln.png", "sweep-map-theory.png", "sweep-lines.png"}
-    assert len(figures) == 4
+    assert len(figures) == 6
     for path, figure in figures.items():
         figure_writer(figure)(path)
     page = report_page(out, ["validity"])

@@ -1,5 +1,6 @@
 """The validity map: several grid sweeps of one base experiment, each over the limits the paper
-states (init scale × learning rate, batch size, width), and where the ReLN picture breaks.
+states (init scale × learning rate, batch size, width, learning rate × batch size), and where the
+ReLN picture breaks.
 
 A validity map is a *sweep preset* (``presets/sweeps/NAME.toml``)::
 
@@ -84,7 +85,7 @@ def load_sweep(name_or_path: str) -> ValiditySpec:
 
     >>> spec = load_sweep("validity")
     >>> [m.name for m in spec.maps]
-    ['init-lr', 'batch', 'width']
+    ['init-lr', 'batch', 'width', 'lr-batch']
     """
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
