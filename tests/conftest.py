@@ -6,9 +6,19 @@ Figures a test draws without saving are closed after it (those of wider-scoped f
 the tests that share them).
 """
 
-import jax
-import pytest
-from hypothesis import settings
+import os
+
+# Under pytest-xdist each worker process runs XLA on one thread, as a sweep's Dask workers do: the
+# worker processes are the parallelism, and two processes of two threads each on two cores contend.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from reln.experiment.distributed import ONE_THREAD_XLA
+
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {ONE_THREAD_XLA}".strip()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 from reln.models.init import relu_initial_weights
 from reln.training.fit import fit_relu
