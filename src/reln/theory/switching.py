@@ -126,10 +126,12 @@ def integrate_switching(
         keep_error: also return the error ``Y - Yhat`` at every epoch, ``(epochs + 1, n_out, P)``
             (``method="gd"``, where each step is one epoch; the field of docs/theory.md §5.8 fed back).
         substeps: with ``method="gd"``, Euler steps per epoch, each of ``1 / substeps`` epoch
-            (gradient descent at ``lr / substeps``). An epoch of mini-batch SGD over ``n`` batches
-            multiplies the early, linear dynamics ``dw = -lr A w`` by ``prod_b (I - lr A_b)`` with
-            ``sum_b A_b = A``: to second order in ``lr`` that is ``n`` steps of ``A / n``, which
-            ``substeps = n`` takes (docs/theory.md §2.2). The loss and error are kept once per epoch.
+            (gradient descent at ``lr / substeps``). While the dynamics are linear in the weights
+            (``w <- (I + lr A) w`` per full step, the growth from small weights), an epoch of ``n``
+            mini-batches multiplies ``w`` by ``prod_b (I + lr A_b)`` with ``sum_b A_b = A``; for
+            batches alike (``A_b ~ A / n``) that is, to second order in ``lr``, the ``n`` steps of
+            ``A / n`` that ``substeps = n`` takes (docs/theory.md §2.2). Loss and error are kept once
+            per epoch.
 
     With ``substeps = 2`` the run is gradient descent at half the step, twice as long, seen every
     other step:
