@@ -136,10 +136,10 @@ class TrainConfig:
     ``batch_size`` (omitted: full batch, the paper's setting) trains the ReLU network by mini-batch
     SGD, ``ceil(P / batch_size)`` updates per epoch (:class:`reln.training.train.MiniBatch`), and every
     trained model with it: the GDLN models, and the compact, fixed and replayed ReLNs on the ReLU's
-    own batches (the batch order of each run seed). The theory of the compact ReLN takes the
-    deterministic part of such an epoch, ``ceil(P / batch_size)`` gradient steps of
-    ``lr / ceil(P / batch_size)``; the theory of explicit pathways and the predictions stay one
-    full-batch step per epoch (docs/theory.md §2.2, §9)."""
+    own batches (the batch order of each run seed), as do the seeded prediction's units in their
+    field. The theories and the task-only prediction take the deterministic part of such an epoch,
+    ``ceil(P / batch_size)`` gradient steps of ``lr / ceil(P / batch_size)`` (:meth:`epoch_updates`;
+    docs/theory.md §2.2, §9)."""
 
     lr: float = 1e-3
     epochs: int = 8001
@@ -147,6 +147,17 @@ class TrainConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     x64: bool = False
     allow_dead: bool = False
+
+    def epoch_updates(self, P: int) -> int:
+        """Updates per epoch on ``P`` samples: ``ceil(P / batch_size)``, one for full batch
+        (docs/theory.md §2.2); the theory and the predictions take as many steps an epoch.
+
+        >>> TrainConfig(batch_size=5).epoch_updates(24), TrainConfig().epoch_updates(24)
+        (5, 1)
+        """
+        if self.batch_size is None or self.batch_size >= P:
+            return 1
+        return -(-P // int(self.batch_size))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -309,7 +309,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                     from reln.theory.prediction import predict_from_task
 
                     from_task = predict_from_task(task, config.relu.hidden[0], config.relu.init_std,
-                                                  lr=train.lr, epochs=train.epochs,
+                                                  lr=train.lr, epochs=train.epochs, substeps=train.epoch_updates(task.P),
                                                   keep_error="prediction_seeded" in config.models)
                 predicted[model] = _prediction(config, task, from_task, seeded=model == "prediction_seeded",
                                                relu=trajectories.get("relu"))
@@ -426,7 +426,8 @@ def seeded_field(config: RunConfig, task: Task, error: np.ndarray, snapshot_ever
 
     train = config.train
     initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
-    field = field_units(task, initial, error, lr=train.lr, snapshot_every=snapshot_every, x64=train.x64)
+    field = field_units(task, initial, error, lr=train.lr, snapshot_every=snapshot_every, x64=train.x64,
+                        batch_size=train.batch_size, seeds=train.seeds)
     found = identify_seeds(task, field, activity_threshold=config.identify.activity_threshold,
                            min_unit_weight=config.identify.min_unit_weight)
     return initial, field, found
@@ -456,7 +457,7 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
                                       held=False)
         more = k < feedback.passes
         theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64,
-                                 keep_error=more)
+                                 keep_error=more, substeps=train.epoch_updates(task.P))
         by_pass.append(_identified_pathways(task, found))
         if more:
             error = feedback.next_field(error, theory.error)
@@ -555,7 +556,6 @@ def _theory(
     explicit ``[[reln.pathways]]`` and their init law."""
     from reln.theory.explicit import predict_explicit
     from reln.theory.predict import predict_compact
-    from reln.training.fit import epoch_updates
 
     train = config.train
     started = time.perf_counter()
@@ -563,9 +563,10 @@ def _theory(
         initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
         # trained on mini-batches, the ReLU takes ceil(P / B) updates an epoch: the theory steps as many
         prediction = predict_compact(task, identifications, initial, schedules, lr=train.lr, epochs=train.epochs,
-                                     x64=train.x64, substeps=epoch_updates(train.batch_size, task))
+                                     x64=train.x64, substeps=train.epoch_updates(task.P))
     else:
-        prediction = predict_explicit(task, build_reln(config, task, "reln"), lr=train.lr, epochs=train.epochs)
+        prediction = predict_explicit(task, build_reln(config, task, "reln"), lr=train.lr, epochs=train.epochs,
+                                      substeps=train.epoch_updates(task.P))
     trajectory = Trajectory(
         loss=prediction.loss, snapshot_epochs=prediction.snapshot_epochs,
         singular_values=prediction.singular_values, final_params=[prediction.final_maps],

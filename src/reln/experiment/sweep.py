@@ -59,6 +59,7 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             task, config.relu.hidden, config.relu.init_std, seeds=train.seeds, lr=train.lr,
             # identification reads the last checkpoint: sparse snapshots keep memory small at large K
             epochs=train.epochs, snapshot_every=max(config.relu.snapshot_every, 100), x64=train.x64,
+            batch_size=train.batch_size,
         )
         found = identify_seeds(task, relu, activity_threshold=config.identify.activity_threshold,
                                min_unit_weight=config.identify.min_unit_weight)
@@ -66,7 +67,7 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
         from reln.theory.prediction import predict_from_task
 
         predicted = predict_from_task(task, config.relu.hidden[0], config.relu.init_std, lr=train.lr,
-                                      epochs=train.epochs, keep_error=True)
+                                      epochs=train.epochs, keep_error=True, substeps=train.epoch_updates(task.P))
         _, _, seeded = seeded_field(config, task, predicted.prediction.error[0],
                                     snapshot_every=max(config.relu.snapshot_every, 100))
         floor = task.loss_linear_floor

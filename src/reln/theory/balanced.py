@@ -168,6 +168,7 @@ def integrate_flow(
     stride: int = 5,
     snapshot_every: int = 10,
     keep_error: bool = False,
+    substeps: int = 1,
 ) -> FlowResult:
     """Integrate the balanced flow of every pathway from ``W0`` for ``epochs`` epochs.
 
@@ -191,15 +192,28 @@ def integrate_flow(
             ``stride``; the last epoch is always one).
         keep_error: also return the error ``Y - Yhat`` at every epoch (``method="gd"`` only; it
             costs ``(epochs + 1) n_out P`` floats).
+        substeps: with ``method="gd"``, gradient steps of ``lr / substeps`` per epoch, the
+            deterministic part of an epoch of ``substeps`` mini-batches (docs/theory.md §2.2;
+            :func:`reln.theory.switching.integrate_switching`); loss and error kept once per epoch.
 
     Returns:
         A :class:`FlowResult`.
     """
     start = time.perf_counter()
-    epochs, stride = int(epochs), int(stride)
+    epochs, stride, substeps = int(epochs), int(stride), int(substeps)
     check_method(method, stride)
     if keep_error and method != "gd":
         raise ValueError("keep_error needs method='gd' (the RK4 scan keeps only the loss between steps)")
+    if substeps < 1 or (substeps > 1 and method != "gd"):
+        raise ValueError(f"substeps must be a positive integer, and more than 1 only with method='gd', got {substeps}")
+    if substeps > 1:  # gradient descent at lr / n for n times the epochs, kept once per epoch
+        starts = None if phase_starts is None else np.asarray(phase_starts, int) * substeps
+        result = integrate_flow(X, Y, gates, input_masks, output_masks, W0, lr=lr / substeps,
+                                epochs=epochs * substeps, phase_starts=starts, method=method, stride=1,
+                                snapshot_every=snapshot_every * substeps, keep_error=keep_error)
+        return dataclasses.replace(
+            result, loss=result.loss[::substeps], snapshot_epochs=result.snapshot_epochs // substeps,
+            error=None if result.error is None else result.error[::substeps], seconds=time.perf_counter() - start)
     gates = np.asarray(gates, np.float64)
     if gates.ndim == 2:
         gates, phase_starts = gates[None], np.array([0])

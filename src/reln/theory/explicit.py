@@ -85,12 +85,12 @@ def stack_results(gdln: GDLN, results: Sequence[FlowResult], source: str, setup_
 
 
 def _predict(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray], *, lr: float, epochs: int,
-             snapshot_every: int, source: str, keep_error: bool = False) -> Prediction:
+             snapshot_every: int, source: str, keep_error: bool = False, substeps: int = 1) -> Prediction:
     results = []
     for W0 in initial_maps:
         results.append(integrate_flow(
             task.X, task.Y, gdln.gates, gdln.input_masks, gdln.output_masks, W0, lr=lr, epochs=epochs,
-            method="gd", stride=1, snapshot_every=snapshot_every, keep_error=keep_error,
+            method="gd", stride=1, snapshot_every=snapshot_every, keep_error=keep_error, substeps=substeps,
         ))
     return stack_results(gdln, results, source)
 
@@ -105,14 +105,17 @@ def predict_from_maps(task: Task, gdln: GDLN, initial_maps: Sequence[np.ndarray]
 
 
 def predict_explicit(task: Task, gdln: GDLN, *, lr: float, epochs: int, snapshot_every: int = 10,
-                     keep_error: bool = False) -> Prediction:
+                     keep_error: bool = False, substeps: int = 1) -> Prediction:
     """Predict the loss of an explicit one-hidden-layer GDLN from its init law (one row); with
-    ``keep_error``, also its error ``Y - Yhat`` at every epoch."""
+    ``keep_error``, also its error ``Y - Yhat`` at every epoch; ``substeps`` gradient steps of
+    ``lr / substeps`` per epoch for a ReLU trained on that many mini-batches an epoch
+    (:func:`reln.theory.balanced.integrate_flow`)."""
     if gdln.widths.shape[1] != 1:
         raise RelnError("the theory describes one-hidden-layer pathways; this GDLN has deeper ones")
     start = time.perf_counter()
     maps = expected_initial_maps(pathway_correlations(task, gdln), gdln.widths[:, 0], gdln.init_std)
     setup = time.perf_counter() - start
     prediction = _predict(task, gdln, [maps], lr=lr, epochs=epochs, snapshot_every=snapshot_every,
-                          source="explicit pathways, expected effective init from the init law", keep_error=keep_error)
+                          source="explicit pathways, expected effective init from the init law", keep_error=keep_error,
+                          substeps=substeps)
     return dataclasses.replace(prediction, seconds=prediction.seconds + setup)

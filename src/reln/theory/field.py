@@ -100,6 +100,8 @@ def field_units(
     snapshot_every: int = 10,
     x64: bool = False,
     progress=None,
+    batch_size: int | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> Trajectory:
     """Every seed's ReLU units, each following its own gradient descent in a given field ``E(t)``
     (e.g. :func:`field_error`), recorded as a one-hidden-layer trajectory.
@@ -118,6 +120,8 @@ def field_units(
         snapshot_every: epochs between the recorded pre-activations.
         x64: float64 (else float32, as the ReLU network trains).
         progress: ``(done, total)`` callback between compiled blocks.
+        batch_size, seeds: with ``batch_size``, the units step on the mini-batches a ReLU of those
+            run seeds trains on (:func:`reln.training.fit.batching`), in the field of the epoch's start.
 
     Returns:
         A :class:`Trajectory` whose ``layers[0]`` holds the units' pre-activations and sizes at
@@ -135,6 +139,7 @@ def field_units(
     import jax.numpy as jnp
 
     from reln.models.relu import relu_forward, relu_preactivations, unit_weights
+    from reln.training.fit import batching
     from reln.training.train import train
 
     if any(len(w) != 2 for w in initial_weights):
@@ -151,9 +156,9 @@ def field_units(
     X = task.X.astype(dtype)
     params = [np.stack([np.asarray(w[l], dtype) for w in initial_weights]) for l in range(2)]
 
-    def objective(weights, t, data):
-        drive = -jnp.sum(jax.lax.stop_gradient(data["field"][t]) * relu_forward(weights, X))
-        return drive, data["loss"][t]
+    def objective(weights, t, data, mask=None):
+        drive = jax.lax.stop_gradient(data["field"][t]) * relu_forward(weights, X)
+        return -jnp.sum(drive if mask is None else drive * mask[None, :]), data["loss"][t]
 
     def snapshot(weights, t, data):
         return {"pre": relu_preactivations(weights, X)[0], "unit_weight": unit_weights(weights)[0]}
@@ -161,6 +166,7 @@ def field_units(
     data = {"field": field, "loss": (0.5 * np.sum(field.astype(np.float64) ** 2, axis=(2, 3))).astype(dtype)}
     with jax.enable_x64(x64):
         run = train(objective, params, lr=lr, epochs=epochs, snapshot=snapshot, snapshot_every=snapshot_every,
-                    progress=progress, data=data)
+                    progress=progress, data=data,
+                    **batching(batch_size, task, range(n_seeds) if seeds is None else seeds))
     layer = HiddenLayer(pre=run.snapshots["pre"], unit_weight=run.snapshots["unit_weight"])
     return dataclasses.replace(run, layers=(layer,), snapshots={})

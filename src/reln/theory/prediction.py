@@ -76,7 +76,7 @@ def predicted_pathways(task: Task, width: int, init_std) -> list[Pathway]:
 
 
 def predict_from_task(task: Task, width: int, init_std, *, lr: float, epochs: int,
-                      keep_error: bool = False) -> TaskPrediction:
+                      keep_error: bool = False, substeps: int = 1) -> TaskPrediction:
     """The ReLN a one-hidden-layer ReLU network of ``width`` units is predicted to form, and its loss.
 
     Args:
@@ -84,6 +84,8 @@ def predict_from_task(task: Task, width: int, init_std, *, lr: float, epochs: in
         lr: its learning rate; epochs: the run's length.
         keep_error: also keep the predicted error ``Y - Yhat`` at every epoch
             (``prediction.error``), the field of the seeded prediction (:mod:`reln.theory.field`).
+        substeps: gradient steps of ``lr / substeps`` per epoch: ``ceil(P / B)`` for a ReLU trained
+            on mini-batches of ``B`` samples (docs/theory.md §2.2).
 
     Returns:
         a :class:`TaskPrediction`; ``prediction.loss[0]`` is the predicted loss at ``t = 0..epochs``.
@@ -96,7 +98,7 @@ def predict_from_task(task: Task, width: int, init_std, *, lr: float, epochs: in
     start = time.perf_counter()
     pathways = predicted_pathways(task, width, init_std)
     gdln = build_gdln(pathways, task)
-    prediction = predict_explicit(task, gdln, lr=lr, epochs=epochs, keep_error=keep_error)
+    prediction = predict_explicit(task, gdln, lr=lr, epochs=epochs, keep_error=keep_error, substeps=substeps)
     nuclear = np.linalg.svd(prediction.final_maps[0], compute_uv=False).sum(axis=-1)
     shares = nuclear / nuclear.sum() if nuclear.sum() > 0 else np.full(len(nuclear), 1 / len(nuclear))
     contexts = tuple(tuple(range(task.n_contexts)) if p.contexts is None else tuple(p.contexts) for p in pathways)

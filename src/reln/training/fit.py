@@ -50,19 +50,6 @@ def batching(batch_size: int | None, task: Task, seeds: Sequence[int]) -> dict:
     }
 
 
-def epoch_updates(batch_size: int | None, task: Task) -> int:
-    """Updates per epoch: ``ceil(P / batch_size)``, one for full batch (docs/theory.md §2.2).
-
-    >>> from reln.tasks import contextual_task
-    >>> task = contextual_task(8, 3, "hierarchy")
-    >>> epoch_updates(None, task), epoch_updates(5, task), epoch_updates(100, task)
-    (1, 5, 1)
-    """
-    if batch_size is None or batch_size >= task.P:
-        return 1
-    return -(-task.P // int(batch_size))
-
-
 def _dtype(x64: bool):
     return np.float64 if x64 else np.float32
 
