@@ -233,7 +233,12 @@ def context_set_name(contexts) -> str:
     return "{" + ",".join(str(c + 1) for c in contexts) + "}"
 
 
-def structure_agreement(predicted: Sequence[dict], identified: Sequence[dict], floor: float = 0.02) -> dict:
+# The weight share from which a context set counts as part of a structure, predicted or identified:
+# a convention for what "the structure" names, not a fitted constant.
+STRUCTURE_FLOOR = 0.02
+
+
+def structure_agreement(predicted: Sequence[dict], identified: Sequence[dict], floor: float = STRUCTURE_FLOOR) -> dict:
     """How a predicted structure compares with the identified one: the context sets holding at
     least ``floor`` of the weight in each (mean share over seeds), whether they are the same, and
     per set the predicted minus the identified share (0 where a set is absent).

@@ -70,6 +70,13 @@ class FlowResult:
     seconds: float
     error: np.ndarray | None = None
 
+    def per_epoch(self, substeps: int, seconds: float) -> FlowResult:
+        """The run of ``substeps`` steps an epoch seen once per epoch (docs/theory.md §2.2): the loss
+        and error of every ``substeps``-th step, the snapshot epochs in epochs, ``seconds`` of wall time."""
+        return dataclasses.replace(
+            self, loss=self.loss[::substeps], snapshot_epochs=self.snapshot_epochs // substeps, seconds=seconds,
+            error=None if self.error is None else self.error[::substeps])
+
 
 def output_basis(Y: np.ndarray, W0: np.ndarray, output_masks: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     """An orthonormal basis ``Q`` ``(n_out, k)`` of the outputs the flow can reach.
@@ -201,19 +208,15 @@ def integrate_flow(
     """
     start = time.perf_counter()
     epochs, stride, substeps = int(epochs), int(stride), int(substeps)
-    check_method(method, stride)
+    check_method(method, stride, substeps)
     if keep_error and method != "gd":
         raise ValueError("keep_error needs method='gd' (the RK4 scan keeps only the loss between steps)")
-    if substeps < 1 or (substeps > 1 and method != "gd"):
-        raise ValueError(f"substeps must be a positive integer, and more than 1 only with method='gd', got {substeps}")
     if substeps > 1:  # gradient descent at lr / n for n times the epochs, kept once per epoch
         starts = None if phase_starts is None else np.asarray(phase_starts, int) * substeps
         result = integrate_flow(X, Y, gates, input_masks, output_masks, W0, lr=lr / substeps,
                                 epochs=epochs * substeps, phase_starts=starts, method=method, stride=1,
                                 snapshot_every=snapshot_every * substeps, keep_error=keep_error)
-        return dataclasses.replace(
-            result, loss=result.loss[::substeps], snapshot_epochs=result.snapshot_epochs // substeps,
-            error=None if result.error is None else result.error[::substeps], seconds=time.perf_counter() - start)
+        return result.per_epoch(substeps, time.perf_counter() - start)
     gates = np.asarray(gates, np.float64)
     if gates.ndim == 2:
         gates, phase_starts = gates[None], np.array([0])

@@ -24,9 +24,11 @@ import numpy as np
 Velocity = Callable  # (state, gates) -> (tau d(state)/dt, loss, tau dL/dt)
 
 
-def check_method(method: str, stride: int) -> None:
+def check_method(method: str, stride: int, substeps: int = 1) -> None:
     if method not in ("rk4", "gd") or stride < 1 or (method == "gd" and stride != 1):
         raise ValueError(f"method must be 'rk4' (any stride >= 1) or 'gd' (stride 1), got {method!r}, {stride}")
+    if substeps < 1 or (substeps > 1 and method != "gd"):
+        raise ValueError(f"substeps must be a positive integer, and more than 1 only with method='gd', got {substeps}")
 
 
 def step_schedule(phase_starts: np.ndarray, epochs: int, stride: int, snapshot_every: int):

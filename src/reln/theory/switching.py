@@ -27,7 +27,6 @@ docs/theory.md §2.8).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 
@@ -145,19 +144,15 @@ def integrate_switching(
     """
     start = time.perf_counter()
     epochs, stride, substeps = int(epochs), int(stride), int(substeps)
-    check_method(method, stride)
+    check_method(method, stride, substeps)
     if keep_error and method != "gd":
         raise ValueError("keep_error needs method='gd' (an RK4 step spans several epochs)")
-    if substeps < 1 or (substeps > 1 and method != "gd"):
-        raise ValueError(f"substeps must be a positive integer, and more than 1 only with method='gd', got {substeps}")
     if substeps > 1:  # gradient descent at lr / n for n times the epochs, kept once per epoch
         result = integrate_switching(
             X, Y, np.asarray(phase_starts, int) * substeps, unit_gates, membership, W1, W2, lr=lr / substeps,
             epochs=epochs * substeps, method=method, stride=1, snapshot_every=snapshot_every * substeps, x64=x64,
             pinned=pinned, keep_error=keep_error)
-        return dataclasses.replace(
-            result, loss=result.loss[::substeps], snapshot_epochs=result.snapshot_epochs // substeps,
-            error=None if result.error is None else result.error[::substeps], seconds=time.perf_counter() - start)
+        return result.per_epoch(substeps, time.perf_counter() - start)
     phase_starts = np.asarray(phase_starts, int)
     if phase_starts[0] != 0 or np.any(np.diff(phase_starts) <= 0) or np.any(phase_starts % stride):
         raise ValueError(f"phase starts must begin at 0, increase and be multiples of {stride}: {phase_starts[:5]}...")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reln.gates.schedule import describe_reads
-from reln.identification.analysis import GATING_WEIGHT
+from reln.identification.analysis import GATING_WEIGHT, STRUCTURE_FLOOR
 from reln.identification.course import GATING_SIZES
 from reln.viz.plots import MODEL_LABELS
 
@@ -246,12 +246,13 @@ def _feedback_table(seeded: dict) -> str:
     if not feedback:
         return ""
     errors = feedback.get("share_error_max_by_pass") or [None] * len(feedback["pathways_by_pass"])
-    rows = [[str(k), " ".join(f"{p['name']} {p['weight_share']:.2f}" for p in pathways if p["weight_share"] >= 0.02),
+    rows = [[str(k), " ".join(f"{p['name']} {p['weight_share']:.2f}" for p in pathways
+                              if p["weight_share"] >= STRUCTURE_FLOOR),
              "-" if error is None else f"{error:.3f}"]
             for k, (pathways, error) in enumerate(zip(feedback["pathways_by_pass"], errors))]
     return _table(
         f"The seeded prediction's structure pass by pass (docs/theory.md §5.8): pass 0 in the task-only error, then "
-        f"its compact theory's error fed back at mix {feedback['mix']}; sets with weight share at least .02",
+        f"its compact theory's error fed back at mix {feedback['mix']}; sets with weight share at least {STRUCTURE_FLOOR:g}",
         ["pass", "sets and weight shares", "largest share error against the ReLU's"], rows,
     )
 
