@@ -74,11 +74,42 @@ def _random_run(task, width: int, seed: int):
 
 def test_compact_schedule_gates_whole_contexts_after_the_first_rise():
     task, width = contextual_task(8, 3), 30
-    schedule = CompactRule(2, 5).schedule(task, *_random_run(task, width, seed=0), **RUN)
+    schedule = CompactRule(2, 5, field_phases=False).schedule(task, *_random_run(task, width, seed=0), **RUN)
     assert schedule.n_phases == 7 and schedule.reads.read_phases == 5
     assert schedule.reads.numbers == 5 * width * task.n_contexts
     late = schedule.gates[0][2:].reshape(5, width, task.n_contexts, task.n_items)
     assert np.all(late == late[..., :1])  # one value per unit and context: whole contexts
+
+
+def test_item_phases_come_from_the_field_while_its_units_serve_every_context():
+    """Six contexts: the late phases starting inside the item-rise window (docs/theory.md §5.3) are
+    gated per sample by the field's units while those serve every context, and are not read; a
+    field whose units have left contexts makes none of them an item phase."""
+    task, width = contextual_task(8, 6), 40
+    rule = CompactRule()
+    run = dict(lr=1e-3, init_std=0.005 / 700, epochs=8001)
+    reads, candidates = rule.field_candidates(task, width, run["init_std"], lr=1e-3, epochs=8001, spacing=10)
+    assert candidates.size  # this task has item phases (the window holds late phase starts)
+    rng = np.random.default_rng(0)
+    snapshots = np.arange(0, 8001, 10)
+    pre = rng.standard_normal((len(snapshots), width, task.P))
+    w_in, w_out = 1e-5 * rng.standard_normal((width, task.n_in)), 1e-5 * rng.standard_normal((task.n_out, width))
+    serving = np.abs(rng.standard_normal(pre.shape)) * (rng.random(pre.shape) < 0.8)  # on for most items, every context
+    serving[:, :, ::task.n_items] = 1.0  # each unit on for item 1 of every context
+    sizes = np.ones((len(snapshots), width))
+    with pytest.raises(RelnError, match="field"):
+        rule.schedule(task, pre, snapshots, w_in, w_out, **run)
+    schedule = rule.schedule(task, pre, snapshots, w_in, w_out, **run, field=(snapshots, serving, sizes))
+    n_early = rule.early_phases
+    derived = n_early + candidates
+    assert schedule.reads.read_phases == schedule.n_phases - n_early - candidates.size
+    assert schedule.reads.numbers == schedule.reads.read_phases * width * task.n_contexts
+    assert not schedule.read_mask[derived].any() and schedule.read_mask[n_early:].sum() == schedule.reads.read_phases
+    for k, t in zip(derived, reads[candidates]):  # the field's own per-sample gates at the read epoch
+        np.testing.assert_array_equal(schedule.gates[0][k], serving[t // 10] > 0)
+    left = serving * (task.context == 0)[None, None, :]  # every unit only in context 1: no longer serving
+    schedule = rule.schedule(task, pre, snapshots, w_in, w_out, **run, field=(snapshots, left, sizes))
+    assert schedule.reads.read_phases == schedule.n_phases - n_early
 
 
 def test_schedule_and_rule_refuse_bad_input():
@@ -91,6 +122,10 @@ def test_schedule_and_rule_refuse_bad_input():
         Reads(1, 0, "unit", 0, False)
     with pytest.raises(RelnError, match="positive integer"):
         CompactRule(early_phases=0)
+    with pytest.raises(RelnError, match="serving_share"):
+        CompactRule(serving_share=1.5)
+    with pytest.raises(RelnError, match="read must mark"):
+        GateSchedule(np.array([0]), (np.ones((1, 2, 3)),), (np.zeros((1, 2, 3), bool),), reads, read=np.array([True]))
     with pytest.raises(RelnError, match="positive spacing"):
         CompactRule().epochs(300, 8000, 0)
 

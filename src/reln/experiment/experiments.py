@@ -230,7 +230,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
     task = build_task(config)
     train = config.train
     if not set(config.models) <= set(PREDICTIONS):  # the training modules import JAX
-        from reln.relns.imitate import compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay
+        from reln.relns.imitate import compact_field, compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay
         from reln.training.fit import fit_gdln, fit_relu
     common = dict(seeds=train.seeds, lr=train.lr, epochs=train.epochs, x64=train.x64)
     total = train.epochs * len(train.seeds)
@@ -256,17 +256,21 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                 if _needs_compact(config):
                     # the theory is that of the compact schedule, with the default rule beside fixed gating
                     rule = config.reln.schedule or CompactRule()
+                    started = time.perf_counter()
+                    # the item phases' units in the predicted error (derived; None where the task has none)
+                    field = compact_field(task, initial, rule, init_std=config.relu.init_std, lr=train.lr,
+                                          epochs=train.epochs, spacing=config.relu.snapshot_every, x64=train.x64,
+                                          batch_size=train.batch_size, seeds=train.seeds)
                     if "reln" in config.models and config.reln.gating == "compact":
-                        started = time.perf_counter()
                         schedules = compact_schedules(task, trajectories["relu"], initial, rule,
-                                                      init_std=config.relu.init_std, lr=train.lr)
-                        schedule_seconds = time.perf_counter() - started
+                                                      init_std=config.relu.init_std, lr=train.lr, field=field)
+                    schedule_seconds = time.perf_counter() - started
                     if "theory" in config.models:
                         # the theory's flow has no pre-activations to hold: its schedule is read for free
                         # closed pairs, the compact ReLN's own when that has no hold either
                         theory_schedules = schedules if schedules is not None and rule.slide is None else compact_schedules(
                             task, trajectories["relu"], initial, rule, init_std=config.relu.init_std, lr=train.lr,
-                            held=False)
+                            held=False, field=field)
         for model in ("reln", "replay"):
             if model not in config.models or (model == "reln" and not identified(config)):
                 continue
@@ -453,8 +457,9 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
     by_pass = []
     for k in range(feedback.passes + 1):  # pass 0: the task-only error; then fed back (FieldFeedback)
         initial, field, found = seeded_field(config, task, error)
+        # the field's units are their own item phases' field
         schedules = compact_schedules(task, field, initial, config.reln.schedule, init_std=std, lr=train.lr,
-                                      held=False)
+                                      held=False, field=field)
         more = k < feedback.passes
         theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64,
                                  keep_error=more, substeps=train.epoch_updates(task.P))

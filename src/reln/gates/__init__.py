@@ -5,12 +5,13 @@ gates follow a *schedule*. This package holds the schedule type and the rules th
 
 * :class:`GateSchedule` and :class:`Reads` (what a schedule took from a trained ReLU run);
 * :func:`decoupled_gates` and :func:`first_rise_epoch`: the early per-sample gates and the end of
-  the early phase, from the task and the initial weights alone;
+  the early phase, from the task and the initial weights alone; :func:`item_rise_window`: when the
+  linear phase's later modes rise (the compact rule's item phases);
 * :class:`CompactRule`: the compact ReLN's schedule, a handful of phases of whole-context gates.
 """
 
 from reln.gates.compact import CompactRule
-from reln.gates.early import decoupled_gates, first_rise_epoch
+from reln.gates.early import decoupled_gates, first_rise_epoch, item_rise_window
 from reln.gates.schedule import GateSchedule, Reads, total_reads
 
-__all__ = ["CompactRule", "GateSchedule", "Reads", "decoupled_gates", "first_rise_epoch", "total_reads"]
+__all__ = ["CompactRule", "GateSchedule", "Reads", "decoupled_gates", "first_rise_epoch", "item_rise_window", "total_reads"]

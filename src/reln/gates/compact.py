@@ -16,12 +16,21 @@ weights. The compact schedule says this with few numbers:
    peak, ``free_threshold`` for a network without the hold below, on at least one item) at the phase's geometric middle ``sqrt(t_k t_{k+1})``. Units with
    the same context set form one pathway; a unit that changes set carries its weights.
 
+3. **Item phases**, derived (``field_phases``): at six or eight contexts the ReLU's units still
+   serve every context through the rise of the linear phase's item modes, and turn off on items
+   inside them. A late phase that starts inside the window of those rises
+   (:func:`reln.gates.item_rise_window`, from the task and the init law) is gated per sample by the
+   units' own flow in the predicted error (:mod:`reln.theory.field`: each seed's initial units in the
+   error of the task-only prediction), as long as those units still serve every context (their
+   common weight share at least ``serving_share`` at every late read up to the phase). Derived,
+   not read. On tasks whose units leave whole contexts first (the presets) no phase qualifies.
+
 In training (``slide``), a closed pair whose pre-activation the compact ReLN's own gradient would
 push back down as it crosses its kink is held there, as a ReLU unit slides along its kink
 (:func:`reln.gates.kinks.sliding_pairs`); that rule reads nothing from the ReLU run.
 
-What it reads from the ReLU run: ``late_phases`` context sets per unit (``late_phases x units x K``
-bits). The spacing rule, the read point (middle) and the default counts are choices measured on
+What it reads from the ReLU run: a context set per unit in each late phase that is not an item
+phase (``units x K`` bits each). The spacing rule, the read point (middle) and the default counts are choices measured on
 the presets (the report of `reln reproduce` shows them), not derived: ``early_phases + late_phases = 16`` is the budget.
 """
 
@@ -32,7 +41,7 @@ import dataclasses
 import numpy as np
 
 from reln.errors import RelnError
-from reln.gates.early import decoupled_gates, first_rise_epoch
+from reln.gates.early import decoupled_gates, first_rise_epoch, item_rise_window
 from reln.gates.schedule import GateSchedule, Reads
 from reln.gates.kinks import kink_gates
 from reln.tasks import Task
@@ -63,6 +72,15 @@ class CompactRule:
             closed pairs are free.
             0.1 is a fitted constant (scanned over 0.005 to 0.5 on ``contexts-3`` and over 0.02 and
             0.1 on every preset), not derived.
+        field_phases: gate the late phases inside :func:`reln.gates.item_rise_window` per sample by
+            the field's units (module docstring, item phases) where those still serve every context;
+            ``False``: every late phase is read. The window (after the second rise, until half of
+            the later modes' gain has risen) was chosen by measurement on two to eight contexts,
+            not derived.
+        serving_share: the common weight share (:func:`reln.identification.analysis.selectivity`)
+            at or above which the field's units count as serving every context. 0.95 is a choice
+            between the shares measured where item phases apply and where units leave whole
+            contexts first (docs/theory.md §5.3), not derived.
 
     >>> CompactRule().early_phases + CompactRule().late_phases
     16
@@ -73,6 +91,8 @@ class CompactRule:
     threshold: float = 0.3
     free_threshold: float = 0.1
     slide: float | None = 0.1
+    field_phases: bool = True
+    serving_share: float = 0.95
 
     def __post_init__(self):
         for name in ("early_phases", "late_phases"):
@@ -83,6 +103,11 @@ class CompactRule:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise RelnError(f"{name} must lie in [0, 1), got {value!r}")
+        if not isinstance(self.field_phases, bool):
+            raise RelnError(f"field_phases must be true or false, got {self.field_phases!r}")
+        if isinstance(self.serving_share, bool) or not isinstance(self.serving_share, (int, float)) \
+                or not 0 < self.serving_share <= 1:
+            raise RelnError(f"serving_share must lie in (0, 1], got {self.serving_share!r}")
         if self.slide is not None and (isinstance(self.slide, bool) or not isinstance(self.slide, (int, float))
                                        or not 0 < self.slide <= 1):
             raise RelnError(f"slide must be a stiffness in (0, 1] (or left out: closed pairs free), got {self.slide!r}")
@@ -112,9 +137,62 @@ class CompactRule:
         reads = np.minimum(reads[first], (last // spacing) * spacing)
         return early, starts, reads
 
+    def field_candidates(self, task: Task, width: int, init_std, *, lr: float, epochs: int, spacing: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(reads, candidates)``: the late phases' read epochs at which the field's units are
+        consulted, and which of those phases may become item phases (their start inside
+        :func:`reln.gates.item_rise_window`); both empty when none may (or ``field_phases`` is off),
+        so that no field need be computed.
+
+        >>> from reln.tasks import contextual_task
+        >>> reads, candidates = CompactRule().field_candidates(contextual_task(8, 6), 700, 0.005 / 700, lr=1e-3,
+        ...                                                    epochs=8001, spacing=10)
+        >>> reads.tolist(), candidates.tolist()
+        ([290, 390, 520, 700, 930], [3, 4])
+        >>> CompactRule(field_phases=False).field_candidates(contextual_task(8, 6), 700, 0.005 / 700, lr=1e-3,
+        ...                                                 epochs=8001, spacing=10)[1].size
+        0
+        """
+        none = np.array([], int)
+        if not self.field_phases:
+            return none, none
+        t_1 = min(first_rise_epoch(task, width, init_std, lr=lr), int(epochs))
+        _, starts, reads = self.epochs(t_1, int(epochs), spacing)
+        t_a, t_half = item_rise_window(task, width, init_std, lr=lr)
+        candidates = np.flatnonzero((starts > t_a) & (starts < t_half))
+        if not candidates.size:
+            return none, none
+        return reads[:candidates[-1] + 1], candidates
+
+    def item_phases(self, task: Task, field, reads: np.ndarray, candidates: np.ndarray) -> list[int]:
+        """The late phases gated per sample by the field's units: the ``candidates`` up to the first
+        read at which those units no longer serve every context (common weight share below
+        ``serving_share``, identified at that checkpoint as the ReLU's are, docs/theory.md §3.2).
+
+        Args:
+            field: ``(snapshot_epochs, pre (snapshots, units, P), unit_weight (snapshots, units))`` of
+                one seed's field units.
+            reads, candidates: :meth:`field_candidates`.
+        """
+        from reln.identification.analysis import selectivity
+        from reln.identification.identify import identify
+
+        epochs, pre, unit_weight = (np.asarray(a) for a in field)
+        index = {int(t): k for k, t in enumerate(epochs)}
+        chosen = []
+        for k, t in enumerate(reads):
+            if int(t) not in index:
+                raise RelnError(f"the field's units have no checkpoint at epoch {int(t)}")
+            i = index[int(t)]
+            found = identify(task, np.maximum(pre[i:i + 1], 0), unit_weight[i:i + 1], epochs[i:i + 1])
+            if selectivity(found, task.n_contexts)["common"] < self.serving_share:
+                break
+            if k in candidates:
+                chosen.append(k)
+        return chosen
+
     def schedule(
         self, task: Task, pre: np.ndarray, snapshot_epochs: np.ndarray, w_in: np.ndarray, w_out: np.ndarray,
-        *, lr: float, init_std, epochs: int, held: bool | None = None,
+        *, lr: float, init_std, epochs: int, held: bool | None = None, field=None,
     ) -> GateSchedule:
         """The compact schedule of one ReLU seed.
 
@@ -126,6 +204,8 @@ class CompactRule:
             epochs: the run's length.
             held: whether the network trained on it holds its sliding pairs (``threshold``) or
                 not (``free_threshold``); by default, whether ``slide`` is set.
+            field: this seed's field units (:meth:`item_phases`), needed where
+                :meth:`field_candidates` names phases; ``None``: every late phase is read.
         """
         held = self.slide is not None if held is None else held
         threshold = self.threshold if held else self.free_threshold
@@ -140,18 +220,32 @@ class CompactRule:
         if missing:
             raise RelnError(f"the compact ReLN reads ReLU snapshots at epochs {missing[:3]} that the run lacks")
         onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
+        field_reads, candidates = self.field_candidates(task, w_in.shape[0], init_std, lr=lr, epochs=epochs,
+                                                        spacing=spacing)
+        if candidates.size and field is None:
+            raise RelnError("this task's compact schedule has item phases: pass the field's units (field=...)")
+        derived = self.item_phases(task, field, field_reads, candidates) if candidates.size else []
+        field_index = {int(t): k for k, t in enumerate(np.asarray(field[0]))} if derived else {}
         late_gates = [np.zeros((0, *early_gates.shape[1:]))]
-        for t in reads:
+        for k, t in enumerate(reads):
+            if k in derived:  # the field's units' own gates (kink_gates at 0: silent units off)
+                on, _ = kink_gates(np.asarray(field[1][field_index[int(t)]]), 0.0)
+                late_gates.append(on[None].astype(np.float64))
+                continue
             on, _ = kink_gates(np.asarray(pre[index[int(t)]]), threshold)
             in_context = (on[:, None, :] & onehot[None]).any(axis=2)  # (units, K)
             late_gates.append(in_context[:, task.context][None].astype(np.float64))
         gates = np.concatenate([early_gates, *late_gates])
+        read = np.ones(len(early) + len(late), bool)
+        read[:len(early)] = False
+        read[len(early) + np.asarray(derived, int)] = False
         return GateSchedule(
             starts=np.concatenate([early, late]),
             gates=(gates,),
             pins=(np.zeros(gates.shape, bool),),
             reads=Reads(
-                gate_phases=len(early) + len(late), read_phases=len(late), gate_level="context",
-                numbers=len(late) * w_in.shape[0] * task.n_contexts, initial_weights=True,
+                gate_phases=len(early) + len(late), read_phases=int(read.sum()), gate_level="context",
+                numbers=int(read.sum()) * w_in.shape[0] * task.n_contexts, initial_weights=True,
             ),
+            read=read,
         )

@@ -77,3 +77,36 @@ def first_rise_epoch(task: Task, width: int, init_std, *, lr: float) -> int:
     if not (s > 0 and d > 0 and s / (d * pi0) > 2):
         raise RelnError("the task's top mode does not rise from this initialisation (s / (d pi_0) <= 2)")
     return int(round(closed.tau / (2 * s) * np.log(s / (d * pi0) - 1)))
+
+
+def item_rise_window(task: Task, width: int, init_std, *, lr: float) -> tuple[float, float]:
+    """``(t_a, t_half)``: when the linear phase's modes after the largest rise, in the closed form.
+
+    Every mode ``k`` of the always-on network (docs/theory.md §2.6) that rises from the init law's
+    strength ``pi_0`` (``s_k / (d_k pi_0) > 2``) reaches half its asymptote at
+    ``t_k = (tau / 2 s_k) ln(s_k / (d_k pi_0) - 1)`` and removes ``(P/2) s_k^2 / d_k`` of the loss.
+    Leaving out the earliest rise (the top mode, :func:`first_rise_epoch`), ``t_a`` is the next one
+    and ``t_half`` the rise by which half of the loss the remaining modes remove has risen
+    (docs/theory.md §5.3: the window in which the compact ReLN's units, still serving every context,
+    may be gated per sample by their own flow). A task with fewer than two rising modes has an
+    empty window, ``(inf, inf)``.
+
+    >>> from reln.tasks import contextual_task
+    >>> t_a, t_half = item_rise_window(contextual_task(8, 6), 700, 0.005 / 700, lr=1e-3)
+    >>> 500 < t_a < t_half < 1000
+    True
+    """
+    from reln.theory.modes import linear_phase_loss
+
+    closed = linear_phase_loss(task, int(width), init_std, lr=lr, require_decoupled=False)
+    s, d, pi0 = (np.asarray(a, float).ravel() for a in (closed.modes.s, closed.modes.d, closed.initial_strengths))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((d > 0) & (pi0 > 0), s / (d * pi0), 0.0)
+    rising = ratio > 2
+    if rising.sum() < 2:
+        return float("inf"), float("inf")
+    rises = closed.tau / (2 * s[rising]) * np.log(ratio[rising] - 1)
+    gain = s[rising] ** 2 / d[rising]
+    order = np.argsort(rises, kind="stable")[1:]  # after the top mode's rise
+    share = np.cumsum(gain[order]) / gain[order].sum()
+    return float(rises[order[0]]), float(rises[order[np.searchsorted(share, 0.5)]])

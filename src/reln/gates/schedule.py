@@ -56,6 +56,8 @@ class GateSchedule:
         gates: per hidden layer ``(phases, units, P)`` 0/1.
         pins: per hidden layer ``(phases, units, P)`` bool (all False: nothing held).
         reads: what the schedule took from the ReLU run.
+        read: ``(phases,)`` bool, which phases' gates were read from it; ``None``: the last
+            ``reads.read_phases`` (derived phases first), :attr:`read_mask`.
 
     >>> s = GateSchedule(np.array([0]), (np.ones((1, 2, 3)),), (np.zeros((1, 2, 3), bool),),
     ...                  Reads(1, 0, "none", 0, False))
@@ -67,6 +69,7 @@ class GateSchedule:
     gates: tuple[np.ndarray, ...]
     pins: tuple[np.ndarray, ...]
     reads: Reads
+    read: np.ndarray | None = None
 
     def __post_init__(self):
         starts = np.asarray(self.starts)
@@ -77,6 +80,16 @@ class GateSchedule:
                 raise RelnError(f"gates {g.shape} and pins {p.shape} need one entry per phase ({starts.size})")
             if not np.all((g == 0) | (g == 1)):
                 raise RelnError("gates must be 0 or 1")
+        if self.read is not None and (np.shape(self.read) != starts.shape
+                                      or int(np.sum(self.read)) != self.reads.read_phases):
+            raise RelnError(f"read must mark {self.reads.read_phases} of the {starts.size} phases, got {self.read!r}")
+
+    @property
+    def read_mask(self) -> np.ndarray:
+        """``(phases,)`` bool: which phases' gates were read from the ReLU run."""
+        if self.read is not None:
+            return np.asarray(self.read, bool)
+        return np.arange(self.n_phases) >= self.n_phases - self.reads.read_phases
 
     @property
     def n_phases(self) -> int:

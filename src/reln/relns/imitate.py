@@ -152,9 +152,42 @@ def fit_replay(
                                  batch_size=batch_size, seeds=seeds)
 
 
+def compact_field(
+    task: Task, relu_initial_weights: Sequence[Sequence[np.ndarray]], rule: CompactRule, *, init_std, lr: float,
+    epochs: int, spacing: int = 10, x64: bool = False, batch_size: int | None = None, seeds: Sequence[int] | None = None,
+) -> Trajectory | None:
+    """The field's units the compact rule's item phases need (:meth:`reln.gates.CompactRule.field_candidates`):
+    every seed's initial units in the error of the task-only prediction (docs/theory.md §5.8,
+    :func:`reln.theory.field.field_units`), run only up to the last epoch the rule consults; ``None``
+    where the rule has no candidate phase on this task. Nothing is read from a ReLU run.
+
+    >>> from reln.gates import CompactRule
+    >>> from reln.tasks import contextual_task
+    >>> from reln.models.init import relu_initial_weights
+    >>> task = contextual_task(8, 6, "hierarchy")
+    >>> initial = relu_initial_weights(task, (700,), 0.005 / 700, (0,))
+    >>> field = compact_field(task, initial, CompactRule(), init_std=0.005 / 700, lr=1e-3, epochs=8001)
+    >>> int(field.snapshot_epochs[-1]), field.layers[0].pre.shape[2:]  # to the last read it consults
+    (930, (700, 48))
+    >>> compact_field(task, initial, CompactRule(field_phases=False), init_std=0.005 / 700, lr=1e-3, epochs=8001) is None
+    True
+    """
+    from reln.theory.field import field_error, field_units
+
+    width = relu_initial_weights[0][0].shape[0]
+    reads, candidates = rule.field_candidates(task, width, init_std, lr=lr, epochs=epochs, spacing=spacing)
+    if not candidates.size:
+        return None
+    last = int(reads.max())
+    substeps = 1 if batch_size is None else -(-task.P // batch_size)
+    error = field_error(task, width, init_std, lr=lr, epochs=last, substeps=substeps)
+    return field_units(task, relu_initial_weights, error, lr=lr, snapshot_every=spacing, x64=x64,
+                       batch_size=batch_size, seeds=seeds)
+
+
 def compact_schedules(
     task: Task, relu: Trajectory, relu_initial_weights: Sequence[Sequence[np.ndarray]], rule: CompactRule, *,
-    init_std, lr: float, held: bool | None = None,
+    init_std, lr: float, held: bool | None = None, field: Trajectory | None = None,
 ) -> list[GateSchedule]:
     """The compact ReLN's schedule of every ReLU seed (:class:`reln.gates.CompactRule`, docs/theory.md §5.3).
 
@@ -164,6 +197,8 @@ def compact_schedules(
         rule: the schedule rule.
         init_std, lr: the ReLU's init law and learning rate.
         held: whether the network it is for holds its sliding pairs (:meth:`reln.gates.CompactRule.schedule`).
+        field: the field's units of the rule's item phases (:func:`compact_field`, computed here
+            when the rule needs it and none is given).
 
     Returns:
         One :class:`reln.gates.GateSchedule` per seed.
@@ -182,9 +217,14 @@ def compact_schedules(
     if len(relu.layers) != 1:
         raise RelnError("the compact ReLN describes one hidden layer; use the replay for deeper networks")
     epochs = relu.loss.shape[1] - 1
+    spacing = int(relu.snapshot_epochs[1] - relu.snapshot_epochs[0]) if len(relu.snapshot_epochs) > 1 else 1
+    if field is None:
+        field = compact_field(task, relu_initial_weights, rule, init_std=init_std, lr=lr, epochs=epochs, spacing=spacing)
     return [
         rule.schedule(task, relu.layers[0].pre[s], relu.snapshot_epochs, w_in, w_out,
-                      lr=lr, init_std=init_std, epochs=epochs, held=held)
+                      lr=lr, init_std=init_std, epochs=epochs, held=held,
+                      field=None if field is None else (field.snapshot_epochs, field.layers[0].pre[s],
+                                                        field.layers[0].unit_weight[s]))
         for s, (w_in, w_out) in enumerate(relu_initial_weights)
     ]
 
@@ -245,7 +285,7 @@ def phase_pathways(task: Task, schedules: Sequence[GateSchedule]) -> list[dict]:
     """
     K = task.n_contexts
     onehot = task.context[None, :] == np.arange(K)[:, None]
-    first_read = schedules[0].n_phases - schedules[0].reads.read_phases
+    read = schedules[0].read_mask
     phases = []
     for k, start in enumerate(schedules[0].starts):
         counts = []
@@ -257,5 +297,5 @@ def phase_pathways(task: Task, schedules: Sequence[GateSchedule]) -> list[dict]:
                 name = "{" + ",".join(str(c + 1) for c in np.flatnonzero(row)) + "}"
                 named[name] = named.get(name, 0) + 1
             counts.append(dict(sorted(named.items(), key=lambda item: (-item[0].count(","), item[0]))))
-        phases.append({"start": int(start), "read": k >= first_read, "units_per_seed": counts})
+        phases.append({"start": int(start), "read": bool(read[k]), "units_per_seed": counts})
     return phases

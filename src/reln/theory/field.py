@@ -77,10 +77,11 @@ class FieldFeedback:
         return self.mix * np.asarray(error, np.float32) + np.float32(1 - self.mix) * np.asarray(field, np.float32)
 
 
-def field_error(task: Task, width: int, init_std, *, lr: float, epochs: int) -> np.ndarray:
+def field_error(task: Task, width: int, init_std, *, lr: float, epochs: int, substeps: int = 1) -> np.ndarray:
     """The field ``E(t) = Y - Yhat_pred(t)`` at ``t = 0..epochs``, ``(epochs + 1, n_out, P)``: the
     error of the ReLN predicted from the task and the init law (module docstring;
-    :func:`reln.theory.prediction.predict_from_task` with ``keep_error``).
+    :func:`reln.theory.prediction.predict_from_task` with ``keep_error``, stepped ``substeps``
+    times an epoch as a ReLU trained on mini-batches is).
 
     >>> from reln.tasks import contextual_task
     >>> task = contextual_task(8, 3)
@@ -88,7 +89,8 @@ def field_error(task: Task, width: int, init_std, *, lr: float, epochs: int) -> 
     >>> E.shape, round(float(0.5 * np.sum(E[0] ** 2) / task.loss_initial), 6)
     ((11, 60, 24), 1.0)
     """
-    return predict_from_task(task, width, init_std, lr=lr, epochs=epochs, keep_error=True).prediction.error[0]
+    return predict_from_task(task, width, init_std, lr=lr, epochs=epochs, keep_error=True,
+                             substeps=substeps).prediction.error[0]
 
 
 def field_units(
