@@ -32,7 +32,7 @@ def sixteen_items():
 
 @pytest.fixture(scope="module")
 def six_contexts():
-    config = _config(8, 6, "hierarchy", models=("relu", "replay", "theory", "prediction"))
+    config = _config(8, 6, "hierarchy", models=("relu", "reln", "replay", "theory", "prediction"))
     return run_experiment(config_from_dict(config, name="six-contexts")).metrics
 
 
@@ -74,8 +74,8 @@ def test_six_contexts_gate_by_items_before_leaving_contexts(six_contexts):
     """The contrast to test_reference's presets: at six contexts, as the loss first falls below
     .6 L(0) (epoch 860, loss .40), the units still serve every context (common share .99, seeds
     0-2) and are off on about a fifth of the items inside them (coverage .78): the drop comes from
-    selectivity within contexts, which whole-context pathways lack; the compact ReLN misses its
-    bound here (docs/theory.md §5.3). One context pattern (every context) holds 80% of the weight,
+    selectivity within contexts, which whole-context pathways lack (the compact ReLN's item phases,
+    docs/theory.md §5.3, are for this). One context pattern (every context) holds 80% of the weight,
     but 186 per-sample gate patterns do (against 4-12 on the presets)."""
     course = six_contexts["relu"]["gating_course"]
     k = next(k for k, loss in enumerate(course["loss"][0]) if loss < 0.6)
@@ -126,16 +126,19 @@ def test_prediction_on_untuned_configurations(fixture, request):
     assert max(prediction["gap_to_relu"]["max"]) <= 0.06
 
 
-@pytest.mark.parametrize(("fixture", "bound"), [("two_contexts", 0.03), ("mixed_four", 0.04)])
-def test_compact_reln_on_untuned_configurations(fixture, bound, request):
+@pytest.mark.parametrize(("fixture", "bound", "read"),
+                         [("two_contexts", 0.03, 12), ("mixed_four", 0.04, 12), ("six_contexts", 0.04, 10)])
+def test_compact_reln_on_untuned_configurations(fixture, bound, read, request):
     """The compact ReLN (closed units sliding on their kinks, docs/theory.md §5.3) within the
-    compact-ReLN issue's bounds where nobody tuned it, reading 16 phases of context gates: max /
-    mean over seeds 0-2, two contexts .014-.025 / .0024-.0045 (nothing held: .048-.050 /
-    .016-.017), four mixed contexts .017-.018 / .0028-.0030. (Six and eight contexts and 16 items
-    miss: docs/theory.md §5.3.)"""
+    compact-ReLN issue's bounds where nobody tuned it, reading at most 12 phases of context gates:
+    max / mean over seeds 0-2, two contexts .014-.025 / .0024-.0045 (nothing held: .048-.050 /
+    .016-.017), four mixed contexts .017-.018 / .0028-.0030, six contexts (seed 0 here) .020-.024 /
+    .0035-.0055 with two item phases, derived (context gates alone: .051-.052 / .0069-.0074).
+    (Eight contexts: test_eight_contexts_structure_gap_and_theory; 16 items misses, §5.3.)"""
     metrics = request.getfixturevalue(fixture)
     reln = metrics["reln"]
-    assert reln["reads_from_relu"]["gate_phases"] <= 16 and reln["reads_from_relu"]["gate_level"] == "context"
+    reads = reln["reads_from_relu"]
+    assert reads["gate_phases"] <= 16 and reads["gate_level"] == "context" and reads["read_phases"] == read
     assert max(reln["gap_to_relu"]["max"]) <= bound
     assert max(reln["gap_to_relu"]["mean"]) <= 0.006
 
@@ -166,15 +169,18 @@ def test_theory_at_two_contexts_has_no_floor():
 
 @pytest.fixture(scope="module")
 def eight_contexts():
-    return run_experiment(config_from_dict(_config(8, 8, "hierarchy"), name="eight-contexts")).metrics
+    config = _config(8, 8, "hierarchy", models=("relu", "reln", "replay", "theory"))
+    return run_experiment(config_from_dict(config, name="eight-contexts")).metrics
 
 
 @pytest.mark.slow  # a 700-unit run of 3 seeds (16 items) or 8 contexts: run with -m slow
 def test_eight_contexts_structure_gap_and_theory(eight_contexts):
     """The largest range the issues name. Seed 0: the nine largest pathways are the common one and
-    the eight all-but-one (.66 of the weight; the rest in all-but-two pathways); the ReLN's max /
-    mean gap .031 / .0059 (seeds 1, 2: .028-.031 / .0056-.0059); the theory's max gap .046
-    (seeds 0-2 .041-.046) and its final loss 4e-6 of L(0)."""
+    the eight all-but-one (.66 of the weight; the rest in all-but-two pathways); the replay's max /
+    mean gap .031 / .0059 (seeds 1, 2: .028-.031 / .0056-.0059); the compact ReLN's max gap with its
+    two item phases (docs/theory.md §5.3) .034-.038 over seeds 0-2 (context gates alone .073-.076;
+    its mean .0056-.0062 sits on the issue's .006 and is not asserted); the theory's max gap
+    .019-.039 and its final loss 4-9e-6 of L(0)."""
     shares = {tuple(p["contexts"]): p["weight_share"] for p in eight_contexts["replay"]["pathways"]}
     expected = {tuple(c for c in range(8) if c != m) for m in range(8)} | {tuple(range(8))}
     largest = sorted(shares, key=shares.get, reverse=True)[:9]
@@ -182,8 +188,10 @@ def test_eight_contexts_structure_gap_and_theory(eight_contexts):
     assert sum(shares[p] for p in expected) >= 0.6
     gap = eight_contexts["replay"]["gap_to_relu"]
     assert gap["max"][0] <= 0.05 and gap["mean"][0] <= 0.01
+    reln = eight_contexts["reln"]
+    assert reln["reads_from_relu"]["read_phases"] == 10 and reln["gap_to_relu"]["max"][0] <= 0.04
     theory = eight_contexts["theory"]
-    assert theory["gap_to_relu"]["max"][0] <= 0.06  # .044-.048 over seeds 0-2: a regression guard
+    assert theory["gap_to_relu"]["max"][0] <= 0.05
     assert theory["loss_final"][0] <= 1e-3 * eight_contexts["task"]["loss_initial"]
 
 

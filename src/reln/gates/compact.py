@@ -78,7 +78,7 @@ class CompactRule:
             the later modes' gain has risen) was chosen by measurement on two to eight contexts,
             not derived.
         serving_share: the common weight share (:func:`reln.identification.analysis.selectivity`)
-            at or above which the field's units count as serving every context. 0.95 is a choice
+            at or above which the field's units count as serving every context. 0.96 is a choice
             between the shares measured where item phases apply and where units leave whole
             contexts first (docs/theory.md §5.3), not derived.
 
@@ -92,7 +92,7 @@ class CompactRule:
     free_threshold: float = 0.1
     slide: float | None = 0.1
     field_phases: bool = True
-    serving_share: float = 0.95
+    serving_share: float = 0.96
 
     def __post_init__(self):
         for name in ("early_phases", "late_phases"):
