@@ -21,11 +21,14 @@ import os
 
 import numpy as np
 
+import reln.models.init as _init
 import reln.training.fit as _fit
 
 SCALE = float(os.environ.get("RELN_PERTURB", "0") or 0)
 SEED = int(os.environ.get("RELN_PERTURB_SEED", "0") or 0)
-_draw_relu, _draw_gdln = _fit.init_relu, _fit.init_gdln
+# every ReLU draw goes through reln.models.init.init_relu (relu_initial_weights: the ReLU and the
+# models that start from its units); the GDLNs' through the name reln.training.fit imported
+_draw_relu, _draw_gdln = _init.init_relu, _fit.init_gdln
 
 
 def perturbed(weights: list) -> list[np.ndarray]:
@@ -42,5 +45,5 @@ def perturbed(weights: list) -> list[np.ndarray]:
 
 
 if SCALE:
-    _fit.init_relu = lambda rng, sizes, std: perturbed(_draw_relu(rng, sizes, std))
+    _init.init_relu = lambda rng, sizes, std: perturbed(_draw_relu(rng, sizes, std))
     _fit.init_gdln = lambda rng, gdln: perturbed(_draw_gdln(rng, gdln))

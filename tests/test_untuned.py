@@ -133,7 +133,8 @@ def test_compact_reln_on_untuned_configurations(fixture, bound, read, request):
     compact-ReLN issue's bounds where nobody tuned it, reading at most 12 phases of context gates:
     max / mean over seeds 0-2, two contexts .014-.025 / .0024-.0045 (nothing held: .048-.050 /
     .016-.017), four mixed contexts .017-.018 / .0028-.0030, six contexts (seed 0 here) .020-.024 /
-    .0035-.0055 with two item phases, derived (context gates alone: .051-.052 / .0069-.0074).
+    .0035-.0055 with two item phases, derived (context gates alone: .051-.052 / .0069-.0074); seed 0's
+    .0236 / .0052 is .0235-.0237 / .0048-.0052 over five inits perturbed by 1e-6 (benchmarks/perturb_init.py).
     (Eight contexts: test_eight_contexts_structure_gap_and_theory; 16 items misses, §5.3.)"""
     metrics = request.getfixturevalue(fixture)
     reln = metrics["reln"]
