@@ -137,7 +137,9 @@ class CompactRule:
         reads = np.minimum(reads[first], (last // spacing) * spacing)
         return early, starts, reads
 
-    def field_candidates(self, task: Task, width: int, init_std, *, lr: float, epochs: int, spacing: int) -> tuple[np.ndarray, np.ndarray]:
+    def field_candidates(
+        self, task: Task, width: int, init_std, *, lr: float, epochs: int, spacing: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(reads, candidates)``: the late phases' read epochs at which the field's units are
         consulted, and which of those phases may become item phases (their start inside
         :func:`reln.gates.item_rise_window`); both empty when none may (or ``field_phases`` is off),
@@ -183,6 +185,7 @@ class CompactRule:
             if int(t) not in index:
                 raise RelnError(f"the field's units have no checkpoint at epoch {int(t)}")
             i = index[int(t)]
+            # identified as a ReLU checkpoint is, at the identification's default thresholds
             found = identify(task, np.maximum(pre[i:i + 1], 0), unit_weight[i:i + 1], epochs[i:i + 1])
             if selectivity(found, task.n_contexts)["common"] < self.serving_share:
                 break
