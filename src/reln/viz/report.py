@@ -33,7 +33,7 @@ FIGURE_CAPTIONS = {
     "sweep": ("Mixed-selective weight share, within-context coverage and speed of the context-specific phase against "
               "the number of contexts; right: how the units gate as the loss first halves."),
     "theory": "Theory beside the trained networks.",
-    "reln_phases": "The compact ReLN's gate phases (columns, their start epochs on top): how many units each pathway has in each phase; read phases are marked.",
+    "reln_phases": "The compact ReLN's gate phases (columns, their start epochs on top): how many units each pathway has in each phase; derived phases (early and item phases) are starred.",
     "gating": ("How the ReLU's units gate over training: shares by the number of contexts served, within-context "
                "coverage (1: whole-context gates) and the loss; units leave contexts where the common share falls, "
                "gate by items where the coverage does."),
@@ -406,7 +406,9 @@ def _overview(out: Path, names: Sequence[str]) -> str:
 MODEL_SENTENCES = {
     "relu": "the bias-free ReLU network, trained by gradient descent from small initial weights.",
     "reln": ("the compact ReLN: the ReLU's own initial units, gated per sample by their decoupled early flow "
-             "(derived), then on whole contexts in 12 phases read from the ReLU; a unit that changes pathway "
+             "(derived), then on whole contexts in 12 phases read from the ReLU, except item phases inside the "
+             "rise of the linear item modes where units still serve every context, gated per sample by the "
+             "units' own flow in the predicted error (derived); a unit that changes pathway "
              "carries its weights, and a closed unit slides on its kink where its own gradient says a ReLU "
              "unit would (docs/theory.md §5.3)."),
     "theory": ("the balanced flow of the compact schedule from effective balanced units (docs/theory.md §5.5)."),
