@@ -33,6 +33,20 @@ def test_sweep_entries_are_consistent():
     assert sweep_figure(entries, title="t") is not None
 
 
+def test_sweep_measures_the_compact_reln_and_theory_as_a_run_does():
+    """With reln and theory among the models, each K's entry holds their gaps to the ReLU: the
+    same numbers a run of that K gives (same ReLU, schedule and training)."""
+    from reln.experiment.experiments import run_experiment
+
+    config = with_overrides(load_config("contexts-3"), seeds=(0,), epochs=600, models=("relu", "reln", "theory"))
+    [entry] = contexts_sweep(config, [3])
+    metrics = run_experiment(config).metrics
+    for model, key in (("reln", "compact_reln"), ("theory", "theory")):
+        np.testing.assert_allclose(entry[key]["max"], metrics[model]["gap_to_relu"]["max"], rtol=1e-5)
+        np.testing.assert_allclose(entry[key]["mean"], metrics[model]["gap_to_relu"]["mean"], rtol=1e-5)
+    assert entry["compact_reln"]["read_phases"] == metrics["reln"]["reads_from_relu"]["read_phases"]
+
+
 def test_sweep_needs_one_structure_for_all_contexts():
     config = with_overrides(load_config("contexts-diff"), models=("relu",))
     with pytest.raises(RelnError, match="one name used for every context"):

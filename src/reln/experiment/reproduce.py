@@ -91,13 +91,15 @@ def _run_sweep(config: RunConfig, contexts: Sequence[int], folder: Path) -> None
 
 def sweep_config(seeds: Sequence[int] | None, contexts: Sequence[int] = SWEEP_CONTEXTS) -> RunConfig:
     """The context sweep's config: the ``contexts-3`` ReLU, the values of K kept in the name."""
-    config = with_overrides(load_config(SWEEP_BASE), seeds=None if seeds is None else tuple(seeds), models=("relu",))
+    config = with_overrides(load_config(SWEEP_BASE), seeds=None if seeds is None else tuple(seeds),
+                            models=("relu", "reln", "theory"))
     return dataclasses.replace(
         config, name=SWEEP_NAME,
         description=f"ReLU of {SWEEP_BASE} for K = {', '.join(map(str, contexts))} contexts",
         question="Is structured mixed selectivity amplified with more contexts? The same ReLU (width, init, "
         "context scale fixed) for every K: the weight share of units on in several but not all contexts, and "
-        "how soon the loss passes the best linear map. (docs/theory.md §1, §8.)",
+        "how soon the loss passes the best linear map; and how closely the compact ReLN and its theory follow the "
+        "ReLU at each K. (docs/theory.md §1, §5.3, §8.)",
     )
 
 

@@ -17,7 +17,11 @@ For each ``K`` the ReLU network of a base config is trained on the same task wit
   final maps; at ``K = 2`` an all-but-one set is a single context, so it counts as modular), and
   per seed the share of the seeded prediction's units (each seed's initial units in the field of
   that prediction's error, :mod:`reln.theory.field`, identified as the ReLU's are; docs/theory.md
-  §5.8). The field costs about one more training per ``K``.
+  §5.8). The field costs about one more training per ``K``;
+* with ``reln`` or ``theory`` among the config's models, how closely the compact ReLN and its theory
+  follow the ReLU (``compact_reln``, ``theory``: max and mean gap per seed, docs/theory.md §5.3, §5.5),
+  which maps where the compact picture holds against ``K``. They need the ReLU's checkpoints at the
+  config's spacing rather than every 100 epochs.
 """
 
 from __future__ import annotations
@@ -55,11 +59,13 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             progress(K)
         task = build_task(dataclasses.replace(config, task=dataclasses.replace(config.task, contexts=int(K))))
         train = config.train
+        compact = bool({"reln", "theory"} & set(config.models))
         relu = fit_relu(
             task, config.relu.hidden, config.relu.init_std, seeds=train.seeds, lr=train.lr,
-            # identification reads the last checkpoint: sparse snapshots keep memory small at large K
-            epochs=train.epochs, snapshot_every=max(config.relu.snapshot_every, 100), x64=train.x64,
-            batch_size=train.batch_size,
+            # identification reads the last checkpoint: sparse snapshots keep memory small at large K;
+            # the compact schedule reads checkpoints at the config's spacing
+            epochs=train.epochs, x64=train.x64, batch_size=train.batch_size,
+            snapshot_every=config.relu.snapshot_every if compact else max(config.relu.snapshot_every, 100),
         )
         found = identify_seeds(task, relu, activity_threshold=config.identify.activity_threshold,
                                min_unit_weight=config.identify.min_unit_weight)
@@ -88,8 +94,38 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
             "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],
             "loss_final": relu.loss[:, -1].tolist(),
-        })
+        } | (_compact_gaps(config, task, relu, found) if compact else {}))
     return entries
+
+
+def _compact_gaps(config: RunConfig, task, relu, found) -> dict:
+    """The compact ReLN's and its theory's gap to the ReLU on this ``K``, per seed, as a run of
+    the config would measure them (docs/theory.md §5.3, §5.5)."""
+    from reln.gates import CompactRule
+    from reln.identification.analysis import gap_to_reference
+    from reln.models.init import relu_initial_weights
+    from reln.relns.imitate import compact_field, compact_schedules, fit_compact_reln
+    from reln.theory.predict import predict_compact
+
+    train, std = config.train, config.relu.init_std
+    rule = config.reln.schedule or CompactRule()
+    initial = relu_initial_weights(task, config.relu.hidden, std, train.seeds)
+    field = compact_field(task, initial, rule, init_std=std, lr=train.lr, epochs=train.epochs,
+                          spacing=config.relu.snapshot_every, x64=train.x64, batch_size=train.batch_size,
+                          seeds=train.seeds)
+    out = {}
+    if "reln" in config.models:
+        schedules = compact_schedules(task, relu, initial, rule, init_std=std, lr=train.lr, field=field)
+        trajectory, _ = fit_compact_reln(task, schedules, initial, lr=train.lr, epochs=train.epochs, slide=rule.slide,
+                                         x64=train.x64, batch_size=train.batch_size, seeds=train.seeds)
+        out["compact_reln"] = gap_to_reference(trajectory.loss, relu.loss) | {
+            "read_phases": schedules[0].reads.read_phases, "gate_phases": schedules[0].n_phases}
+    if "theory" in config.models:
+        schedules = compact_schedules(task, relu, initial, rule, init_std=std, lr=train.lr, held=False, field=field)
+        theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64,
+                                 substeps=train.epoch_updates(task.P))
+        out["theory"] = gap_to_reference(theory.loss, relu.loss)
+    return out
 
 
 def _first_below(loss: np.ndarray, level: float) -> int | None:
