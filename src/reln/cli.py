@@ -208,7 +208,8 @@ def run(preset_or_config, seeds, epochs, models, out, x64, allow_dead, formats, 
               help="A dotted config key and its values, e.g. train.lr=1e-3,3e-3 (repeat for a product grid).")
 @click.option("--contexts", default="2,3,4,5,6,7,8", show_default=True,
               help="Without --grid: comma-separated values of K for the context sweep.")
-@click.option("--models", help="With --grid: models each point trains [default: relu,reln,theory].")
+@click.option("--models", help="With --grid: models each point trains [default: relu,reln,theory]. Without: "
+                              "relu, and reln or theory to measure the compact ReLN's and its theory's gap at each K.")
 @click.option("--metric", default="reln.gap_max", show_default=True, help="With --grid: the column the figures map.")
 @click.option("--level", default=0.05, show_default=True, type=float,
               help="With --grid: the value of the metric marked as the picture's boundary.")
@@ -249,7 +250,10 @@ def sweep(preset_or_config, grids, contexts, models, metric, level, workers, sch
     from reln.experiment.sweep import contexts_sweep
 
     values = _parse_seeds(contexts, "--contexts")
-    config = with_overrides(load_config(preset_or_config), seeds=_parse_seeds(seeds), epochs=epochs, models=("relu",))
+    chosen = _parse_models(models) or ("relu",)
+    if not set(chosen) <= {"relu", "reln", "theory"} or "relu" not in chosen:
+        raise click.BadParameter("the context sweep trains relu, and optionally reln and theory", param_hint="--models")
+    config = with_overrides(load_config(preset_or_config), seeds=_parse_seeds(seeds), epochs=epochs, models=chosen)
     check_output_folder(out or Path("results") / f"{config.name}-sweep")
     report = None if quiet else (lambda K: print(f"K = {K} ...", file=sys.stderr))
     entries = contexts_sweep(config, values, progress=report)
@@ -258,8 +262,11 @@ def sweep(preset_or_config, grids, contexts, models, metric, level, workers, sch
     write_all(out_dir, {"sweep.json": json_writer(entries), "sweep.png": figure_writer(figure)})
     if not quiet:
         for e in entries:
+            gaps = "".join(f"; {name} max gap {max(e[key]['max']):.3f}" for key, name in (("compact_reln", "reln"),
+                                                                                   ("theory", "theory")) if key in e)
             print(f"K={e['contexts']}: mixed {np.mean(e['mixed']):.3f}, common {np.mean(e['common']):.3f}, "
-                  f"modular {np.mean(e['modular']):.3f}; below linear floor at epoch {e['epoch_below_linear_floor']}")
+                  f"modular {np.mean(e['modular']):.3f}; below linear floor at epoch {e['epoch_below_linear_floor']}"
+                  + gaps)
         print(f"wrote sweep.json, sweep.png to {out_dir}")
 
 
