@@ -53,3 +53,5 @@ def test_sweep_needs_one_structure_for_all_contexts():
         contexts_sweep(config, [2, 3])
     with pytest.raises(RelnError, match="integers >= 1"):
         contexts_sweep(config_from_dict({"models": ["relu"]}), [0])
+    with pytest.raises(RelnError, match="one hidden layer"):
+        contexts_sweep(with_overrides(load_config("depth"), models=("relu", "reln")), [2])

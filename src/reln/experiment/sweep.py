@@ -53,6 +53,8 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
         raise RelnError("a contexts sweep needs [task] structures to be one name used for every context")
     if not contexts or min(contexts) < 1:
         raise RelnError(f"contexts to sweep must be integers >= 1, got {list(contexts)}")
+    if {"reln", "theory"} & set(config.models) and len(config.relu.hidden) != 1:
+        raise RelnError("the compact ReLN and its theory describe one hidden layer: sweep this network with relu only")
     entries = []
     for K in contexts:
         if progress is not None:
