@@ -230,7 +230,7 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
     task = build_task(config)
     train = config.train
     if not set(config.models) <= set(PREDICTIONS):  # the training modules import JAX
-        from reln.relns.imitate import compact_field, compact_schedules, fit_compact_reln, fit_fixed_reln, fit_replay
+        from reln.relns.imitate import fit_compact_reln, fit_fixed_reln, fit_replay
         from reln.training.fit import fit_gdln, fit_relu
     common = dict(seeds=train.seeds, lr=train.lr, epochs=train.epochs, x64=train.x64)
     total = train.epochs * len(train.seeds)
@@ -254,23 +254,12 @@ def _run_experiment(config: RunConfig, progress: ProgressFactory | None = None) 
                     min_unit_weight=config.identify.min_unit_weight,
                 )
                 if _needs_compact(config):
-                    # the theory is that of the compact schedule, with the default rule beside fixed gating
-                    rule = config.reln.schedule or CompactRule()
                     started = time.perf_counter()
-                    # the item phases' units in the predicted error (derived; None where the task has none)
-                    field = compact_field(task, initial, rule, init_std=config.relu.init_std, lr=train.lr,
-                                          epochs=train.epochs, spacing=config.relu.snapshot_every, x64=train.x64,
-                                          batch_size=train.batch_size, seeds=train.seeds)
-                    if "reln" in config.models and config.reln.gating == "compact":
-                        schedules = compact_schedules(task, trajectories["relu"], initial, rule,
-                                                      init_std=config.relu.init_std, lr=train.lr, field=field)
+                    schedules, theory_schedules = compact_schedule_pair(
+                        config, task, trajectories["relu"], initial,
+                        for_reln="reln" in config.models and config.reln.gating == "compact",
+                        for_theory="theory" in config.models)
                     schedule_seconds = time.perf_counter() - started
-                    if "theory" in config.models:
-                        # the theory's flow has no pre-activations to hold: its schedule is read for free
-                        # closed pairs, the compact ReLN's own when that has no hold either
-                        theory_schedules = schedules if schedules is not None and rule.slide is None else compact_schedules(
-                            task, trajectories["relu"], initial, rule, init_std=config.relu.init_std, lr=train.lr,
-                            held=False, field=field)
         for model in ("reln", "replay"):
             if model not in config.models or (model == "reln" and not identified(config)):
                 continue
@@ -492,6 +481,29 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
         "reads_from_relu": Reads(gate_phases=phases, read_phases=0, gate_level="none", numbers=0,
                                  initial_weights=True).as_dict(),
     }
+
+
+def compact_schedule_pair(config: RunConfig, task: Task, relu: Trajectory, initial, *, for_reln: bool,
+                          for_theory: bool) -> tuple[list[GateSchedule] | None, list[GateSchedule] | None]:
+    """``(reln, theory)``: the compact schedules of a run's compact ReLN and of its theory, each
+    ``None`` where not asked for (docs/theory.md §5.3, §5.5). The rule is ``[reln.schedule]`` (the
+    default rule beside fixed gating); the item phases' field units are computed once for both
+    (:func:`reln.relns.imitate.compact_field`: derived, ``None`` where the task has no item phase).
+    The theory's flow has no pre-activations to hold, so its schedule is read for free closed pairs:
+    the compact ReLN's own when that has no hold either."""
+    from reln.relns.imitate import compact_field, compact_schedules
+
+    train, std = config.train, config.relu.init_std
+    rule = config.reln.schedule or CompactRule()
+    field = compact_field(task, initial, rule, init_std=std, lr=train.lr, epochs=train.epochs,
+                          spacing=config.relu.snapshot_every, x64=train.x64, batch_size=train.batch_size,
+                          seeds=train.seeds, substeps=train.epoch_updates(task.P))
+    reln = compact_schedules(task, relu, initial, rule, init_std=std, lr=train.lr, field=field) if for_reln else None
+    if not for_theory:
+        return reln, None
+    if reln is not None and rule.slide is None:
+        return reln, reln
+    return reln, compact_schedules(task, relu, initial, rule, init_std=std, lr=train.lr, held=False, field=field)
 
 
 def _needs_compact(config: RunConfig) -> bool:

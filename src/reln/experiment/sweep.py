@@ -34,7 +34,7 @@ import numpy as np
 from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
-from reln.experiment.experiments import build_task, seeded_field
+from reln.experiment.experiments import build_task, compact_schedule_pair, seeded_field
 from reln.identification.course import GATING_SIZES, coverage_or_none, gating_course, stage_metrics
 from reln.training.fit import fit_relu
 from reln.identification.identify import identify_seeds
@@ -101,31 +101,29 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
 
 
 def _compact_gaps(config: RunConfig, task, relu, found) -> dict:
-    """The compact ReLN's and its theory's gap to the ReLU on this ``K``, per seed, as a run of
-    the config would measure them (docs/theory.md §5.3, §5.5)."""
+    """The compact ReLN's and its theory's gap to the ReLU on this ``K``, per seed, from the schedules
+    a run of the config would use (:func:`reln.experiment.experiments.compact_schedule_pair`,
+    docs/theory.md §5.3, §5.5)."""
     from reln.gates import CompactRule
     from reln.identification.analysis import gap_to_reference
     from reln.models.init import relu_initial_weights
-    from reln.relns.imitate import compact_field, compact_schedules, fit_compact_reln
+    from reln.relns.imitate import fit_compact_reln
     from reln.theory.predict import predict_compact
 
-    train, std = config.train, config.relu.init_std
-    rule = config.reln.schedule or CompactRule()
-    initial = relu_initial_weights(task, config.relu.hidden, std, train.seeds)
-    field = compact_field(task, initial, rule, init_std=std, lr=train.lr, epochs=train.epochs,
-                          spacing=config.relu.snapshot_every, x64=train.x64, batch_size=train.batch_size,
-                          seeds=train.seeds)
+    train = config.train
+    initial = relu_initial_weights(task, config.relu.hidden, config.relu.init_std, train.seeds)
+    schedules, theory_schedules = compact_schedule_pair(config, task, relu, initial, for_reln="reln" in config.models,
+                                                        for_theory="theory" in config.models)
     out = {}
-    if "reln" in config.models:
-        schedules = compact_schedules(task, relu, initial, rule, init_std=std, lr=train.lr, field=field)
-        trajectory, _ = fit_compact_reln(task, schedules, initial, lr=train.lr, epochs=train.epochs, slide=rule.slide,
+    if schedules is not None:
+        slide = (config.reln.schedule or CompactRule()).slide
+        trajectory, _ = fit_compact_reln(task, schedules, initial, lr=train.lr, epochs=train.epochs, slide=slide,
                                          x64=train.x64, batch_size=train.batch_size, seeds=train.seeds)
         out["compact_reln"] = gap_to_reference(trajectory.loss, relu.loss) | {
             "read_phases": schedules[0].reads.read_phases, "gate_phases": schedules[0].n_phases}
-    if "theory" in config.models:
-        schedules = compact_schedules(task, relu, initial, rule, init_std=std, lr=train.lr, held=False, field=field)
-        theory = predict_compact(task, found, initial, schedules, lr=train.lr, epochs=train.epochs, x64=train.x64,
-                                 substeps=train.epoch_updates(task.P))
+    if theory_schedules is not None:
+        theory = predict_compact(task, found, initial, theory_schedules, lr=train.lr, epochs=train.epochs,
+                                 x64=train.x64, substeps=train.epoch_updates(task.P))
         out["theory"] = gap_to_reference(theory.loss, relu.loss)
     return out
 

@@ -154,11 +154,16 @@ class CompactRule:
         ...                                                 epochs=8001, spacing=10)[1].size
         0
         """
+        t_1 = min(first_rise_epoch(task, width, init_std, lr=lr), int(epochs))
+        _, starts, reads = self.epochs(t_1, int(epochs), spacing)
+        return self._window_candidates(task, width, init_std, lr, starts, reads)
+
+    def _window_candidates(self, task: Task, width: int, init_std, lr: float, starts: np.ndarray,
+                           reads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`field_candidates` from the late phases' ``starts`` and ``reads`` (:meth:`epochs`)."""
         none = np.array([], int)
         if not self.field_phases:
             return none, none
-        t_1 = min(first_rise_epoch(task, width, init_std, lr=lr), int(epochs))
-        _, starts, reads = self.epochs(t_1, int(epochs), spacing)
         t_a, t_half = item_rise_window(task, width, init_std, lr=lr)
         candidates = np.flatnonzero((starts > t_a) & (starts < t_half))
         if not candidates.size:
@@ -223,8 +228,7 @@ class CompactRule:
         if missing:
             raise RelnError(f"the compact ReLN reads ReLU snapshots at epochs {missing[:3]} that the run lacks")
         onehot = task.context[None, :] == np.arange(task.n_contexts)[:, None]  # (K, P)
-        field_reads, candidates = self.field_candidates(task, w_in.shape[0], init_std, lr=lr, epochs=epochs,
-                                                        spacing=spacing)
+        field_reads, candidates = self._window_candidates(task, w_in.shape[0], init_std, lr, late, reads)
         if candidates.size and field is None:
             raise RelnError("this task's compact schedule has item phases: pass the field's units (field=...)")
         derived = self.item_phases(task, field, field_reads, candidates) if candidates.size else []

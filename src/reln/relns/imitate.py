@@ -155,11 +155,14 @@ def fit_replay(
 def compact_field(
     task: Task, relu_initial_weights: Sequence[Sequence[np.ndarray]], rule: CompactRule, *, init_std, lr: float,
     epochs: int, spacing: int = 10, x64: bool = False, batch_size: int | None = None, seeds: Sequence[int] | None = None,
+    substeps: int = 1,
 ) -> Trajectory | None:
     """The field's units the compact rule's item phases need (:meth:`reln.gates.CompactRule.field_candidates`):
     every seed's initial units in the error of the task-only prediction (docs/theory.md §5.8,
     :func:`reln.theory.field.field_units`), run only up to the last epoch the rule consults; ``None``
-    where the rule has no candidate phase on this task. Nothing is read from a ReLU run.
+    where the rule has no candidate phase on this task. Nothing is read from a ReLU run. With
+    ``batch_size`` the units step on the run seeds' mini-batches and the predicted error takes
+    ``substeps`` steps an epoch (``TrainConfig.epoch_updates``), as the ReLU does.
 
     >>> from reln.gates import CompactRule
     >>> from reln.tasks import contextual_task
@@ -179,7 +182,6 @@ def compact_field(
     if not candidates.size:
         return None
     last = int(reads.max())
-    substeps = 1 if batch_size is None else -(-task.P // batch_size)
     error = field_error(task, width, init_std, lr=lr, epochs=last, substeps=substeps)
     return field_units(task, relu_initial_weights, error, lr=lr, snapshot_every=spacing, x64=x64,
                        batch_size=batch_size, seeds=seeds)
