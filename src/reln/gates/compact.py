@@ -61,9 +61,10 @@ class CompactRule:
         free_threshold: the same, in a schedule for a network whose closed pairs are free (the
             theory's balanced flow, which has no pre-activations to hold, or ``slide = None``). A
             closed context without the hold lets a unit drift in it, so a unit barely active in a
-            context is better counted open there; with the hold, better closed. 0.3 and 0.1 are
-            fitted constants (scanned over 0.03, 0.1, 0.2, 0.3 and 0.5 on the context presets),
-            not derived.
+            context is better counted open there; with the hold, better closed. 0.2 and 0.1 are
+            fitted constants (scanned over 0.03, 0.1, 0.2, 0.3 and 0.5 on the context presets;
+            ``threshold`` then 0.2 against 0.3 on two, six and eight contexts, 16 items and four
+            mixed contexts, docs/theory.md §5.3), not derived.
         slide: the stiffness ``kappa`` with which training pulls a closed unit-sample pair that
             would slide on its kink back to it: the penalty ``(kappa / 2 lr) sum z_ji^2 / |x_i|^2``
             over the pairs of :func:`reln.gates.kinks.sliding_pairs` (closed, ``z > 0``, output
@@ -88,7 +89,7 @@ class CompactRule:
 
     early_phases: int = 4
     late_phases: int = 12
-    threshold: float = 0.3
+    threshold: float = 0.2
     free_threshold: float = 0.1
     slide: float | None = 0.1
     field_phases: bool = True
