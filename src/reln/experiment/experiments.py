@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from reln.identification.analysis import (
-    SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, path_sequence_shares, selectivity,
+    SELECTIVITY_CLASSES, crossing_epochs, gap_to_reference, path_sequence_shares, selectivity, split_gap, loss_split,
     gating_agreement, structure_agreement, unit_weight_shares,
 )
 from reln.experiment.config import (
@@ -378,6 +378,7 @@ def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, 
         loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, singular_values=flow.singular_values,
         final_params=[flow.final_maps], seconds=np.full(len(flow.loss), predicted.seconds / len(flow.loss)),
         wall_seconds=time.perf_counter() - started,
+        snapshots={} if flow.split is None else {"loss_split": flow.split},
     )
     shares = np.atleast_2d(predicted.shares)  # (rows, pathways)
     return trajectory, {
@@ -755,6 +756,7 @@ def compute_metrics(
         metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
             metrics[model]["gap_to_relu"] = gap_to_reference(trajectories[model].loss, relu.loss)
+            _add_gap_split(metrics[model], task, trajectories[model], relu)
     for name in ("theory", "prediction", "prediction_seeded"):
         theory = trajectories.get(name)
         if theory is None:
@@ -766,7 +768,26 @@ def compute_metrics(
         if relu is not None:
             rows = theory.loss if len(theory.loss) == len(relu.loss) else np.repeat(theory.loss[:1], len(relu.loss), 0)
             metrics[name]["gap_to_relu"] = gap_to_reference(rows, relu.loss)
+            _add_gap_split(metrics[name], task, theory, relu)
     return metrics
+
+
+def _add_gap_split(section: dict, task: Task, model: Trajectory, relu: Trajectory) -> None:
+    """``gap_split`` (:func:`reln.identification.analysis.split_gap`) where the model's loss split
+    is known at snapshots the ReLU run shares: from its outputs, or from its flow's own split
+    (``snapshots["loss_split"]``, ``(rows, snapshots, 2)``)."""
+    if relu.output is None:
+        return
+    if model.output is not None:
+        parts = loss_split(task, model.output)
+    elif "loss_split" in model.snapshots:
+        parts = tuple(np.moveaxis(np.asarray(model.snapshots["loss_split"]), -1, 0))
+    else:
+        return
+    common, mine, theirs = np.intersect1d(model.snapshot_epochs, relu.snapshot_epochs, return_indices=True)
+    reference = [p[:, theirs] for p in loss_split(task, relu.output)]
+    parts = [np.broadcast_to(p[:, mine], reference[0].shape) if len(p) == 1 else p[:, mine] for p in parts]
+    section["gap_split"] = split_gap(parts, reference, common, relu.loss[:, 0])
 
 
 def _arrays(run: Run) -> dict[str, np.ndarray]:

@@ -45,6 +45,69 @@ def gap_to_reference(losses: np.ndarray, reference: np.ndarray) -> dict:
     return {"max": gap.max(axis=1).tolist(), "mean": gap.mean(axis=1).tolist()}
 
 
+def loss_split(task: Task, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The loss split into the part a linear map can remove and the part only gating can
+    (docs/theory.md §5.7, "Where the curve misses").
+
+    With ``P_X = X^+ X`` the projector onto the row space of the inputs and ``E = Y - Yhat``,
+
+        L = 1/2 ||E P_X||^2 + 1/2 ||E (I - P_X)||^2.
+
+    A linear map's output ``W X`` lies in the row space, so for it the second (gated) part is
+    ``1/2 ||Y (I - P_X)||^2``, the best linear map's loss, whatever ``W``: only a gated network
+    lowers it.
+
+    Args:
+        task: the task (``X (n_in, P)``, ``Y (n_out, P)``).
+        output: ``(..., n_out, P)`` a network's outputs, e.g. a trajectory's ``output`` ``(seeds,
+            snapshots, n_out, P)``.
+
+    Returns:
+        ``(linear, gated)``, each of ``output``'s leading shape.
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(4, 2)
+    >>> linear, gated = loss_split(task, np.zeros_like(task.Y))
+    >>> bool(np.isclose(linear + gated, 0.5 * (task.Y ** 2).sum()))
+    True
+    >>> W = np.random.default_rng(0).normal(size=(task.Y.shape[0], task.X.shape[0]))
+    >>> best = task.Y @ np.linalg.pinv(task.X) @ task.X
+    >>> bool(np.isclose(loss_split(task, W @ task.X)[1], 0.5 * ((task.Y - best) ** 2).sum()))
+    True
+    """
+    X, Y = np.asarray(task.X, np.float64), np.asarray(task.Y, np.float64)
+    projector = np.linalg.pinv(X) @ X  # (P, P)
+    E = Y - np.asarray(output, np.float64)
+    inside = E @ projector
+    return 0.5 * (inside ** 2).sum(axis=(-2, -1)), 0.5 * ((E - inside) ** 2).sum(axis=(-2, -1))
+
+
+def split_gap(parts, reference_parts, snapshot_epochs: np.ndarray, initial_loss: np.ndarray) -> dict:
+    """The gap to the ReLU network split into its linear and gated parts (:func:`loss_split`): per
+    seed, the max over snapshots of ``|L_part(t) - L_part,ref(t)| / L_ref(0)`` for each part, and
+    the snapshot epoch of the gated part's largest miss with its sign (``+``: the model behind).
+
+    Args:
+        parts, reference_parts: ``(linear, gated)`` of the model and of the ReLU network, each
+            ``(seeds, snapshots)`` at the same ``snapshot_epochs`` (a single model row is compared
+            with every ReLU seed, as in :func:`gap_to_reference`).
+        initial_loss: ``(seeds,)`` the ReLU's ``L(0)``.
+
+    >>> split_gap((np.array([[1.0, 0.5]]), np.array([[2.0, 1.0]])), (np.array([[1.0, 0.4]]), np.array([[2.0, 1.2]])),
+    ...           np.array([0, 10]), np.array([3.0]))
+    {'linear': [0.03333333333333336], 'gated': [0.06666666666666665], 'gated_epoch': [10], 'gated_signed': [-0.06666666666666665]}
+    """
+    initial = np.asarray(initial_loss, np.float64)[:, None]
+    linear, gated = (np.subtract(a, b) / initial for a, b in zip(parts, reference_parts))
+    worst = np.abs(gated).argmax(axis=1)
+    return {
+        "linear": np.abs(linear).max(axis=1).tolist(),
+        "gated": np.abs(gated).max(axis=1).tolist(),
+        "gated_epoch": [int(snapshot_epochs[i]) for i in worst],
+        "gated_signed": gated[np.arange(len(worst)), worst].tolist(),
+    }
+
+
 def unit_weight_shares(gates: np.ndarray, unit_weight: np.ndarray, task: Task) -> dict:
     """Share of ReLU unit weight by the set of contexts where a unit is active (docs/theory.md §7).
 

@@ -61,6 +61,9 @@ class FlowResult:
         seconds: wall seconds of the integration, compilation included.
         error: ``(epochs + 1, n_out, P)`` the error ``Y - Yhat`` at every epoch, when asked for
             (``keep_error``), else ``None``.
+        split: ``(n_snapshots, 2)`` the loss at the snapshots split into the part a linear map can
+            remove and the part only gating can (:func:`reln.identification.analysis.loss_split`),
+            where the integrator keeps it (``method="gd"``), else ``None``.
     """
 
     loss: np.ndarray
@@ -69,6 +72,7 @@ class FlowResult:
     final_maps: np.ndarray
     seconds: float
     error: np.ndarray | None = None
+    split: np.ndarray | None = None
 
     def per_epoch(self, substeps: int, seconds: float) -> FlowResult:
         """The run of ``substeps`` steps an epoch seen once per epoch (docs/theory.md §2.2): the loss
@@ -119,8 +123,11 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
 
     Returns:
         ``A (p, k, r), B (p, r, n_in)`` at the last epoch, the loss ``(epochs + 1,)``, the
-        snapshot epochs, the singular values ``(snapshots, p, r)`` of the maps there, and (with
-        ``keep_error``) the error ``E`` ``(epochs + 1, k, P)`` at every epoch, else ``None``.
+        snapshot epochs, the singular values ``(snapshots, p, r)`` of the maps there, (with
+        ``keep_error``) the error ``E`` ``(epochs + 1, k, P)`` at every epoch, else ``None``, and
+        the loss at the snapshots split into its linear and gated parts ``(snapshots, 2)``
+        (``1/2 ||E P_X||^2`` and ``1/2 ||E (I - P_X)||^2``, ``P_X = X^+ X``; the reduced output
+        basis leaves both unchanged).
     """
     p, k, r = A0.shape
     A = np.ascontiguousarray(A0.transpose(1, 0, 2).reshape(k, p * r))
@@ -137,7 +144,7 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
         g = np.repeat(gates[phase], r, axis=0)
         for t in range(first, min(end, epochs + 1)):
             if t % every == 0 and t < max(epochs, 1):
-                snapshots.append((A.copy(), B.copy()))
+                snapshots.append((A.copy(), B.copy(), phase))
             H = (B @ X) * g
             E = Y - A @ H
             loss[t] = 0.5 * np.vdot(E, E)
@@ -153,11 +160,17 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
             A += dA
             dB *= mask_in
             B += dB
-    snapshots.append((A, B))
-    As = np.stack([a for a, _ in snapshots]).reshape(-1, k, p, r)
-    Bs = np.stack([b for _, b in snapshots]).reshape(-1, p, r, B.shape[1])
+    snapshots.append((A, B, phase))
+    projector = np.linalg.pinv(X) @ X
+    split = np.empty((len(snapshots), 2))
+    for i, (a, b, phase) in enumerate(snapshots):
+        E = Y - a @ ((b @ X) * np.repeat(gates[phase], r, axis=0))
+        inside = E @ projector
+        split[i] = 0.5 * np.vdot(inside, inside), 0.5 * np.vdot(E - inside, E - inside)
+    As = np.stack([a for a, _, _ in snapshots]).reshape(-1, k, p, r)
+    Bs = np.stack([b for _, b, _ in snapshots]).reshape(-1, p, r, B.shape[1])
     sv = np.linalg.svd(np.einsum("skpr,spri->spki", As, Bs), compute_uv=False)  # one batched call
-    return A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv, errors
+    return A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv, errors, split
 
 
 def integrate_flow(
@@ -233,13 +246,13 @@ def integrate_flow(
     Y, output_masks = Q.T @ Y, np.einsum("ok,po,ol->pkl", Q, output_masks, Q)
 
     if method == "gd":
-        A, B, loss, snapshot_epochs, sv, errors = _descend(
+        A, B, loss, snapshot_epochs, sv, errors, split = _descend(
             A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, lr=lr, epochs=epochs,
             snapshot_every=snapshot_every, keep_error=keep_error)
         # Q holds the span of Y and of every reachable output, so the error has no part outside it
         return FlowResult(loss=loss, snapshot_epochs=snapshot_epochs, singular_values=sv,
                           final_maps=np.einsum("ko,por,pri->pki", Q, A, B), seconds=time.perf_counter() - start,
-                          error=None if errors is None else np.einsum("ok,tkP->toP", Q, errors))
+                          error=None if errors is None else np.einsum("ok,tkP->toP", Q, errors), split=split)
     from reln.theory.balanced_rk4 import integrate_rk4
 
     import jax

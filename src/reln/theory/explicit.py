@@ -37,6 +37,9 @@ class Prediction:
         source: how the structure and the initial maps were obtained.
         error: ``(n, epochs + 1, n_out, P)`` the error ``Y - Yhat`` at every epoch, when asked
             for, else ``None``.
+        split: ``(n, n_snapshots, 2)`` the loss at the snapshots, split into the part a linear map
+            can remove and the part only gating can (:attr:`reln.theory.balanced.FlowResult.split`),
+            where the integrator keeps it, else ``None``.
     """
 
     gdln: GDLN
@@ -47,6 +50,7 @@ class Prediction:
     seconds: np.ndarray
     source: str
     error: np.ndarray | None = None
+    split: np.ndarray | None = None
 
 
 def expected_initial_maps(correlations: PathwayCorrelations, widths: np.ndarray, init_std: np.ndarray) -> np.ndarray:
@@ -81,6 +85,7 @@ def stack_results(gdln: GDLN, results: Sequence[FlowResult], source: str, setup_
         seconds=np.array([r.seconds for r in results]) + setup_seconds / len(results),
         source=source,
         error=None if results[0].error is None else np.stack([r.error for r in results]),
+        split=None if any(r.split is None for r in results) else np.stack([r.split for r in results]),
     )
 
 

@@ -167,6 +167,25 @@ def _figures(folder: Path, name: str) -> str:
     return '<p class="note">Click a figure to open it full size.</p><div class="figs">' + "".join(parts) + "</div>"
 
 
+def _split_table(metrics: dict) -> str:
+    """Where each model's gap lies: in the loss a linear map can remove, or in the loss only gating
+    can (``gap_split``, :func:`reln.identification.analysis.split_gap`)."""
+    rows = []
+    for model, section in metrics.items():
+        split = section.get("gap_split") if isinstance(section, dict) else None
+        if not split:
+            continue
+        rows.append([MODEL_LABELS.get(model, model), _spread(split["linear"]), _spread(split["gated"]),
+                     ", ".join(f"{e} ({v:+.3f})" for e, v in zip(split["gated_epoch"], split["gated_signed"]))])
+    if not rows:
+        return ""
+    return _table(
+        "Where the gap lies, at the snapshots a model shares with the ReLU run: max |difference| / L_ReLU(0) of the "
+        "loss a linear map can remove (½‖E P_X‖², P_X = X⁺X) and of the loss only gating can (½‖E (I − P_X)‖²), "
+        "and per seed the epoch of the gated part's largest miss (+: the model behind) (docs/theory.md §5.7)",
+        ["model", "linear part", "gated part", "gated part's largest, per seed"], rows)
+
+
 def _pathway_table(section: dict, model: str) -> str:
     rows = []
     for p in section.get("pathways", []):
@@ -331,6 +350,7 @@ def _experiment_section(out: Path, name: str) -> str:
             "gaps are |L − L_ReLU| / L_ReLU(0), seed by seed.</p>"
         )
         parts.append(_comparison_table(metrics, config.get("paper") or {}))
+        parts.append(_split_table(metrics))
         details = []
         if "relu" in metrics:
             details += [_selectivity_table(metrics["relu"]), _gating_course_table(metrics["relu"]),
