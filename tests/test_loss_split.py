@@ -59,14 +59,18 @@ def test_the_predictions_split_sums_to_its_loss_and_its_gated_part_falls():
 
 
 def test_a_run_reports_the_gap_split_of_the_models_it_can():
-    """Models with outputs or a kept split get ``gap_split``; its parts bound the gap at the snapshots."""
+    """Models with outputs or a kept split get ``gap_split`` (the compact ReLN, its theory, the
+    task-only prediction); its parts bound the gap at the snapshots."""
     config = config_from_dict({
         "task": {"items": 8, "contexts": 3, "structures": "hierarchy"},
         "relu": {"hidden": [100], "init_std": 0.005 / 100}, "train": {"seeds": [0], "epochs": 1201},
-        "models": ["relu", "reln", "prediction"]}, name="split")
+        "models": ["relu", "reln", "theory", "prediction"]}, name="split")
     run = run_experiment(config)
     relu = run.trajectories["relu"]
-    for model in ("reln", "prediction"):
+    theory = run.trajectories["theory"]  # the compact schedule's flow (JAX, float32): its split sums to its loss
+    np.testing.assert_allclose(theory.snapshots["loss_split"].sum(axis=-1), theory.loss[:, theory.snapshot_epochs],
+                               rtol=1e-4)
+    for model in ("reln", "theory", "prediction"):
         split = run.metrics[model]["gap_split"]
         assert set(split) == {"linear", "gated", "gated_epoch", "gated_signed"}
         assert abs(split["gated_signed"][0]) == split["gated"][0]

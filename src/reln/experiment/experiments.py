@@ -459,6 +459,7 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
     trajectory = Trajectory(
         loss=theory.loss, snapshot_epochs=theory.snapshot_epochs, singular_values=theory.singular_values,
         final_params=[theory.final_maps], seconds=theory.seconds, wall_seconds=time.perf_counter() - started,
+        snapshots={} if theory.split is None else {"loss_split": theory.split},
     )
     phases = max(s.n_phases for s in schedules)
     extra = {}
@@ -590,6 +591,7 @@ def _theory(
         singular_values=prediction.singular_values, final_params=[prediction.final_maps],
         # seeds overlap on threads: the wall time is measured, not the sum of the seeds' times
         seconds=prediction.seconds, wall_seconds=time.perf_counter() - started,
+        snapshots={} if prediction.split is None else {"loss_split": prediction.split},
     )
     return trajectory, prediction.gdln
 

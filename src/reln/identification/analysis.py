@@ -93,9 +93,10 @@ def split_gap(parts, reference_parts, snapshot_epochs: np.ndarray, initial_loss:
             with every ReLU seed, as in :func:`gap_to_reference`).
         initial_loss: ``(seeds,)`` the ReLU's ``L(0)``.
 
-    >>> split_gap((np.array([[1.0, 0.5]]), np.array([[2.0, 1.0]])), (np.array([[1.0, 0.4]]), np.array([[2.0, 1.2]])),
-    ...           np.array([0, 10]), np.array([3.0]))
-    {'linear': [0.03333333333333336], 'gated': [0.06666666666666665], 'gated_epoch': [10], 'gated_signed': [-0.06666666666666665]}
+    >>> split = split_gap((np.array([[1.0, 0.5]]), np.array([[2.0, 1.0]])),
+    ...                   (np.array([[1.0, 0.4]]), np.array([[2.0, 1.2]])), np.array([0, 10]), np.array([3.0]))
+    >>> {key: [round(v, 4) for v in values] for key, values in split.items()}
+    {'linear': [0.0333], 'gated': [0.0667], 'gated_epoch': [10], 'gated_signed': [-0.0667]}
     """
     initial = np.asarray(initial_loss, np.float64)[:, None]
     linear, gated = (np.subtract(a, b) / initial for a, b in zip(parts, reference_parts))

@@ -48,12 +48,13 @@ def _gated_gradient(W1, W2, X, Y, g):
 
 
 @functools.partial(jax.jit, static_argnames=("stride", "tail", "method", "pin", "keep_error"))
-def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership, step_phase, tau, *, stride, tail, method,
-               pin, keep_error=False):
+def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership, step_phase, tau, row_space, *, stride,
+               tail, method, pin, keep_error=False):
     """The units' weights stepped by :func:`reln.theory.stepping.stepper`; ``step_phase``
-    ``(blocks, steps)``, ``-1`` leaves the state; pathway maps once per block. Unit ``j`` moves its
-    input weights within ``projectors[projector_index[phase, j]]`` (pinned kinks). With
-    ``keep_error`` (gradient descent) each recorded loss is ``(loss, error)``."""
+    ``(blocks, steps)``, ``-1`` leaves the state; pathway maps, and the loss split by the inputs'
+    ``row_space`` projector (:func:`reln.identification.analysis.loss_split`), once per block. Unit
+    ``j`` moves its input weights within ``projectors[projector_index[phase, j]]`` (pinned kinks).
+    With ``keep_error`` (gradient descent) each recorded loss is ``(loss, error)``."""
     P = X.shape[1]
 
     def velocity(state, phase_data):
@@ -71,17 +72,25 @@ def _integrate(W1, W2, X, Y, unit_gates, projectors, projector_index, membership
         W1, W2 = state
         return jnp.einsum("ph,oh,hi->poi", membership[phase], W2, W1)
 
+    def split(state, phase):
+        W1, W2 = state
+        E = Y - W2 @ (unit_gates[phase] * (W1 @ X))
+        inside = E @ row_space
+        return jnp.stack([0.5 * jnp.sum(inside**2), 0.5 * jnp.sum((E - inside) ** 2)])
+
     first_carry, step, run_tail = stepper(velocity, (unit_gates, projector_index), tau, stride=stride, method=method)
 
     def block(carry, phases):
-        maps = pathway_maps(carry[0], jnp.maximum(phases[0], 0))
+        phase = jnp.maximum(phases[0], 0)
+        maps, parts = pathway_maps(carry[0], phase), split(carry[0], phase)
         carry, losses = jax.lax.scan(step, carry, phases)  # leaves (steps, stride, ...)
-        return carry, (jax.tree.map(lambda v: v.reshape(-1, *v.shape[2:]), losses), maps)
+        return carry, (jax.tree.map(lambda v: v.reshape(-1, *v.shape[2:]), losses), maps, parts)
 
-    carry, (losses, maps) = jax.lax.scan(block, first_carry((W1, W2), step_phase[0, 0]), step_phase)
+    carry, (losses, maps, parts) = jax.lax.scan(block, first_carry((W1, W2), step_phase[0, 0]), step_phase)
     state, tail_losses = run_tail(carry[0], tail)
     losses = jax.tree.map(lambda v: v.reshape(-1, *v.shape[2:]), losses)  # (blocks * steps * stride, ...)
-    return state, losses, tail_losses, maps, pathway_maps(state, tail[-1])
+    last = (pathway_maps(state, tail[-1]), split(state, tail[-1]))
+    return state, losses, tail_losses, maps, last[0], jnp.concatenate([parts, last[1][None]])
 
 
 def integrate_switching(
@@ -168,10 +177,10 @@ def integrate_switching(
         W1d, W2d, Xd, Yd, gates_d, projectors = (
             jnp.asarray(a, dtype) for a in (W1, Q.T @ W2, X, Q.T @ Y, unit_gates, pinned[0])
         )
-        (W1f, W2f), losses, tail_losses, maps, last_maps = jax.device_get(_integrate(
+        (W1f, W2f), losses, tail_losses, maps, last_maps, split = jax.device_get(_integrate(
             W1d, W2d, Xd, Yd, gates_d, projectors, jnp.asarray(pinned[1], jnp.int32), jnp.asarray(membership, dtype),
-            jnp.asarray(step_phase), dtype(1.0 / (P * lr)), stride=stride, tail=tail, method=method, pin=pin,
-            keep_error=keep_error,
+            jnp.asarray(step_phase), dtype(1.0 / (P * lr)), jnp.asarray(np.linalg.pinv(X) @ X, dtype),
+            stride=stride, tail=tail, method=method, pin=pin, keep_error=keep_error,
         ))
     error = None
     if keep_error:  # the error in the output basis, back in the outputs' coordinates
@@ -193,4 +202,5 @@ def integrate_switching(
         final_maps=final_maps,
         seconds=time.perf_counter() - start,
         error=error,
+        split=np.asarray(split, np.float64),
     )
