@@ -34,7 +34,7 @@ def all_figures():
 
 def test_every_figure_kind_is_drawn(all_figures):
     stems = {name.split("/")[1] for name in all_figures}
-    for kind in ("loss", "structure", "outputs", "dataset", "mds", "rdm", "reln_phases", "theory_singular_values",
+    for kind in ("loss", "loss_split", "structure", "outputs", "dataset", "mds", "rdm", "reln_phases", "theory_singular_values",
                  "paper_reln_singular_values", "modular_singular_values", "prediction_singular_values", "layers", "gating"):
         assert kind in stems, kind
 

@@ -774,17 +774,32 @@ def compute_metrics(
     return metrics
 
 
+def _model_split(task: Task, trajectory: Trajectory):
+    """A trajectory's loss split at its snapshots, ``(linear, gated)`` each ``(rows, snapshots)``,
+    from its outputs or its flow's own split; ``None`` if it keeps neither."""
+    if trajectory.output is not None:
+        return loss_split(task, trajectory.output)
+    if "loss_split" in trajectory.snapshots:
+        return tuple(np.moveaxis(np.asarray(trajectory.snapshots["loss_split"]), -1, 0))
+    return None
+
+
+def _loss_parts(run: Run) -> dict:
+    """Model -> ``(snapshot_epochs, linear, gated)`` for the loss-split figure, the ReLU first."""
+    parts = {}
+    for model in sorted(run.trajectories, key=lambda m: m != "relu"):
+        split = _model_split(run.task, run.trajectories[model])
+        if split is not None:
+            parts[model] = (run.trajectories[model].snapshot_epochs, *split)
+    return parts
+
+
 def _add_gap_split(section: dict, task: Task, model: Trajectory, relu: Trajectory) -> None:
     """``gap_split`` (:func:`reln.identification.analysis.split_gap`) where the model's loss split
     is known at snapshots the ReLU run shares: from its outputs, or from its flow's own split
     (``snapshots["loss_split"]``, ``(rows, snapshots, 2)``)."""
-    if relu.output is None:
-        return
-    if model.output is not None:
-        parts = loss_split(task, model.output)
-    elif "loss_split" in model.snapshots:
-        parts = tuple(np.moveaxis(np.asarray(model.snapshots["loss_split"]), -1, 0))
-    else:
+    parts = _model_split(task, model)
+    if relu.output is None or parts is None:
         return
     common, mine, theirs = np.intersect1d(model.snapshot_epochs, relu.snapshot_epochs, return_indices=True)
     reference = [p[:, theirs] for p in loss_split(task, relu.output)]
@@ -861,7 +876,7 @@ def run_outputs(run: Run, formats: Sequence[str] = ("png",)) -> dict:
 def run_figures(run: Run) -> dict:
     """File stem -> matplotlib figure, every figure of a run (drawn from what the run holds)."""
     from reln.viz.plots import (
-        MODEL_LABELS, gating_course_figure, layer_structure_figure, loss_figure, phase_structure_figure, predicted_structure_figure,
+        MODEL_LABELS, gating_course_figure, layer_structure_figure, loss_figure, loss_split_figure, phase_structure_figure, predicted_structure_figure,
         representation_figures, singular_value_figure, structure_figure,
     )
 
@@ -876,6 +891,11 @@ def run_figures(run: Run) -> dict:
         bold="nearest" if len(run.config.relu.hidden) > 1 else "mean",
         closed_forms=run.closed_forms,
     )
+    parts = _loss_parts(run)
+    if len(parts) > 1:
+        figures["loss_split"] = loss_split_figure(
+            parts, title=f"{run.config.name}: where each model learns, the loss a linear map can remove and the loss only gating can",
+            linear_floor=run.task.loss_linear_floor)
     course = run.metrics.get("relu", {}).get("gating_course")
     if course:
         figures["gating"] = gating_course_figure(

@@ -121,6 +121,39 @@ def loss_figure(
     return fig
 
 
+def loss_split_figure(parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], *, title: str,
+                      linear_floor: float | None = None) -> plt.Figure:
+    """Each model's loss split into the part a linear map can remove and the part only gating can
+    (:func:`reln.identification.analysis.loss_split`, docs/theory.md §5.7), on log scales.
+
+    A linear network's gated part stays at the best linear map's loss (``linear_floor``, dashed);
+    a model follows the ReLU where the ReLU's own curves are, part by part.
+
+    Args:
+        parts: model -> ``(snapshot_epochs, linear (rows, snapshots), gated (rows, snapshots))``.
+        title: the figure's title.
+        linear_floor: the best linear map's loss.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    names = ("linear part  ½‖E P_X‖²  (a linear map can remove it)", "gated part  ½‖E (I − P_X)‖²  (only gating removes it)")
+    for k, (ax, name) in enumerate(zip(axes, names)):
+        for model, (epochs, *values) in parts.items():
+            color = model_color(model, list(parts))
+            rows = np.asarray(values[k])
+            for row in rows if len(rows) > 1 else ():
+                ax.plot(epochs, row, color=color, alpha=0.25, lw=0.8)
+            ax.plot(epochs, rows.mean(axis=0), color=color, lw=1.8, label=MODEL_LABELS.get(model, model))
+        if k == 1 and linear_floor is not None:
+            ax.axhline(linear_floor, color="0.5", ls="--", lw=1, label=f"best linear map ({linear_floor:.2f})")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[1].legend(frameon=True, framealpha=0.92, edgecolor="0.8", fontsize=8, loc="lower left")
+    fig.suptitle(title)
+    return fig
+
+
 def _plot_epochs(n: int, points: int = 2000) -> np.ndarray:
     """About ``points`` evenly spaced epochs of ``0..n-1``, always with the first and the last."""
     stride = max(1, n // points)

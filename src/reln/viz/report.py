@@ -33,13 +33,15 @@ FIGURE_CAPTIONS = {
     "sweep": ("Mixed-selective weight share, within-context coverage and speed of the context-specific phase against "
               "the number of contexts; right: how the units gate as the loss first halves."),
     "theory": "Theory beside the trained networks.",
+    "loss_split": ("Each model's loss split into the part a linear map can remove and the part only gating can "
+                   "(docs/theory.md §5.7): a model follows the ReLU's learning where it follows both of its curves."),
     "reln_phases": "The compact ReLN's gate phases (columns, their start epochs on top): how many units each pathway has in each phase; derived phases (early and item phases) are starred.",
     "gating": ("How the ReLU's units gate over training: shares by the number of contexts served, within-context "
                "coverage (1: whole-context gates) and the loss; units leave contexts where the common share falls, "
                "gate by items where the coverage does."),
     "layers": "Deep networks: per hidden layer, the ReLU units' weight by the set of contexts they are active in; where the gating lives.",
 }
-FIGURE_ORDER = ("loss", "structure", "reln_phases", "theory", "gating", "layers", "outputs", "dataset", "mds", "rdm",
+FIGURE_ORDER = ("loss", "loss_split", "structure", "reln_phases", "theory", "gating", "layers", "outputs", "dataset", "mds", "rdm",
                 "singular_values", "sweep")
 PAPER_ROWS = {"relu": "ReLU", "paper_reln": "ReLN", "modular": "modular"}
 """Our model -> the reference implementation's row of the same network (docs/theory.md §7)."""
@@ -140,6 +142,8 @@ def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -
 
 
 def _figure_kind(stem: str) -> str:
+    if stem in FIGURE_ORDER:
+        return stem
     for kind in FIGURE_ORDER:
         if stem == kind or stem.endswith(kind) or stem.startswith(kind):
             return kind
