@@ -63,7 +63,8 @@ class FlowResult:
             (``keep_error``), else ``None``.
         split: ``(n_snapshots, 2)`` the loss at the snapshots split into the part a linear map can
             remove and the part only gating can (:func:`reln.identification.analysis.loss_split`),
-            where the integrator keeps it (``method="gd"``), else ``None``.
+            where the integrator keeps it (gradient descent here, and the switching flow of
+            :mod:`reln.theory.switching`; not the RK4 scan of explicit pathways), else ``None``.
     """
 
     loss: np.ndarray
@@ -140,6 +141,7 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
     loss, snapshots = np.empty(epochs + 1), []
     errors = np.empty((epochs + 1, *Y.shape)) if keep_error else None
     ends = [*phase_starts[1:], epochs + 1]
+    last_phase = 0
     for phase, (first, end) in enumerate(zip(phase_starts, ends)):
         g = np.repeat(gates[phase], r, axis=0)
         for t in range(first, min(end, epochs + 1)):
@@ -151,6 +153,7 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
             if keep_error:
                 errors[t] = E
             if t == epochs:
+                last_phase = phase  # phases that start after the run never come into force
                 break
             E *= lr
             dB = ((A.T @ E) * g) @ XT
@@ -160,7 +163,7 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
             A += dA
             dB *= mask_in
             B += dB
-    snapshots.append((A, B, phase))
+    snapshots.append((A, B, last_phase))
     projector = np.linalg.pinv(X) @ X
     split = np.empty((len(snapshots), 2))
     for i, (a, b, phase) in enumerate(snapshots):
