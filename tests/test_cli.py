@@ -48,7 +48,7 @@ def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, caps
     rows = [line.split() for line in lines if line.split()[:1] == ["prediction"]]  # one row: no seed
     assert [row[1] for row in rows] == ["0"], lines
     assert lines[-1].startswith("wrote config.json, results.npz, metrics.json, loss.png")
-    figures = ("dataset", "gating", "loss", "mds", "modular_singular_values", "outputs", "predicted_structure",
+    figures = ("dataset", "gating", "loss", "loss_split", "mds", "modular_singular_values", "outputs", "predicted_structure",
                "prediction_singular_values", "rdm",
                "paper_reln_singular_values",
                "reln_phases", "structure",
