@@ -72,10 +72,10 @@ def test_a_run_reports_the_gap_split_of_the_models_it_can():
                                rtol=1e-4)
     for model in ("reln", "theory", "prediction"):
         split = run.metrics[model]["gap_split"]
-        assert set(split) == {"linear", "gated", "gated_epoch", "gated_signed"}
-        assert abs(split["gated_signed"][0]) == split["gated"][0]
+        assert set(split) == {"linear", "linear_epoch", "linear_signed", "gated", "gated_epoch", "gated_signed"}
+        assert abs(split["gated_signed"][0]) == split["gated"][0] and abs(split["linear_signed"][0]) == split["linear"][0]
         own = run.trajectories[model]
         at = np.intersect1d(own.snapshot_epochs, relu.snapshot_epochs)
         gap = np.abs(own.loss[0, at] - relu.loss[0, at]).max() / relu.loss[0, 0]
         assert gap <= split["linear"][0] + split["gated"][0] + 1e-9
-        assert split["gated_epoch"][0] in at
+        assert split["gated_epoch"][0] in at and split["linear_epoch"][0] in at

@@ -84,8 +84,8 @@ def loss_split(task: Task, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def split_gap(parts, reference_parts, snapshot_epochs: np.ndarray, initial_loss: np.ndarray) -> dict:
     """The gap to the ReLU network split into its linear and gated parts (:func:`loss_split`): per
-    seed, the max over snapshots of ``|L_part(t) - L_part,ref(t)| / L_ref(0)`` for each part, and
-    the snapshot epoch of the gated part's largest miss with its sign (``+``: the model behind).
+    seed and part, the max over snapshots of ``|L_part(t) - L_part,ref(t)| / L_ref(0)``, and the
+    snapshot epoch of that largest miss with its sign (``+``: the model behind).
 
     Args:
         parts, reference_parts: ``(linear, gated)`` of the model and of the ReLU network, each
@@ -96,17 +96,17 @@ def split_gap(parts, reference_parts, snapshot_epochs: np.ndarray, initial_loss:
     >>> split = split_gap((np.array([[1.0, 0.5]]), np.array([[2.0, 1.0]])),
     ...                   (np.array([[1.0, 0.4]]), np.array([[2.0, 1.2]])), np.array([0, 10]), np.array([3.0]))
     >>> {key: [round(v, 4) for v in values] for key, values in split.items()}
-    {'linear': [0.0333], 'gated': [0.0667], 'gated_epoch': [10], 'gated_signed': [-0.0667]}
+    {'linear': [0.0333], 'linear_epoch': [10], 'linear_signed': [0.0333], 'gated': [0.0667], 'gated_epoch': [10], 'gated_signed': [-0.0667]}
     """
     initial = np.asarray(initial_loss, np.float64)[:, None]
-    linear, gated = (np.subtract(a, b) / initial for a, b in zip(parts, reference_parts))
-    worst = np.abs(gated).argmax(axis=1)
-    return {
-        "linear": np.abs(linear).max(axis=1).tolist(),
-        "gated": np.abs(gated).max(axis=1).tolist(),
-        "gated_epoch": [int(snapshot_epochs[i]) for i in worst],
-        "gated_signed": gated[np.arange(len(worst)), worst].tolist(),
-    }
+    out = {}
+    for name, part, reference in zip(("linear", "gated"), parts, reference_parts):
+        miss = np.subtract(part, reference) / initial
+        worst = np.abs(miss).argmax(axis=1)
+        out[name] = np.abs(miss).max(axis=1).tolist()
+        out[f"{name}_epoch"] = [int(snapshot_epochs[i]) for i in worst]
+        out[f"{name}_signed"] = miss[np.arange(len(worst)), worst].tolist()
+    return out
 
 
 def unit_weight_shares(gates: np.ndarray, unit_weight: np.ndarray, task: Task) -> dict:

@@ -179,15 +179,16 @@ def _split_table(metrics: dict) -> str:
         split = section.get("gap_split") if isinstance(section, dict) else None
         if not split:
             continue
-        rows.append([MODEL_LABELS.get(model, model), _spread(split["linear"]), _spread(split["gated"]),
-                     ", ".join(f"{e} ({v:+.3f})" for e, v in zip(split["gated_epoch"], split["gated_signed"]))])
+        where = [", ".join(f"{e} ({v:+.3f})" for e, v in zip(split[f"{part}_epoch"], split[f"{part}_signed"]))
+                 for part in ("linear", "gated")]
+        rows.append([MODEL_LABELS.get(model, model), _spread(split["linear"]), where[0], _spread(split["gated"]), where[1]])
     if not rows:
         return ""
     return _table(
         "Where the gap lies, at the snapshots a model shares with the ReLU run: max |difference| / L_ReLU(0) of the "
         "loss a linear map can remove (½‖E P_X‖², P_X = X⁺X) and of the loss only gating can (½‖E (I − P_X)‖²), "
-        "and per seed the epoch of the gated part's largest miss (+: the model behind) (docs/theory.md §5.7)",
-        ["model", "linear part", "gated part", "gated part's largest, per seed"], rows)
+        "and per seed the epoch of each part's largest miss (+: the model behind) (docs/theory.md §5.7)",
+        ["model", "linear part", "its largest, per seed", "gated part", "its largest, per seed"], rows)
 
 
 def _pathway_table(section: dict, model: str) -> str:
