@@ -76,10 +76,11 @@ def loss_split(task: Task, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     True
     """
     X, Y = np.asarray(task.X, np.float64), np.asarray(task.Y, np.float64)
-    projector = np.linalg.pinv(X) @ X  # (P, P)
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    basis = Vt[s > s.max() * max(X.shape) * np.finfo(float).eps].T  # (P, rank): P_X = basis basis^T
     E = Y - np.asarray(output, np.float64)
-    inside = E @ projector
-    return 0.5 * (inside ** 2).sum(axis=(-2, -1)), 0.5 * ((E - inside) ** 2).sum(axis=(-2, -1))
+    linear = 0.5 * ((E @ basis) ** 2).sum(axis=(-2, -1))  # n_out x P x rank a row, not P^2
+    return linear, np.maximum(0.5 * (E ** 2).sum(axis=(-2, -1)) - linear, 0.0)
 
 
 def split_gap(parts, reference_parts, snapshot_epochs: np.ndarray, initial_loss: np.ndarray) -> dict:
