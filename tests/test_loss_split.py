@@ -79,3 +79,23 @@ def test_a_run_reports_the_gap_split_of_the_models_it_can():
         gap = np.abs(own.loss[0, at] - relu.loss[0, at]).max() / relu.loss[0, 0]
         assert gap <= split["linear"][0] + split["gated"][0] + 1e-9
         assert split["gated_epoch"][0] in at and split["linear_epoch"][0] in at
+
+
+def test_from_five_contexts_up_the_relus_gated_part_leaves_its_plateau_at_one_epoch_and_the_prediction_ahead():
+    """The contexts sweep's finding (docs/theory.md §5.7), seed 0: the ReLU network's gated part falls
+    below .95 of its plateau at epoch 1,440 with five contexts and 1,460 with eight (seeds 0-2:
+    1,440-1,470 both), while the task-only prediction's moves from 1,380 to 990."""
+    from reln.identification.analysis import gated_below
+    from reln.training.fit import fit_relu
+
+    escape = {}
+    for K in (5, 8):
+        task = contextual_task(8, K)
+        relu = fit_relu(task, (700,), 0.005 / 700, seeds=(0,), lr=1e-3, epochs=1801, snapshot_every=10)
+        flow = predict_from_task(task, 700, 0.005 / 700, lr=1e-3, epochs=1801).prediction
+        floor = task.loss_linear_floor
+        escape[K] = (gated_below(loss_split(task, relu.output)[1], relu.snapshot_epochs, floor, (0.95,))["0.95"][0],
+                     gated_below(flow.split[0, :, 1], flow.snapshot_epochs, floor, (0.95,))["0.95"][0])
+    assert abs(escape[8][0] - escape[5][0]) <= 0.1 * escape[5][0]  # the ReLU: the same epoch
+    assert escape[8][1] <= 0.8 * escape[5][1]  # the prediction: earlier with more contexts
+    assert escape[8][1] <= 0.8 * escape[8][0]  # and ahead of the ReLU

@@ -26,6 +26,10 @@ def test_sweep_entries_are_consistent():
             assert None in half or 1 <= half[0] <= half[1]  # context sets merge per-sample patterns
         assert len(e["gating_course"]["within_context_coverage"]) == 2
         assert len(e["predicted_mixed_seeded"]) == 2 and all(0 <= m <= 1 for m in e["predicted_mixed_seeded"])
+        # by epoch 400 only the linear phase has run: the loss only gating removes is still at its plateau
+        # (the ReLU's leaves it near 3,600 at K = 2 and 2,000 at K = 3, docs/theory.md §5.7)
+        assert e["epoch_gated_below"] == {"0.95": [None, None], "0.5": [None, None]}
+        assert e["predicted_epoch_gated_below"] == {"0.95": None, "0.5": None}
     assert entries[0]["predicted_mixed_seeded"] == [0.0, 0.0]  # K = 2: no set is several-but-not-all
     # With two contexts "several but not all" is empty: all-but-one units are single-context ones.
     assert entries[0]["mixed"] == [0.0, 0.0]

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.identification.analysis import SELECTIVITY_CLASSES, selectivity
+from reln.identification.analysis import SELECTIVITY_CLASSES, gated_below, loss_split, selectivity
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
 from reln.experiment.experiments import build_task, compact_schedule_pair, seeded_field
@@ -94,6 +94,10 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
                 "common", "within_context_coverage", *GATING_SIZES)}},
             "gating_course": gating_course(task, relu, **thresholds),
             "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
+            # the gated part of the loss (docs/theory.md §5.7): when the ReLU's leaves its plateau, and the prediction's
+            "epoch_gated_below": gated_below(loss_split(task, relu.output)[1], relu.snapshot_epochs, floor),
+            "predicted_epoch_gated_below": {f: v[0] for f, v in gated_below(
+                predicted.prediction.split[0, :, 1], predicted.prediction.snapshot_epochs, floor).items()},
             "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],
             "loss_final": relu.loss[:, -1].tolist(),
         } | (_compact_gaps(config, task, relu, found) if compact else {}))

@@ -110,6 +110,24 @@ def split_gap(parts, reference_parts, snapshot_epochs: np.ndarray, initial_loss:
     return out
 
 
+def gated_below(gated: np.ndarray, snapshot_epochs: np.ndarray, floor: float, fractions: Sequence[float] = (0.95, 0.5)) -> dict:
+    """When the gated part of the loss (:func:`loss_split`) leaves its plateau: per fraction ``f``
+    and row, the first snapshot epoch with ``gated < f * floor`` (``None``: never), ``floor`` the
+    best linear map's loss, where the gated part of a small initialisation starts
+    (docs/theory.md §5.7). 0.95 marks the escape from the plateau, 0.5 the context-specific drop
+    half done: levels to read a curve by, not fitted.
+
+    >>> gated_below(np.array([[10.0, 9.9, 9.0, 4.0]]), np.array([0, 10, 20, 30]), 10.0)
+    {'0.95': [20], '0.5': [30]}
+    """
+    gated = np.atleast_2d(gated)
+    out = {}
+    for f in fractions:
+        below = gated < f * floor
+        out[str(f)] = [int(snapshot_epochs[np.argmax(row)]) if row.any() else None for row in below]
+    return out
+
+
 def unit_weight_shares(gates: np.ndarray, unit_weight: np.ndarray, task: Task) -> dict:
     """Share of ReLU unit weight by the set of contexts where a unit is active (docs/theory.md §7).
 

@@ -551,6 +551,14 @@ def sweep_figure(entries: list[dict], *, title: str) -> plt.Figure:
     ):
         crossed = [[v for v in e[key] if v is not None] for e in entries]  # None: never crossed
         speed.plot(K, [np.mean(c) if c else np.nan for c in crossed], style, color=MODEL_COLORS["relu"], label=label)
+    if all("epoch_gated_below" in e and "predicted_epoch_gated_below" in e for e in entries):
+        for level, marker in (("0.95", "v"), ("0.5", "D")):  # the gated part (docs/theory.md §5.7)
+            crossed = [[v for v in e["epoch_gated_below"][level] if v is not None] for e in entries]
+            speed.plot(K, [np.mean(c) if c else np.nan for c in crossed], marker=marker, ls=":", color=MODEL_COLORS["relu"],
+                       label=f"gated part below {level} of its plateau")
+            speed.plot(K, [np.nan if e["predicted_epoch_gated_below"][level] is None else e["predicted_epoch_gated_below"][level]
+                           for e in entries], marker=marker, ls=":", mfc="none", color=MODEL_COLORS["prediction"],
+                       label=f"task-only prediction, below {level}")
     speed.set_xlabel("number of contexts K")
     speed.set_ylabel("epoch")
     speed.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)

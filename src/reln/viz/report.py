@@ -325,7 +325,9 @@ def _experiment_section(out: Path, name: str) -> str:
         rows = [[
             str(e["contexts"]), _spread(e["mixed"]), _spread(e.get("predicted_mixed")),
             _spread(e.get("predicted_mixed_seeded")), _spread(e["common"]), _spread(e["modular"]),
-            _spread(e["epoch_below_linear_floor"]), _spread(e["loss_final"]),
+            _spread(e["epoch_below_linear_floor"]),
+            _spread((e.get("epoch_gated_below") or {}).get("0.5")),
+            _spread((e.get("predicted_epoch_gated_below") or {}).get("0.5")), _spread(e["loss_final"]),
             _spread(e.get("within_context_coverage")),
             _spread((e.get("at_half_loss") or {}).get("common")),
             _spread((e.get("at_half_loss") or {}).get("within_context_coverage")),
@@ -334,14 +336,15 @@ def _experiment_section(out: Path, name: str) -> str:
         ] for e in entries]
         parts.append(_table(
             "ReLU weight share by selectivity beside the mixed share predicted from the task alone (docs/theory.md §5.7) "
-            "and from each seed's initial units (§5.8), and the first epoch below the best linear map, against K "
+            "and from each seed's initial units (§5.8), the first epoch below the best linear map, and the first at which "
+            "the loss only gating removes is half gone, measured and predicted from the task (§5.7), against K "
             "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5); "
             "within-context coverage at the end, and as the loss first halves the common share, the coverage and "
             f"the fewest per-sample gate patterns holding {GATING_WEIGHT:.0%} of the weight (docs/theory.md §3.2); "
             "the max gap to the ReLU of the compact ReLN and of its theory (§5.3, §5.5): where the compact picture "
             "holds against K",
             ["K", "mixed", "mixed predicted (task)", "mixed predicted (seeded)", "common", "modular",
-             "epoch below linear floor", "final loss", "coverage",
+             "epoch below linear floor", "gated part halved", "halved, predicted (task)", "final loss", "coverage",
              "common at L(0)/2", "coverage at L(0)/2", "per-sample pathways at L(0)/2",
              "compact ReLN max gap", "theory max gap"], rows,
         ))
