@@ -31,7 +31,8 @@ FIGURE_CAPTIONS = {
     "rdm": "Representational dissimilarity matrices at the end of training (seed 0).",
     "singular_values": "Singular values of each pathway's end-to-end map over training.",
     "sweep": ("Mixed-selective weight share, within-context coverage and speed of the context-specific phase against "
-              "the number of contexts; right: how the units gate as the loss first halves."),
+              "the number of contexts, with when the loss only gating removes leaves its plateau, measured and predicted "
+              "from the task; right: how the units gate as the loss first halves."),
     "theory": "Theory beside the trained networks.",
     "loss_split": ("Each model's loss split into the part a linear map can remove and the part only gating can "
                    "(docs/theory.md §5.7): a model follows the ReLU's learning where it follows both of its curves."),
