@@ -45,6 +45,8 @@ def test_run_writes_the_contract_files_and_summarises_every_model(tmp_path, caps
             rows = [line.split() for line in lines if line.split()[:2] == [model, seed]]
             assert len(rows) == 1 and len(rows[0]) >= 7, lines
         assert any(line.startswith(f"{model}: 2 seed(s) in ") for line in lines)
+    # where each model's largest miss lies, part by part (docs/theory.md §5.7)
+    assert any(line.startswith("reln: largest gap by part: linear part ") and ", gated part " in line for line in lines)
     rows = [line.split() for line in lines if line.split()[:1] == ["prediction"]]  # one row: no seed
     assert [row[1] for row in rows] == ["0"], lines
     assert lines[-1].startswith("wrote config.json, results.npz, metrics.json, loss.png")

@@ -122,6 +122,14 @@ def _summary(metrics: dict) -> str:
             f"{model}: {len(m['loss_final'])} seed(s) in {m['wall_seconds']:.1f} s wall "
             f"(compilation {m['compile_seconds']:.1f} s)"
         )
+        split = m.get("gap_split")
+        if split:  # where the largest miss lies (docs/theory.md §5.7)
+            parts = []
+            for part in ("linear", "gated"):
+                i = max(range(len(split[part])), key=split[part].__getitem__)
+                side = "behind" if split[f"{part}_signed"][i] > 0 else "ahead"
+                parts.append(f"{part} part {split[part][i]:.4f} ({side}, epoch {split[f'{part}_epoch'][i]}, seed {i})")
+            timing.append(f"{model}: largest gap by part: " + ", ".join(parts))
         errors = (m.get("feedback") or {}).get("share_error_max_by_pass")
         if errors:  # the seeded prediction's fed-back field, pass by pass (docs/theory.md §5.8)
             timing.append(f"{model}: largest share error against the ReLU's, pass 0..{len(errors) - 1}: "
