@@ -1,4 +1,5 @@
-"""Identification, the replay and the theory on task configurations nobody tuned anything for.
+"""Identification, the replay and the theory on the task configurations the issues call untuned (some
+of the compact ReLN's constants have since been chosen on them: its tests say which).
 
 The structure is identified from the ReLU run; the replay (the ReLU's own per-sample gates with
 the pairs that slide on a kink held, `reln.relns.imitate.sliding_schedule`) checks the GDLN identity and
