@@ -38,8 +38,8 @@ def test_sweep_entries_are_consistent():
 
 
 def test_sweep_measures_the_compact_reln_and_theory_as_a_run_does():
-    """With reln and theory among the models, each K's entry holds their gaps to the ReLU: the
-    same numbers a run of that K gives (same ReLU, schedule and training)."""
+    """With reln and theory among the models, each K's entry holds their gaps to the ReLU and the
+    gaps' split: the same numbers a run of that K gives (same ReLU, schedule and training)."""
     from reln.experiment.experiments import run_experiment
 
     config = with_overrides(load_config("contexts-3"), seeds=(0,), epochs=600, models=("relu", "reln", "theory"))
@@ -48,6 +48,8 @@ def test_sweep_measures_the_compact_reln_and_theory_as_a_run_does():
     for model, key in (("reln", "compact_reln"), ("theory", "theory")):
         np.testing.assert_allclose(entry[key]["max"], metrics[model]["gap_to_relu"]["max"], rtol=1e-5)
         np.testing.assert_allclose(entry[key]["mean"], metrics[model]["gap_to_relu"]["mean"], rtol=1e-5)
+        for part in ("linear", "gated"):  # and where they miss, part by part
+            np.testing.assert_allclose(entry[key]["gap_split"][part], metrics[model]["gap_split"][part], rtol=1e-5, atol=1e-9)
     assert entry["compact_reln"]["read_phases"] == metrics["reln"]["reads_from_relu"]["read_phases"]
 
 

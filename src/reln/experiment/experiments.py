@@ -774,9 +774,10 @@ def compute_metrics(
     return metrics
 
 
-def _model_split(task: Task, trajectory: Trajectory):
-    """A trajectory's loss split at its snapshots, ``(linear, gated)`` each ``(rows, snapshots)``,
-    from its outputs or its flow's own split; ``None`` if it keeps neither."""
+def trajectory_split(task: Task, trajectory: Trajectory):
+    """A trajectory's loss split at its snapshots (:func:`reln.identification.analysis.loss_split`),
+    ``(linear, gated)`` each ``(rows, snapshots)``, from its outputs or its flow's own split
+    (``snapshots["loss_split"]``, ``(rows, snapshots, 2)``); ``None`` if it keeps neither."""
     if trajectory.output is not None:
         return loss_split(task, trajectory.output)
     if "loss_split" in trajectory.snapshots:
@@ -784,27 +785,40 @@ def _model_split(task: Task, trajectory: Trajectory):
     return None
 
 
+def gap_split_to_relu(task: Task, parts, snapshot_epochs: np.ndarray, relu: Trajectory) -> dict | None:
+    """A model's ``gap_split`` (:func:`reln.identification.analysis.split_gap`) from its loss split
+    ``parts`` at ``snapshot_epochs``, at the snapshots the ReLU run shares; ``None`` without the
+    ReLU's outputs or the model's split. A single model row is compared with every ReLU seed.
+
+    >>> from reln.tasks import contextual_task
+    >>> task = contextual_task(4, 2)
+    >>> relu = Trajectory(loss=np.ones((1, 11)), snapshot_epochs=np.array([0, 10]), final_params=[],
+    ...                   seconds=np.zeros(1), output=np.zeros((1, 2, *task.Y.shape)))
+    >>> gap_split_to_relu(task, trajectory_split(task, relu), relu.snapshot_epochs, relu)["gated"]
+    [0.0]
+    """
+    if relu.output is None or parts is None:
+        return None
+    common, mine, theirs = np.intersect1d(snapshot_epochs, relu.snapshot_epochs, return_indices=True)
+    reference = [p[:, theirs] for p in loss_split(task, relu.output)]
+    parts = [np.broadcast_to(p[:, mine], reference[0].shape) if len(p) == 1 else p[:, mine] for p in parts]
+    return split_gap(parts, reference, common, relu.loss[:, 0])
+
+
 def _loss_parts(run: Run) -> dict:
     """Model -> ``(snapshot_epochs, linear, gated)`` for the loss-split figure, the ReLU first."""
     parts = {}
     for model in sorted(run.trajectories, key=lambda m: m != "relu"):
-        split = _model_split(run.task, run.trajectories[model])
+        split = trajectory_split(run.task, run.trajectories[model])
         if split is not None:
             parts[model] = (run.trajectories[model].snapshot_epochs, *split)
     return parts
 
 
 def _add_gap_split(section: dict, task: Task, model: Trajectory, relu: Trajectory) -> None:
-    """``gap_split`` (:func:`reln.identification.analysis.split_gap`) where the model's loss split
-    is known at snapshots the ReLU run shares: from its outputs, or from its flow's own split
-    (``snapshots["loss_split"]``, ``(rows, snapshots, 2)``)."""
-    parts = _model_split(task, model)
-    if relu.output is None or parts is None:
-        return
-    common, mine, theirs = np.intersect1d(model.snapshot_epochs, relu.snapshot_epochs, return_indices=True)
-    reference = [p[:, theirs] for p in loss_split(task, relu.output)]
-    parts = [np.broadcast_to(p[:, mine], reference[0].shape) if len(p) == 1 else p[:, mine] for p in parts]
-    section["gap_split"] = split_gap(parts, reference, common, relu.loss[:, 0])
+    split = gap_split_to_relu(task, trajectory_split(task, model), model.snapshot_epochs, relu)
+    if split is not None:
+        section["gap_split"] = split
 
 
 def _arrays(run: Run) -> dict[str, np.ndarray]:

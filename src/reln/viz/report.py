@@ -172,6 +172,11 @@ def _figures(folder: Path, name: str) -> str:
     return '<p class="note">Click a figure to open it full size.</p><div class="figs">' + "".join(parts) + "</div>"
 
 
+def _part_spreads(split: dict | None) -> str:
+    """``linear / gated`` max misses of a ``gap_split``, each as :func:`_spread`."""
+    return "" if not split else f"{_spread(split['linear'])} / {_spread(split['gated'])}"
+
+
 def _split_table(metrics: dict) -> str:
     """Where each model's gap lies: in the loss a linear map can remove, or in the loss only gating
     can (``gap_split``, :func:`reln.identification.analysis.split_gap`)."""
@@ -333,7 +338,8 @@ def _experiment_section(out: Path, name: str) -> str:
             _spread((e.get("at_half_loss") or {}).get("common")),
             _spread((e.get("at_half_loss") or {}).get("within_context_coverage")),
             _spread((e.get("at_half_loss") or {}).get(GATING_SIZES[1])),
-            _spread((e.get("compact_reln") or {}).get("max")), _spread((e.get("theory") or {}).get("max")),
+            _spread((e.get("compact_reln") or {}).get("max")), _part_spreads((e.get("compact_reln") or {}).get("gap_split")),
+            _spread((e.get("theory") or {}).get("max")),
         ] for e in entries]
         parts.append(_table(
             "ReLU weight share by selectivity beside the mixed share predicted from the task alone (docs/theory.md §5.7) "
@@ -342,12 +348,12 @@ def _experiment_section(out: Path, name: str) -> str:
             "(reference implementation, ReLU units on in all-but-one contexts: about .30 at K = 3, .45 at K = 4, .53 at K = 5); "
             "within-context coverage at the end, and as the loss first halves the common share, the coverage and "
             f"the fewest per-sample gate patterns holding {GATING_WEIGHT:.0%} of the weight (docs/theory.md §3.2); "
-            "the max gap to the ReLU of the compact ReLN and of its theory (§5.3, §5.5): where the compact picture "
-            "holds against K",
+            "the max gap to the ReLU of the compact ReLN (and of its linear and gated parts, §5.7) and of its theory "
+            "(§5.3, §5.5): where the compact picture holds against K",
             ["K", "mixed", "mixed predicted (task)", "mixed predicted (seeded)", "common", "modular",
              "epoch below linear floor", "gated part halved", "halved, predicted (task)", "final loss", "coverage",
              "common at L(0)/2", "coverage at L(0)/2", "per-sample pathways at L(0)/2",
-             "compact ReLN max gap", "theory max gap"], rows,
+             "compact ReLN max gap", "its linear / gated part", "theory max gap"], rows,
         ))
     else:
         metrics = json.loads((folder / "metrics.json").read_text())
