@@ -777,7 +777,14 @@ def compute_metrics(
 def trajectory_split(task: Task, trajectory: Trajectory):
     """A trajectory's loss split at its snapshots (:func:`reln.identification.analysis.loss_split`),
     ``(linear, gated)`` each ``(rows, snapshots)``, from its outputs or its flow's own split
-    (``snapshots["loss_split"]``, ``(rows, snapshots, 2)``); ``None`` if it keeps neither."""
+    (``snapshots["loss_split"]``, ``(rows, snapshots, 2)``); ``None`` if it keeps neither.
+
+    >>> from reln.tasks import contextual_task
+    >>> flow = Trajectory(loss=np.ones((1, 11)), snapshot_epochs=np.array([0, 10]), final_params=[],
+    ...                   seconds=np.zeros(1), snapshots={"loss_split": np.ones((1, 2, 2))})
+    >>> [part.shape for part in trajectory_split(contextual_task(4, 2), flow)]
+    [(1, 2), (1, 2)]
+    """
     if trajectory.output is not None:
         return loss_split(task, trajectory.output)
     if "loss_split" in trajectory.snapshots:
@@ -816,6 +823,7 @@ def _loss_parts(run: Run) -> dict:
 
 
 def _add_gap_split(section: dict, task: Task, model: Trajectory, relu: Trajectory) -> None:
+    """Put the model's ``gap_split`` into its ``metrics.json`` section where it can be had."""
     split = gap_split_to_relu(task, trajectory_split(task, model), model.snapshot_epochs, relu)
     if split is not None:
         section["gap_split"] = split
