@@ -378,7 +378,7 @@ def _prediction(config: RunConfig, task: Task, predicted, seeded: bool = False, 
         loss=flow.loss, snapshot_epochs=flow.snapshot_epochs, singular_values=flow.singular_values,
         final_params=[flow.final_maps], seconds=np.full(len(flow.loss), predicted.seconds / len(flow.loss)),
         wall_seconds=time.perf_counter() - started,
-        snapshots={} if flow.split is None else {"loss_split": flow.split},
+        snapshots=_split_snapshots(flow),
     )
     shares = np.atleast_2d(predicted.shares)  # (rows, pathways)
     return trajectory, {
@@ -459,7 +459,7 @@ def _field_prediction(config: RunConfig, task: Task, error: np.ndarray, started:
     trajectory = Trajectory(
         loss=theory.loss, snapshot_epochs=theory.snapshot_epochs, singular_values=theory.singular_values,
         final_params=[theory.final_maps], seconds=theory.seconds, wall_seconds=time.perf_counter() - started,
-        snapshots={} if theory.split is None else {"loss_split": theory.split},
+        snapshots=_split_snapshots(theory),
     )
     phases = max(s.n_phases for s in schedules)
     extra = {}
@@ -591,7 +591,7 @@ def _theory(
         singular_values=prediction.singular_values, final_params=[prediction.final_maps],
         # seeds overlap on threads: the wall time is measured, not the sum of the seeds' times
         seconds=prediction.seconds, wall_seconds=time.perf_counter() - started,
-        snapshots={} if prediction.split is None else {"loss_split": prediction.split},
+        snapshots=_split_snapshots(prediction),
     )
     return trajectory, prediction.gdln
 
@@ -720,6 +720,7 @@ def compute_metrics(
     }
     relu = trajectories.get("relu")
     shares = None
+    relu_parts = None if relu is None else trajectory_split(task, relu)  # once, for every model's gap_split
     if relu is not None:
         shares = _relu_context_shares(task, relu)
         metrics["relu"] = _curve_metrics(relu) | {"context_weight_shares": _shares_table(shares)}
@@ -758,7 +759,7 @@ def compute_metrics(
         metrics[model] = section | _curve_metrics(trajectories[model])
         if relu is not None:
             metrics[model]["gap_to_relu"] = gap_to_reference(trajectories[model].loss, relu.loss)
-            _add_gap_split(metrics[model], task, trajectories[model], relu)
+            _add_gap_split(metrics[model], task, trajectories[model], relu, relu_parts)
     for name in ("theory", "prediction", "prediction_seeded"):
         theory = trajectories.get(name)
         if theory is None:
@@ -770,8 +771,22 @@ def compute_metrics(
         if relu is not None:
             rows = theory.loss if len(theory.loss) == len(relu.loss) else np.repeat(theory.loss[:1], len(relu.loss), 0)
             metrics[name]["gap_to_relu"] = gap_to_reference(rows, relu.loss)
-            _add_gap_split(metrics[name], task, theory, relu)
+            _add_gap_split(metrics[name], task, theory, relu, relu_parts)
     return metrics
+
+
+def _split_snapshots(flow) -> dict:
+    """A flow's loss split as a trajectory's snapshot (``loss_split``), where the flow kept one."""
+    return {} if flow.split is None else {"loss_split": flow.split}
+
+
+def split_parts(split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(linear, gated)`` each ``(rows, snapshots)`` from a flow's split ``(rows, snapshots, 2)``.
+
+    >>> [part.tolist() for part in split_parts(np.array([[[1.0, 2.0], [3.0, 4.0]]]))]
+    [[[1.0, 3.0]], [[2.0, 4.0]]]
+    """
+    return tuple(np.moveaxis(np.asarray(split), -1, 0))
 
 
 def trajectory_split(task: Task, trajectory: Trajectory):
@@ -788,26 +803,28 @@ def trajectory_split(task: Task, trajectory: Trajectory):
     if trajectory.output is not None:
         return loss_split(task, trajectory.output)
     if "loss_split" in trajectory.snapshots:
-        return tuple(np.moveaxis(np.asarray(trajectory.snapshots["loss_split"]), -1, 0))
+        return split_parts(trajectory.snapshots["loss_split"])
     return None
 
 
-def gap_split_to_relu(task: Task, parts, snapshot_epochs: np.ndarray, relu: Trajectory) -> dict | None:
+def gap_split_to_relu(parts, snapshot_epochs: np.ndarray, relu_parts, relu: Trajectory) -> dict | None:
     """A model's ``gap_split`` (:func:`reln.identification.analysis.split_gap`) from its loss split
-    ``parts`` at ``snapshot_epochs``, at the snapshots the ReLU run shares; ``None`` without the
-    ReLU's outputs or the model's split. A single model row is compared with every ReLU seed.
+    ``parts`` at ``snapshot_epochs`` and the ReLU run's, ``relu_parts`` (:func:`trajectory_split`
+    of ``relu``, computed once for all models), at the snapshots both keep; ``None`` where either
+    split is missing. A single model row is compared with every ReLU seed.
 
     >>> from reln.tasks import contextual_task
     >>> task = contextual_task(4, 2)
     >>> relu = Trajectory(loss=np.ones((1, 11)), snapshot_epochs=np.array([0, 10]), final_params=[],
     ...                   seconds=np.zeros(1), output=np.zeros((1, 2, *task.Y.shape)))
-    >>> gap_split_to_relu(task, trajectory_split(task, relu), relu.snapshot_epochs, relu)["gated"]
+    >>> parts = trajectory_split(task, relu)
+    >>> gap_split_to_relu(parts, relu.snapshot_epochs, parts, relu)["gated"]
     [0.0]
     """
-    if relu.output is None or parts is None:
+    if relu_parts is None or parts is None:
         return None
     common, mine, theirs = np.intersect1d(snapshot_epochs, relu.snapshot_epochs, return_indices=True)
-    reference = [p[:, theirs] for p in loss_split(task, relu.output)]
+    reference = [p[:, theirs] for p in relu_parts]
     parts = [np.broadcast_to(p[:, mine], reference[0].shape) if len(p) == 1 else p[:, mine] for p in parts]
     return split_gap(parts, reference, common, relu.loss[:, 0])
 
@@ -822,9 +839,9 @@ def _loss_parts(run: Run) -> dict:
     return parts
 
 
-def _add_gap_split(section: dict, task: Task, model: Trajectory, relu: Trajectory) -> None:
+def _add_gap_split(section: dict, task: Task, model: Trajectory, relu: Trajectory, relu_parts) -> None:
     """Put the model's ``gap_split`` into its ``metrics.json`` section where it can be had."""
-    split = gap_split_to_relu(task, trajectory_split(task, model), model.snapshot_epochs, relu)
+    split = gap_split_to_relu(trajectory_split(task, model), model.snapshot_epochs, relu_parts, relu)
     if split is not None:
         section["gap_split"] = split
 

@@ -31,11 +31,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reln.identification.analysis import SELECTIVITY_CLASSES, gated_below, loss_split, selectivity
+from reln.identification.analysis import SELECTIVITY_CLASSES, gated_below, selectivity
 from reln.experiment.config import RunConfig
 from reln.errors import RelnError
 from reln.experiment.experiments import (
-    build_task, compact_schedule_pair, gap_split_to_relu, seeded_field, trajectory_split,
+    build_task, compact_schedule_pair, gap_split_to_relu, seeded_field, split_parts, trajectory_split,
 )
 from reln.identification.course import GATING_SIZES, coverage_or_none, gating_course, stage_metrics
 from reln.training.fit import fit_relu
@@ -84,6 +84,7 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
         thresholds = dict(activity_threshold=config.identify.activity_threshold,
                           min_unit_weight=config.identify.min_unit_weight)
         half = stage_metrics(task, relu, fraction=0.5, **thresholds)
+        relu_parts = trajectory_split(task, relu)  # the loss split (docs/theory.md §5.7), once per K
         entries.append({
             "predicted_mixed": float(sum(s for c, s in zip(predicted.contexts, predicted.shares) if 1 < len(c) < K)),
             "predicted_mixed_seeded": [selectivity(found_seeded, K)["mixed"] for found_seeded in seeded],
@@ -97,16 +98,16 @@ def contexts_sweep(config: RunConfig, contexts: Sequence[int], progress=None) ->
             "gating_course": gating_course(task, relu, **thresholds),
             "epoch_below_linear_floor": [_first_below(loss, floor) for loss in relu.loss],
             # the gated part of the loss (docs/theory.md §5.7): when the ReLU's leaves its plateau, and the prediction's
-            "epoch_gated_below": gated_below(loss_split(task, relu.output)[1], relu.snapshot_epochs, floor),
+            "epoch_gated_below": gated_below(relu_parts[1], relu.snapshot_epochs, floor),
             "predicted_epoch_gated_below": {f: v[0] for f, v in gated_below(
                 predicted.prediction.split[0, :, 1], predicted.prediction.snapshot_epochs, floor).items()},
             "epoch_below_half_linear_floor": [_first_below(loss, 0.5 * floor) for loss in relu.loss],
             "loss_final": relu.loss[:, -1].tolist(),
-        } | (_compact_gaps(config, task, relu, found) if compact else {}))
+        } | (_compact_gaps(config, task, relu, relu_parts, found) if compact else {}))
     return entries
 
 
-def _compact_gaps(config: RunConfig, task, relu, found) -> dict:
+def _compact_gaps(config: RunConfig, task, relu, relu_parts, found) -> dict:
     """The compact ReLN's and its theory's gap to the ReLU on this ``K``, per seed, from the schedules
     a run of the config would use (:func:`reln.experiment.experiments.compact_schedule_pair`,
     docs/theory.md §5.3, §5.5)."""
@@ -128,14 +129,14 @@ def _compact_gaps(config: RunConfig, task, relu, found) -> dict:
         out["compact_reln"] = gap_to_reference(trajectory.loss, relu.loss) | {
             "read_phases": schedules[0].reads.read_phases, "gate_phases": schedules[0].n_phases}
         # where it misses: the loss a linear map can remove, or the loss only gating can (docs/theory.md §5.7)
-        out["compact_reln"]["gap_split"] = gap_split_to_relu(task, trajectory_split(task, trajectory),
-                                                             trajectory.snapshot_epochs, relu)
+        out["compact_reln"]["gap_split"] = gap_split_to_relu(trajectory_split(task, trajectory),
+                                                             trajectory.snapshot_epochs, relu_parts, relu)
     if theory_schedules is not None:
         theory = predict_compact(task, found, initial, theory_schedules, lr=train.lr, epochs=train.epochs,
                                  x64=train.x64, substeps=train.epoch_updates(task.P))
         out["theory"] = gap_to_reference(theory.loss, relu.loss)
-        out["theory"]["gap_split"] = None if theory.split is None else gap_split_to_relu(
-            task, tuple(np.moveaxis(theory.split, -1, 0)), theory.snapshot_epochs, relu)
+        out["theory"]["gap_split"] = gap_split_to_relu(
+            None if theory.split is None else split_parts(theory.split), theory.snapshot_epochs, relu_parts, relu)
     return out
 
 

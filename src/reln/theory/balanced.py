@@ -138,22 +138,28 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
     XT = np.ascontiguousarray(X.T)
     every = max(1, min(int(snapshot_every), max(epochs, 1)))
     snapshot_epochs = np.append(np.arange(max(1, -(-epochs // every))) * every, epochs)
-    loss, snapshots = np.empty(epochs + 1), []
+    loss, snapshots, split = np.empty(epochs + 1), [], []
     errors = np.empty((epochs + 1, *Y.shape)) if keep_error else None
+    row_space = np.linalg.pinv(X) @ X
+
+    def keep_split(E):  # the loss at a snapshot, split (reln.identification.analysis.loss_split)
+        inside = E @ row_space
+        split.append((0.5 * np.vdot(inside, inside), 0.5 * np.vdot(E - inside, E - inside)))
+
     ends = [*phase_starts[1:], epochs + 1]
-    last_phase = 0
     for phase, (first, end) in enumerate(zip(phase_starts, ends)):
         g = np.repeat(gates[phase], r, axis=0)
         for t in range(first, min(end, epochs + 1)):
-            if t % every == 0 and t < max(epochs, 1):
-                snapshots.append((A.copy(), B.copy(), phase))
             H = (B @ X) * g
             E = Y - A @ H
             loss[t] = 0.5 * np.vdot(E, E)
+            if t % every == 0 and t < max(epochs, 1):
+                snapshots.append((A.copy(), B.copy()))
+                keep_split(E)
             if keep_error:
                 errors[t] = E
             if t == epochs:
-                last_phase = phase  # phases that start after the run never come into force
+                keep_split(E)  # the last snapshot, appended below
                 break
             E *= lr
             dB = ((A.T @ E) * g) @ XT
@@ -163,17 +169,12 @@ def _descend(A0, B0, X, Y, input_masks, output_masks, gates, phase_starts, *, lr
             A += dA
             dB *= mask_in
             B += dB
-    snapshots.append((A, B, last_phase))
-    projector = np.linalg.pinv(X) @ X
-    split = np.empty((len(snapshots), 2))
-    for i, (a, b, phase) in enumerate(snapshots):
-        E = Y - a @ ((b @ X) * np.repeat(gates[phase], r, axis=0))
-        inside = E @ projector
-        split[i] = 0.5 * np.vdot(inside, inside), 0.5 * np.vdot(E - inside, E - inside)
-    As = np.stack([a for a, _, _ in snapshots]).reshape(-1, k, p, r)
-    Bs = np.stack([b for _, b, _ in snapshots]).reshape(-1, p, r, B.shape[1])
+    snapshots.append((A, B))
+    As = np.stack([a for a, _ in snapshots]).reshape(-1, k, p, r)
+    Bs = np.stack([b for _, b in snapshots]).reshape(-1, p, r, B.shape[1])
     sv = np.linalg.svd(np.einsum("skpr,spri->spki", As, Bs), compute_uv=False)  # one batched call
-    return A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv, errors, split
+    return (A.reshape(k, p, r).transpose(1, 0, 2), B.reshape(p, r, -1), loss, snapshot_epochs, sv, errors,
+            np.array(split))
 
 
 def integrate_flow(
